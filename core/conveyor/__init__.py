@@ -1,0 +1,37 @@
+"""conveyor: workflows whose centre is the results of tasks and flows.
+
+    from conveyor import flow, task
+
+Names are imported lazily so that ``import conveyor`` stays fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from conveyor.hookspecs import hookimpl
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from conveyor.client import get_client
+    from conveyor.flows import flow
+    from conveyor.tasks import task
+
+_LAZY = {
+    "flow": "conveyor.flows",
+    "task": "conveyor.tasks",
+    "get_client": "conveyor.client",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'conveyor' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
+
+__all__ = ["__version__", "flow", "get_client", "hookimpl", "task"]

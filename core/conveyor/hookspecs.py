@@ -1,0 +1,81 @@
+"""The hooks a conveyor plugin can implement.
+
+Plugins are found through the entry-point group ``conveyor``; the entry point's value is
+a module (by convention the plugin's ``hooks`` module) whose functions are marked with
+:data:`hookimpl`. conveyor's own behaviour is registered through these same hooks.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from conveyor.filesystems import StorageBlock
+    from conveyor.policy import PersistenceDecision, PersistenceOptions
+    from conveyor.serializers import Serializer
+
+PROJECT_NAME = "conveyor"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def conveyor_register_serializers() -> list[type[Serializer]]:
+    """Return the serializer classes this plugin provides.
+
+    Each class subclasses :class:`conveyor.serializers.Serializer` and carries its
+    selection name in the class attribute ``type`` (what users pass as
+    ``result_serializer="<type>"``). Two plugins providing the same ``type`` is an
+    error naming both.
+
+    :return: a list of ``Serializer`` subclasses (may be empty).
+    """
+
+
+@hookspec
+def conveyor_register_storage() -> list[type[StorageBlock]]:
+    """Return the storage block classes this plugin provides.
+
+    Each class subclasses :class:`conveyor.filesystems.StorageBlock` and carries its
+    block type in the class attribute ``block_type`` (the first part of a saved block's
+    slug, ``"<block_type>/<name>"``). Two plugins providing the same ``block_type`` is
+    an error naming both.
+
+    :return: a list of ``StorageBlock`` subclasses (may be empty).
+    """
+
+
+@hookspec(firstresult=True)
+def conveyor_resolve_persistence(options: PersistenceOptions) -> PersistenceDecision | None:
+    """Decide whether one task run or flow run persists its result.
+
+    Called once per run, before its function is called. The built-in rules of
+    conveyor's documentation are registered ``trylast`` as the default, so a plugin's
+    implementation runs first and can replace them.
+
+    Stops at the first non-None result.
+
+    :param options: everything that bears on the decision: the run's own explicit
+        options, those of the nearest enclosing flow, whether a feature (retries,
+        caching) needs the value later, and the settings' default.
+    :return: a :class:`conveyor.policy.PersistenceDecision`, or ``None`` to leave the
+        decision to the next implementation.
+    """
+
+
+@hookspec
+def conveyor_result_persisted(
+    run_id: str, run_kind: str, reference: Any
+) -> None:
+    """Called after a result has been written to storage and recorded.
+
+    Use it to log, index or replicate results. An exception raised here is logged and
+    does not fail the run.
+
+    :param run_id: the id of the task run or flow run that produced the value.
+    :param run_kind: ``"task"`` or ``"flow"``.
+    :param reference: the :class:`conveyor.results.ResultReference` just written.
+    """

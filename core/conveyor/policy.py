@@ -1,0 +1,114 @@
+"""When is a result persisted? The built-in rules, as a plain function and a hook.
+
+For each task run and flow run the first rule that applies decides:
+
+1. its own explicit ``persist_result`` (``True``: always, ``False``: never);
+2. its own explicit ``result_storage``, ``result_serializer`` or ``result_storage_key``: persist;
+3. the explicit ``persist_result`` of the nearest enclosing flow that sets one;
+4. a feature that needs the value later (``retries > 0`` or a ``cache_key_fn``): persist;
+5. the setting ``CONVEYOR_RESULTS_PERSIST_BY_DEFAULT``.
+
+The rules are registered as the ``trylast`` implementation of
+``conveyor_resolve_persistence``, so a plugin can replace them.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import attrs
+
+from conveyor.hookspecs import hookimpl
+
+RunKind = Literal["task", "flow"]
+
+
+@attrs.frozen
+class PersistenceOptions:
+    """What bears on one run's persistence decision.
+
+    :ivar kind: ``"task"`` or ``"flow"``.
+    :ivar name: the task's or flow's name, for messages.
+    :ivar persist_result: the run's own ``persist_result`` (``None``: not given).
+    :ivar has_result_storage: the run gave ``result_storage`` itself.
+    :ivar has_result_serializer: the run gave ``result_serializer`` itself.
+    :ivar has_result_storage_key: the run gave ``result_storage_key`` itself.
+    :ivar flow_persist_result: explicit ``persist_result`` of the nearest enclosing flow
+        that sets one (``None``: no enclosing flow sets it).
+    :ivar flow_name: name of that flow.
+    :ivar retries: the run's ``retries``.
+    :ivar has_cache_key_fn: the run has a ``cache_key_fn``.
+    :ivar persist_by_default: the setting ``CONVEYOR_RESULTS_PERSIST_BY_DEFAULT``.
+    """
+
+    kind: RunKind
+    name: str
+    persist_result: bool | None = None
+    has_result_storage: bool = False
+    has_result_serializer: bool = False
+    has_result_storage_key: bool = False
+    flow_persist_result: bool | None = None
+    flow_name: str | None = None
+    retries: int = 0
+    has_cache_key_fn: bool = False
+    persist_by_default: bool = False
+
+    @property
+    def needs_value_later(self) -> bool:
+        return self.retries > 0 or self.has_cache_key_fn
+
+
+@attrs.frozen
+class PersistenceDecision:
+    """The answer for one run.
+
+    :ivar persist: write the result to storage.
+    :ivar rule: which rule decided (1-5), or 0 for a plugin's own rule.
+    :ivar reason: a short sentence for logs and ``conveyor runs show``.
+    :ivar disabled_by: when persistence was switched off explicitly (rules 1 and 3),
+        the option that did it, e.g. ``"persist_result=False on task 'load'"``; a feature
+        that needs the value later then raises ``ConfigurationError`` naming it.
+    """
+
+    persist: bool
+    rule: int
+    reason: str
+    disabled_by: str | None = None
+
+
+def builtin_rules(options: PersistenceOptions) -> PersistenceDecision:
+    """Apply the five built-in rules; see the module docstring."""
+    own = f"{options.kind} {options.name!r}"
+    if options.persist_result is not None:
+        flag = options.persist_result
+        return PersistenceDecision(
+            persist=flag,
+            rule=1,
+            reason=f"persist_result={flag} on {own}",
+            disabled_by=None if flag else f"persist_result=False on {own}",
+        )
+    explicit = [
+        opt
+        for opt, given in (
+            ("result_storage", options.has_result_storage),
+            ("result_serializer", options.has_result_serializer),
+            ("result_storage_key", options.has_result_storage_key),
+        )
+        if given
+    ]
+    if explicit:
+        return PersistenceDecision(True, 2, f"{', '.join(explicit)} set on {own}")
+    if options.flow_persist_result is not None:
+        flag = options.flow_persist_result
+        where = f"persist_result={flag} on enclosing flow {options.flow_name!r}"
+        return PersistenceDecision(flag, 3, where, disabled_by=None if flag else where)
+    if options.needs_value_later:
+        feature = "retries" if options.retries > 0 else "cache_key_fn"
+        return PersistenceDecision(True, 4, f"{feature} on {own} needs the value later")
+    flag = options.persist_by_default
+    return PersistenceDecision(flag, 5, f"CONVEYOR_RESULTS_PERSIST_BY_DEFAULT={str(flag).lower()}")
+
+
+@hookimpl(trylast=True)
+def conveyor_resolve_persistence(options: PersistenceOptions) -> PersistenceDecision:
+    return builtin_rules(options)
