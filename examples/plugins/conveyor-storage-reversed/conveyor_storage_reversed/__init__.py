@@ -1,0 +1,5 @@
+"""Example conveyor storage plugin: files under a folder, bytes stored reversed."""
+
+from conveyor_storage_reversed.reversed_dir import ReversedDir
+
+__all__ = ["ReversedDir"]
