@@ -1,0 +1,94 @@
+"""Settings come from the environment and bad values are named."""
+
+from pathlib import Path
+
+import pytest
+
+from conveyor.exceptions import ConfigurationError, SettingsError
+from conveyor.settings import get_settings
+
+
+def test_defaults(monkeypatch, tmp_path):
+    for var in ("CONVEYOR_HOME", "CONVEYOR_LOCAL_STORAGE_PATH", "CONVEYOR_LOGGING_LEVEL"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)
+    s = get_settings()
+    assert s.home == Path.home() / ".conveyor"
+    assert s.database_path == Path.home() / ".conveyor" / "conveyor.db"
+    assert s.default_serializer == "pickle"
+    assert s.persist_by_default is False
+    assert s.local_storage_path == tmp_path / ".conveyor-results"
+    assert s.disabled_plugins == frozenset()
+    assert s.logging_level == "INFO"
+
+
+def test_values_from_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("CONVEYOR_HOME", str(tmp_path / "h"))
+    monkeypatch.setenv("CONVEYOR_RESULTS_DEFAULT_SERIALIZER", "json")
+    monkeypatch.setenv("CONVEYOR_RESULTS_PERSIST_BY_DEFAULT", "TRUE")
+    monkeypatch.setenv("CONVEYOR_LOCAL_STORAGE_PATH", str(tmp_path / "r"))
+    monkeypatch.setenv("CONVEYOR_DISABLE_PLUGINS", " a, b ,,")
+    monkeypatch.setenv("CONVEYOR_LOGGING_LEVEL", "debug")
+    s = get_settings()
+    assert s.home == tmp_path / "h"
+    assert s.default_serializer == "json"
+    assert s.persist_by_default is True
+    assert s.local_storage_path == tmp_path / "r"
+    assert s.disabled_plugins == {"a", "b"}
+    assert s.logging_level == "DEBUG"
+
+
+@pytest.mark.parametrize("raw", ["1", "yes", "on", "true"])
+def test_true_spellings(monkeypatch, raw):
+    monkeypatch.setenv("CONVEYOR_RESULTS_PERSIST_BY_DEFAULT", raw)
+    assert get_settings().persist_by_default is True
+
+
+@pytest.mark.parametrize("raw", ["0", "no", "off", "false", ""])
+def test_false_spellings(monkeypatch, raw):
+    monkeypatch.setenv("CONVEYOR_RESULTS_PERSIST_BY_DEFAULT", raw)
+    assert get_settings().persist_by_default is False
+
+
+def test_bad_boolean_names_variable_and_accepted_values(monkeypatch):
+    monkeypatch.setenv("CONVEYOR_RESULTS_PERSIST_BY_DEFAULT", "maybe")
+    with pytest.raises(SettingsError) as info:
+        get_settings()
+    message = str(info.value)
+    assert "CONVEYOR_RESULTS_PERSIST_BY_DEFAULT='maybe'" in message
+    assert "true" in message and "false" in message
+    assert isinstance(info.value, ConfigurationError)
+
+
+def test_bad_logging_level(monkeypatch):
+    monkeypatch.setenv("CONVEYOR_LOGGING_LEVEL", "LOUD")
+    with pytest.raises(SettingsError, match="CONVEYOR_LOGGING_LEVEL='LOUD'.*DEBUG, INFO"):
+        get_settings()
+
+
+def test_unknown_default_serializer_names_variable_and_available(monkeypatch):
+    from conveyor.serializers import default_serializer
+
+    monkeypatch.setenv("CONVEYOR_RESULTS_DEFAULT_SERIALIZER", "yaml")
+    with pytest.raises(ConfigurationError) as info:
+        default_serializer()
+    message = str(info.value)
+    assert message.startswith("CONVEYOR_RESULTS_DEFAULT_SERIALIZER: unknown serializer 'yaml'")
+    assert "json" in message and "pickle" in message
+
+
+def test_default_serializer_follows_setting(monkeypatch):
+    from conveyor.serializers import default_serializer
+
+    assert default_serializer().type == "pickle"
+    monkeypatch.setenv("CONVEYOR_RESULTS_DEFAULT_SERIALIZER", "json")
+    assert default_serializer().type == "json"
+
+
+def test_default_storage_follows_setting(monkeypatch, tmp_path):
+    from conveyor.filesystems import default_storage
+
+    monkeypatch.setenv("CONVEYOR_LOCAL_STORAGE_PATH", str(tmp_path / "elsewhere"))
+    block = default_storage()
+    assert block.block_type == "local-file-system"
+    assert Path(block.basepath) == tmp_path / "elsewhere"
