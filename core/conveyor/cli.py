@@ -43,6 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plugins", help="list installed plugins and what they provide")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=_cmd_plugins)
+    from conveyor.cli_blocks import register as register_blocks
+
+    if register_blocks not in COMMANDS:
+        COMMANDS.append(register_blocks)
     for register in COMMANDS:
         register(sub)
     return parser
