@@ -1,0 +1,328 @@
+"""The stored format: layout, checksum verification, damaged and foreign files, streaming."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import pickle
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import attrs
+import pytest
+
+from conveyor import resultformat
+from conveyor.exceptions import CorruptResultError, ResultNotFoundError, SerializationError
+from conveyor.filesystems import LocalFileSystem, StorageBlock
+from conveyor.results import (
+    ResultReference,
+    persist_value,
+    read_result,
+    read_result_file,
+    read_result_header,
+    result_from_dict,
+    verify,
+)
+from conveyor.serializers import JSONSerializer, PickleSerializer
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> LocalFileSystem:
+    return LocalFileSystem(basepath=str(tmp_path / "store"))
+
+
+def path_of(storage: LocalFileSystem, ref: ResultReference) -> Path:
+    return Path(storage.basepath) / ref.key
+
+
+def fresh(ref: ResultReference) -> ResultReference:
+    return result_from_dict(json.loads(ref.json()))  # type: ignore[return-value]
+
+
+def split(raw: bytes) -> tuple[dict[str, Any], bytes, bytes]:
+    magic, version, header_len = struct.unpack(">8sBI", raw[:13])
+    assert magic == b"CONVEYOR" and version == 1
+    header = json.loads(raw[13 : 13 + header_len])
+    return header, raw[13 + header_len : -48], raw[-48:]
+
+
+# -- layout ---------------------------------------------------------------------------
+
+
+def test_layout_header_payload_trailer(storage):
+    ref = persist_value({"a": 1}, storage=storage, serializer=JSONSerializer(), key="r.json")
+    raw = path_of(storage, ref).read_bytes()
+    header, payload, trailer = split(raw)
+    assert header["serializer"] == {"type": "json", "jsonlib": "json"}
+    assert header["conveyor"] and header["created"]
+    assert json.loads(payload) == {"a": 1}  # the serializer's bytes, as they are
+    size, digest, magic = struct.unpack(">Q32s8s", trailer)
+    assert magic == b"CVYEND\x00\x00"
+    assert size == len(payload) == ref.size
+    assert digest == hashlib.sha256(payload).digest()
+    assert ref.checksum == "sha256:" + hashlib.sha256(payload).hexdigest()
+
+
+def test_pickle_payload_is_plain_pickle(storage):
+    ref = persist_value([1, "x"], storage=storage, serializer=PickleSerializer(picklelib="pickle"))
+    _h, payload, _t = split(path_of(storage, ref).read_bytes())
+    assert pickle.loads(payload) == [1, "x"]
+
+
+def test_read_result_file_uses_the_header_serializer(storage):
+    ref = persist_value({"k": [1]}, storage=storage, serializer=JSONSerializer(), key="x")
+    assert read_result_file(storage, "x") == {"k": [1]}
+    assert read_result_header(storage, "x")["serializer"]["type"] == "json"
+    assert ref.size > 0
+
+
+# -- damage ---------------------------------------------------------------------------
+
+
+def test_flipped_payload_byte_is_corrupt_naming_both_digests(storage):
+    ref = persist_value("x" * 1000, storage=storage, serializer=PickleSerializer())
+    path = path_of(storage, ref)
+    raw = bytearray(path.read_bytes())
+    header_len = struct.unpack(">I", raw[9:13])[0]
+    at = 13 + header_len + 500
+    raw[at] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    actual = "sha256:" + hashlib.sha256(bytes(raw[13 + header_len : -48])).hexdigest()
+    with pytest.raises(CorruptResultError) as info:
+        fresh(ref).get()
+    message = str(info.value)
+    assert ref.checksum in message and actual in message
+    assert ref.key in message and ref.storage in message
+    problem = verify(fresh(ref))
+    assert not problem and ref.checksum in (problem.problem or "")
+
+
+def test_file_of_another_result_at_the_key_is_corrupt(storage):
+    first = persist_value("first", storage=storage, serializer=PickleSerializer(), key="same")
+    second = persist_value("second", storage=storage, serializer=PickleSerializer(), key="same")
+    with pytest.raises(CorruptResultError) as info:
+        fresh(first).get()
+    assert first.checksum in str(info.value) and second.checksum in str(info.value)
+    assert fresh(second).get() == "second"
+
+
+def test_trailer_digest_changed_is_corrupt(storage):
+    ref = persist_value(b"abc" * 100, storage=storage, serializer=PickleSerializer())
+    path = path_of(storage, ref)
+    raw = bytearray(path.read_bytes())
+    raw[-20] ^= 1  # inside the digest
+    path.write_bytes(bytes(raw))
+    with pytest.raises(CorruptResultError, match="different result"):
+        fresh(ref).get()
+    # Read without a reference: the payload does not match the trailer either.
+    with pytest.raises(CorruptResultError, match="is corrupt"):
+        read_result_file(storage, ref.key)
+
+
+def cut_points(total: int, header_end: int) -> list[int]:
+    return [0, 4, 8, 9, 12, 13, header_end - 1, header_end, header_end + 3, total - 48, total - 1]
+
+
+def test_truncated_files_are_corrupt_never_struct_error(storage):
+    ref = persist_value(list(range(200)), storage=storage, serializer=PickleSerializer())
+    path = path_of(storage, ref)
+    raw = path.read_bytes()
+    header_end = 13 + struct.unpack(">I", raw[9:13])[0]
+    for cut in cut_points(len(raw), header_end):
+        path.write_bytes(raw[:cut])
+        with pytest.raises(CorruptResultError) as info:
+            fresh(ref).get()
+        assert ref.key in str(info.value), cut
+        assert not verify(fresh(ref))
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"hello world", pickle.dumps({"a": 1}), b"CONVEYOR", b"CONVEYOR\x09" + b"\0" * 100,
+     b"CONVEYOR\x01\xff\xff\xff\xff" + b"x" * 100, b"CONVEYOR\x01\x00\x00\x00\x02[]" + b"\0" * 48],
+    ids=["empty", "text", "pickle", "magic-only", "future-version", "huge-header", "header-not-object"],
+)
+def test_foreign_files_are_corrupt(storage, content):
+    (Path(storage.basepath)).mkdir(parents=True, exist_ok=True)
+    (Path(storage.basepath) / "foreign").write_bytes(content)
+    with pytest.raises(CorruptResultError) as info:
+        read_result_file(storage, "foreign")
+    assert "'foreign'" in str(info.value)
+
+
+def test_not_a_conveyor_result_says_so(storage):
+    Path(storage.basepath).mkdir(parents=True)
+    (Path(storage.basepath) / "note.txt").write_bytes(b"just some text file\n")
+    with pytest.raises(CorruptResultError, match="is not a conveyor result"):
+        read_result_file(storage, "note.txt")
+
+
+def test_future_format_version_asks_for_an_upgrade(storage):
+    Path(storage.basepath).mkdir(parents=True)
+    (Path(storage.basepath) / "v9").write_bytes(b"CONVEYOR\x09\x00\x00\x00\x02{}" + b"\0" * 48)
+    with pytest.raises(CorruptResultError, match="upgrade conveyor"):
+        read_result_file(storage, "v9")
+
+
+def test_missing_key_names_storage_and_key(storage):
+    ref = persist_value(1.5, storage=storage, serializer=PickleSerializer())
+    path_of(storage, ref).unlink()
+    with pytest.raises(ResultNotFoundError) as info:
+        fresh(ref).get()
+    assert ref.key in str(info.value) and ref.storage in str(info.value)
+    problem = verify(fresh(ref))
+    assert not problem.ok and ref.key in (problem.problem or "")
+
+
+def test_verify_ok_does_not_deserialize(storage, monkeypatch):
+    ref = persist_value({"v": 1}, storage=storage, serializer=PickleSerializer())
+
+    def refuse(*_a: object, **_k: object) -> None:
+        raise AssertionError("verify must not deserialize")
+
+    monkeypatch.setattr(PickleSerializer, "load", refuse)
+    monkeypatch.setattr(PickleSerializer, "loads", refuse)
+    outcome = verify(fresh(ref))
+    assert outcome.ok and outcome.checksum == ref.checksum and outcome.size == ref.size
+    assert verify(ref.to_dict()).ok
+
+
+def test_deserialization_failure_after_good_checksum_is_a_serialization_error(storage):
+    ref = persist_value(b"raw", storage=storage, serializer=PickleSerializer())
+    bad = result_from_dict({**ref.to_dict(), "serializer": {"type": "json", "jsonlib": "json"}})
+    with pytest.raises(SerializationError, match="checksum matched"):
+        bad.get()
+
+
+# -- streams --------------------------------------------------------------------------
+
+
+class OneWayReader(io.RawIOBase):
+    """A non-seekable body, like an HTTP response: read(n) and readinto only."""
+
+    def __init__(self, data: bytes, step: int = 7) -> None:
+        self._data = memoryview(data)
+        self._pos = 0
+        self._step = step  # short reads, as a network body gives them
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def readinto(self, buffer: Any) -> int:
+        n = min(len(buffer), self._step, len(self._data) - self._pos)
+        buffer[:n] = self._data[self._pos : self._pos + n]
+        self._pos += n
+        return n
+
+
+@attrs.frozen
+class StreamOnlyStorage(StorageBlock):
+    """A storage whose reads are non-seekable and whose writes only offer write()."""
+
+    block_type: ClassVar[str] = "test-stream-only"
+    files: dict[str, bytes] = attrs.field(factory=dict, eq=False)
+
+    def write_path(self, path: str, content: bytes) -> str:
+        self.files[path] = bytes(content)
+        return path
+
+    def read_path(self, path: str) -> bytes:
+        if path not in self.files:
+            raise ResultNotFoundError(f"no {path!r}")
+        return self.files[path]
+
+    @contextlib.contextmanager
+    def open_read(self, path: str) -> Iterator[Any]:
+        yield OneWayReader(self.read_path(path), step=1000)
+
+
+@pytest.mark.parametrize("serializer", [PickleSerializer(), JSONSerializer()], ids=["pickle", "json"])
+def test_non_seekable_storage_round_trip(serializer):
+    storage = StreamOnlyStorage()
+    value = {"lines": ["a\n", "b"] * 50, "n": 3}
+    ref = persist_value(value, storage=storage, serializer=serializer, key="k")
+    got = read_result(storage, "k", serializer=ref.serializer, checksum=ref.checksum, size=ref.size)
+    assert got == value
+
+
+def test_non_seekable_damage_is_detected():
+    storage = StreamOnlyStorage()
+    ref = persist_value("y" * 5000, storage=storage, serializer=PickleSerializer(), key="k")
+    raw = bytearray(storage.files["k"])
+    raw[len(raw) // 2] ^= 1
+    storage.files["k"] = bytes(raw)
+    with pytest.raises(CorruptResultError) as info:
+        read_result(storage, "k", checksum=ref.checksum, size=ref.size)
+    assert ref.checksum in str(info.value)
+    for cut in (0, 20, len(raw) - 48, len(raw) - 1):
+        storage.files["k"] = bytes(raw[:cut])
+        with pytest.raises(CorruptResultError):
+            read_result(storage, "k")
+
+
+@pytest.mark.parametrize("step", [1, 47, 48, 49, 4096, 1 << 20])
+def test_spool_path_with_any_read_size_and_rollover_to_disk(step):
+    payload = bytes(range(256)) * 300
+    out = io.BytesIO()
+    checksum, size = resultformat.write_stream(out, {"type": "x"}, lambda w: w.write(payload))
+    source = OneWayReader(out.getvalue(), step=step)
+    checked, spool = resultformat.check_payload(source, "test", expected_checksum=checksum, spool_max_memory=1000)
+    try:
+        assert checked.checksum == checksum and checked.trailer.size == size == len(payload)
+        assert checked.reader.read() == payload
+    finally:
+        assert spool is not None
+        spool.close()
+
+
+def test_payload_reader_is_bounded():
+    data = b"HEAD" + b"line1\nline2\n" + b"TRAILER"
+    source = io.BytesIO(data)
+    source.seek(4)
+    reader = resultformat.PayloadReader(source, 12)  # type: ignore[arg-type]
+    assert reader.readline() == b"line1\n"
+    buf = bytearray(100)
+    assert reader.readinto(buf) == 6 and bytes(buf[:6]) == b"line2\n"
+    assert reader.read() == b"" and reader.read(5) == b""
+
+
+@pytest.mark.parametrize("threshold", [1, 1 << 30])
+def test_hashing_writer_hashes_and_counts_any_buffer(threshold):
+    target = io.BytesIO()
+    writer = resultformat.HashingWriter(target, parallel_threshold=threshold)
+    pieces: list[Any] = [b"abc", bytearray(b"def" * 1000), memoryview(b"0123456789")[2:8]]
+    try:
+        import numpy as np
+
+        pieces.append(np.arange(1000, dtype=np.int64))  # a multi-byte, typed buffer
+    except ImportError:
+        pass
+    expected = b"".join(bytes(memoryview(p).cast("B")) for p in pieces)
+    for piece in pieces:
+        writer.write(piece)
+    assert writer.size == len(expected) == len(target.getvalue())
+    assert writer.digest() == hashlib.sha256(expected).digest()
+
+
+def test_storage_failure_while_streaming_is_a_storage_error(tmp_path):
+    from conveyor.exceptions import StorageError
+
+    @attrs.frozen
+    class Failing(StorageBlock):
+        block_type: ClassVar[str] = "test-failing"
+
+        def write_path(self, path: str, content: bytes) -> str:
+            raise OSError(28, "No space left on device")
+
+        def read_path(self, path: str) -> bytes:
+            raise ResultNotFoundError(path)
+
+    with pytest.raises(StorageError, match="No space left"):
+        persist_value(b"x" * 10, storage=Failing(), serializer=PickleSerializer(), key="k")

@@ -1,0 +1,230 @@
+"""ResultLiteral, UnpersistedResult, ResultReference: values, records, caching."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from conveyor.blocks import delete_block
+from conveyor.exceptions import (
+    ConfigurationError,
+    InvalidKeyError,
+    MissingResult,
+    SerializationError,
+)
+from conveyor.filesystems import LocalFileSystem
+from conveyor.results import (
+    ResultLiteral,
+    ResultReference,
+    UnpersistedResult,
+    is_literal,
+    persist_value,
+    result_from_dict,
+    result_from_json,
+)
+from conveyor.serializers import JSONSerializer, PickleSerializer
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> LocalFileSystem:
+    return LocalFileSystem(basepath=str(tmp_path / "store"))
+
+
+def fresh(reference: ResultReference) -> ResultReference:
+    """The reference as another process sees it: rebuilt from its JSON, nothing cached."""
+    rebuilt = result_from_dict(json.loads(reference.json()))
+    assert isinstance(rebuilt, ResultReference)
+    assert not rebuilt.is_cached
+    return rebuilt
+
+
+# -- literals -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("value", "text"), [(True, "true"), (False, "false"), (None, "null")])
+def test_literal_records_its_json_text(value, text):
+    literal = ResultLiteral(value)
+    assert literal.get() is value
+    assert literal.to_dict() == {"type": "result", "value": text}
+    assert json.loads(literal.json()) == {"type": "result", "value": text}
+    rebuilt = result_from_dict(literal.to_dict())
+    assert rebuilt == literal and rebuilt.get() is value
+
+
+def test_literal_none_json_is_exactly_the_documented_form():
+    assert json.loads(ResultLiteral(value=None).json()) == {"type": "result", "value": "null"}
+
+
+@pytest.mark.parametrize("value", [1, 0, 1.0, 0.0, "true", "", [], {}, (), b""])
+def test_literal_refuses_anything_but_true_false_none(value):
+    assert not is_literal(value)
+    with pytest.raises(TypeError, match="True, False or None"):
+        ResultLiteral(value)
+
+
+def test_is_literal_by_identity():
+    assert is_literal(True) and is_literal(False) and is_literal(None)
+    assert not is_literal(1) and not is_literal(0)
+
+
+def test_literal_record_with_unknown_text_is_refused():
+    with pytest.raises(ConfigurationError, match="only 'true', 'false' and 'null'"):
+        result_from_dict({"type": "result", "value": "1"})
+
+
+def test_unknown_record_type_is_refused():
+    with pytest.raises(ConfigurationError, match="unknown result record"):
+        result_from_dict({"type": "blob"})
+
+
+# -- unpersisted ----------------------------------------------------------------------
+
+
+def test_unpersisted_returns_value_in_its_process():
+    value = {"big": list(range(10))}
+    result = UnpersistedResult(value)
+    assert result.get() is value
+    assert UnpersistedResult(None).get() is None
+    assert result.to_dict() == {"type": "unpersisted"}
+    assert "big" not in result.json() and "big" not in repr(result)
+
+
+def test_unpersisted_rebuilt_from_record_raises_missing_result_with_the_fix():
+    rebuilt = result_from_json(UnpersistedResult(42).json())
+    assert isinstance(rebuilt, UnpersistedResult) and not rebuilt.available
+    with pytest.raises(MissingResult) as info:
+        rebuilt.get()
+    message = str(info.value)
+    assert "in memory only" in message
+    assert "persist_result=True" in message
+    assert "CONVEYOR_RESULTS_PERSIST_BY_DEFAULT=true" in message
+
+
+# -- references -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("serializer", [PickleSerializer(), JSONSerializer()], ids=["pickle", "json"])
+def test_reference_round_trip_through_local_storage(storage, serializer):
+    value = {"numbers": [1, 2, 3], "text": "héllo"}
+    ref = persist_value(value, storage=storage, serializer=serializer)
+    assert ref.get() is value  # cached by the writer
+    assert ref.serializer == serializer.to_dict()
+    assert ref.checksum.startswith("sha256:") and len(ref.checksum) == 7 + 64
+    assert ref.storage == f"anonymous/{ref.storage_document}"
+    assert fresh(ref).get() == value
+
+
+def test_reference_json_holds_no_part_of_the_value(storage):
+    marker = "MARKER-5f1c0e0a-unique-value-text"
+    ref = persist_value({"payload": marker * 3}, storage=storage, serializer=PickleSerializer())
+    record = ref.json()
+    assert marker not in record
+    assert marker[:12] not in record
+    assert set(json.loads(record)) == {
+        "type", "key", "storage", "storage_document", "serializer", "checksum", "size"
+    }
+    assert marker not in repr(ref)
+
+
+def test_reference_record_round_trips(storage):
+    ref = persist_value([1, 2], storage=storage, serializer=PickleSerializer())
+    rebuilt = fresh(ref)
+    assert rebuilt == ref
+    assert rebuilt.to_dict() == ref.to_dict()
+
+
+def test_get_is_cached_no_storage_touched_the_second_time(storage):
+    ref = persist_value("some value", storage=storage, serializer=PickleSerializer())
+    reader = fresh(ref)
+    assert reader.get() == "some value"
+    (Path(storage.basepath) / ref.key).unlink()
+    assert reader.get() == "some value"
+    reader.forget()
+    with pytest.raises(FileNotFoundError):
+        reader.get()
+
+
+def test_concurrent_gets_read_storage_once(storage, monkeypatch):
+    ref = persist_value(list(range(1000)), storage=storage, serializer=PickleSerializer())
+    reader = fresh(ref)
+    calls = []
+    original = LocalFileSystem.open_read
+
+    def counting_open_read(self, path):
+        calls.append(path)
+        return original(self, path)
+
+    monkeypatch.setattr(LocalFileSystem, "open_read", counting_open_read)
+    results: list[object] = []
+    barrier = threading.Barrier(8)
+
+    def work():
+        barrier.wait()
+        results.append(reader.get())
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1
+    assert len(results) == 8 and all(r is results[0] for r in results)
+
+
+def test_key_given_by_the_caller(storage):
+    ref = persist_value({"x": 1}, storage=storage, serializer=JSONSerializer(), key="reports/2024/out.json")
+    assert ref.key == "reports/2024/out.json"
+    assert (Path(storage.basepath) / "reports" / "2024" / "out.json").is_file()
+    assert fresh(ref).get() == {"x": 1}
+
+
+@pytest.mark.parametrize("key", ["../escape", "/abs/path", ""])
+def test_bad_key_is_refused_before_writing(storage, key):
+    with pytest.raises(InvalidKeyError):
+        persist_value(1, storage=storage, serializer=PickleSerializer(), key=key)
+
+
+def test_default_keys_are_random_hex(storage):
+    a = persist_value(1, storage=storage, serializer=PickleSerializer())
+    b = persist_value(1, storage=storage, serializer=PickleSerializer())
+    assert a.key != b.key and len(a.key) == 32 and int(a.key, 16) >= 0
+    assert a.storage_document == b.storage_document  # one document per configuration
+
+
+def test_unserializable_value_is_a_serialization_error_and_writes_nothing(storage):
+    with pytest.raises(SerializationError, match="'json' could not serialize a object") as info:
+        persist_value(object(), storage=storage, serializer=JSONSerializer(), key="k")
+    assert "result_serializer='pickle'" in str(info.value)
+    assert not (Path(storage.basepath) / "k").exists()
+
+
+def test_saved_slug_is_recorded_and_used(storage):
+    slug = storage.save("mine")
+    ref = persist_value("v", storage=storage, serializer=PickleSerializer(), storage_slug=slug)
+    assert ref.storage == "local-file-system/mine"
+    assert fresh(ref).get() == "v"
+
+
+def test_saved_block_deleted_falls_back_to_recorded_document(storage):
+    slug = storage.save("gone")
+    ref = persist_value("v", storage=storage, serializer=PickleSerializer(), storage_slug=slug)
+    delete_block(slug)
+    assert fresh(ref).get() == "v"
+
+
+def test_exception_values_round_trip(storage):
+    ref = persist_value(ValueError("boom"), storage=storage, serializer=PickleSerializer())
+    got = fresh(ref).get()
+    assert isinstance(got, ValueError) and got.args == ("boom",)
+
+
+def test_numpy_array_round_trip(storage):
+    np = pytest.importorskip("numpy")
+    array = np.arange(3 << 20, dtype=np.float32).reshape(1024, -1)  # 12 MiB: parallel hashing
+    ref = persist_value(array, storage=storage, serializer=PickleSerializer())
+    got = fresh(ref).get()
+    assert got.dtype == array.dtype and got.shape == array.shape
+    assert np.array_equal(got, array)
