@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 ENTRY_POINT_GROUP = "conveyor"
 
 #: Built-in plugins, registered on every manager under these names.
-BUILTIN_PLUGINS = {"conveyor.policy": "conveyor.policy"}
+BUILTIN_PLUGINS = {"conveyor.policy": "conveyor.policy", "conveyor.compressed": "conveyor.compressed"}
 
 
 @attrs.frozen

@@ -52,10 +52,18 @@ class Serializer(abc.ABC):
     # -- configuration ----------------------------------------------------------------
 
     def config(self) -> dict[str, Any]:
-        """The serializer's configuration: its attrs fields, JSON-serializable."""
+        """The serializer's configuration: its attrs init fields, JSON-serializable.
+
+        A field holding another serializer (a wrapper's inner serializer) is given as
+        that serializer's :meth:`to_dict`, so the whole configuration is plain JSON.
+        """
         if not attrs.has(type(self)):
             return {}
-        return {f.name: getattr(self, f.name) for f in attrs.fields(type(self)) if f.init}
+        return {
+            f.name: _config_value(getattr(self, f.name))
+            for f in attrs.fields(type(self))
+            if f.init
+        }
 
     def to_dict(self) -> dict[str, Any]:
         """``{"type": ..., **config}``: what a result records about its serializer."""
@@ -72,6 +80,17 @@ class Serializer(abc.ABC):
                 f"its options are: {', '.join(sorted(known)) or 'none'}"
             )
         return cls(**config)
+
+
+def _config_value(value: Any) -> Any:
+    """A configuration value as plain JSON data (nested serializers as their to_dict)."""
+    if isinstance(value, Serializer):
+        return value.to_dict()
+    if isinstance(value, (list, tuple)):
+        return [_config_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _config_value(v) for k, v in value.items()}
+    return value
 
 
 def serializer_classes() -> dict[str, type[Serializer]]:
@@ -92,6 +111,11 @@ def get_serializer_class(name: str) -> type[Serializer]:
 
 def serializer_from_dict(data: dict[str, Any]) -> Serializer:
     """Rebuild a serializer from :meth:`Serializer.to_dict`."""
+    if not isinstance(data, dict):
+        raise ConfigurationError(
+            f"serializer configuration must be a dict such as {{'type': 'json'}}; "
+            f"got {type(data).__name__} {data!r}"
+        )
     config = dict(data)
     name = config.pop("type", None)
     if not isinstance(name, str):
@@ -99,23 +123,36 @@ def serializer_from_dict(data: dict[str, Any]) -> Serializer:
     return get_serializer_class(name).from_config(config)
 
 
+ACCEPTED_FORMS = (
+    "a serializer type name such as 'json' or 'pickle', 'compressed/<name>', "
+    "or a Serializer instance such as JSONSerializer(jsonlib='orjson')"
+)
+
+
 def resolve_serializer(value: str | Serializer) -> Serializer:
     """Turn a ``result_serializer`` value into a serializer instance.
 
-    Accepts a registered type name (``"json"``, ``"pickle"``, a plugin's name), or a
-    :class:`Serializer` instance.
+    Accepts a registered type name (``"json"``, ``"pickle"``, a plugin's name),
+    ``"compressed/<name>"`` (that serializer wrapped in ``CompressedSerializer`` with
+    its defaults), or a :class:`Serializer` instance (returned as it is). An unknown
+    name raises :class:`~conveyor.exceptions.UnknownNameError` listing the available
+    ones; any other kind of value raises ``TypeError``.
     """
     if isinstance(value, Serializer):
         return value
     if isinstance(value, str):
-        if value.startswith("compressed/"):
-            return get_serializer_class("compressed").from_config(
-                {"serializer": value.split("/", 1)[1]}
-            )
-        return get_serializer_class(value)()
+        name = value
+        if name.startswith("compressed/"):
+            inner = resolve_serializer(name.split("/", 1)[1])
+            return get_serializer_class("compressed").from_config({"serializer": inner})
+        return get_serializer_class(name)()
+    if isinstance(value, type) and issubclass(value, Serializer):
+        raise TypeError(
+            f"result_serializer must be {ACCEPTED_FORMS}; got the class "
+            f"{value.__name__} itself: pass an instance, {value.__name__}()"
+        )
     raise TypeError(
-        f"result_serializer must be a serializer name such as 'json' or 'pickle', or a "
-        f"Serializer instance; got {type(value).__name__} {value!r}"
+        f"result_serializer must be {ACCEPTED_FORMS}; got {type(value).__name__} {value!r}"
     )
 
 
@@ -138,6 +175,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "ACCEPTED_FORMS",
     "Serializer",
     "SerializationError",
     "default_serializer",
