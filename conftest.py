@@ -2,7 +2,7 @@
 
 import pytest
 
-pytest_plugins = ["conveyor.testing.fixtures"]
+pytest_plugins = ["conveyor.testing.fixtures", "conveyor.testing.s3server"]
 
 
 @pytest.fixture(autouse=True)

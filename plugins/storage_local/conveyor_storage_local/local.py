@@ -1,50 +1,213 @@
-"""``LocalFileSystem``: results in a folder of the local file system."""
+"""``LocalFileSystem``: results in a folder of the local file system.
+
+Every write is atomic: the bytes go to a temporary file in the key's own folder
+(``.<name>.<random>.tmp``), are flushed and ``fsync``-ed, and only then renamed over the
+final name. A crash or an exception therefore leaves either the old value or the new
+one under a key, never half of one; an abandoned temporary file is the worst case.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
-import tempfile
+import secrets
+from collections.abc import Iterator
 from pathlib import Path
-from typing import ClassVar
+from typing import BinaryIO, ClassVar
 
 import attrs
 
-from conveyor.exceptions import ResultNotFoundError
+from conveyor.exceptions import ResultNotFoundError, StorageError
 from conveyor.filesystems import StorageBlock, normalize_key
+
+_WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
 @attrs.frozen
 class LocalFileSystem(StorageBlock):
-    """Store results under ``basepath`` (relative paths resolve against the working directory)."""
+    """Store results under ``basepath``.
+
+    A relative ``basepath`` (and ``~``) is resolved when the block is used, against the
+    working directory of that moment. Folders are created as needed.
+    """
 
     block_type: ClassVar[str] = "local-file-system"
 
     basepath: str = attrs.field(converter=str)
 
-    def _full(self, path: str) -> Path:
-        return Path(self.basepath).expanduser().absolute() / normalize_key(path, block=self)
+    @basepath.validator
+    def _check_basepath(self, _attribute: attrs.Attribute[str], value: str) -> None:
+        if not value.strip() or "\x00" in value:
+            raise StorageError(
+                f"LocalFileSystem basepath {value!r} is not a usable folder path; "
+                f"give a folder such as 'results' or '/data/results'"
+            )
+
+    # -- paths -------------------------------------------------------------------------
+
+    @property
+    def root(self) -> Path:
+        """The base folder, made absolute against the current working directory."""
+        return Path(self.basepath).expanduser().absolute()
+
+    def full_path(self, path: str) -> Path:
+        """The file that holds key ``path`` (checked with :func:`normalize_key`)."""
+        return self.root / normalize_key(path, block=self)
+
+    def describe(self, path: str | None = None) -> str:
+        return str(self.full_path(path)) if path else str(self.root)
+
+    def _error(self, action: str, full: Path, exc: OSError) -> StorageError:
+        reason = exc.strerror or type(exc).__name__
+        hint = {
+            errno.EACCES: "check the folder's permissions",
+            errno.EPERM: "check the folder's permissions",
+            errno.ENOSPC: "free some disk space",
+            errno.EROFS: "choose a writable basepath",
+            errno.ENOTDIR: "a file is in the way of a folder in this path",
+            errno.EISDIR: "a folder is in the way of this key",
+        }.get(exc.errno or 0, "check the path")
+        return StorageError(f"{self!r} cannot {action} {full}: {reason}; {hint}")
+
+    # -- writing -----------------------------------------------------------------------
+
+    def _open_temp(self, full: Path) -> tuple[int, Path]:
+        """Create a fresh temporary file next to ``full``; make folders when missing."""
+        for attempt in range(2):
+            tmp = full.parent / f".{full.name}.{secrets.token_hex(6)}.tmp"
+            try:
+                return os.open(tmp, _WRITE_FLAGS, 0o644), tmp
+            except FileNotFoundError:
+                if attempt:
+                    raise
+                try:
+                    full.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise self._error("create the folder of", full, exc) from exc
+            except OSError as exc:
+                raise self._error("write", full, exc) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _commit(self, tmp: Path, full: Path) -> None:
+        try:
+            os.replace(tmp, full)
+        except OSError as exc:
+            raise self._error("write", full, exc) from exc
+
+    @staticmethod
+    def _discard(tmp: Path) -> None:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
 
     def write_path(self, path: str, content: bytes) -> str:
-        full = self._full(path)
-        full.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=full.parent, prefix=f".{full.name}.", suffix=".tmp")
+        """Write ``content`` at ``path`` atomically (temporary file, fsync, rename)."""
+        full = self.full_path(path)
+        fd, tmp = self._open_temp(full)
         try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(content)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, full)
+            try:
+                view = memoryview(content)
+                while view:
+                    view = view[os.write(fd, view) :]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            self._commit(tmp, full)
+        except OSError as exc:
+            self._discard(tmp)
+            raise self._error("write", full, exc) from exc
         except BaseException:
-            with __import__("contextlib").suppress(OSError):
-                os.unlink(tmp)
+            self._discard(tmp)
             raise
         return str(full)
 
-    def read_path(self, path: str) -> bytes:
-        full = self._full(path)
+    @contextlib.contextmanager
+    def open_write(self, path: str) -> Iterator[BinaryIO]:
+        """Stream into a temporary file; it becomes ``path`` when the block exits cleanly.
+
+        On an exception the temporary file is removed and ``path`` keeps its old value.
+        """
+        full = self.full_path(path)
+        fd, tmp = self._open_temp(full)
         try:
-            return full.read_bytes()
+            fh = os.fdopen(fd, "wb", buffering=1 << 20)
+        except BaseException:
+            os.close(fd)
+            self._discard(tmp)
+            raise
+        try:
+            yield fh  # type: ignore[misc]
+        except BaseException:
+            with contextlib.suppress(OSError):
+                fh.close()
+            self._discard(tmp)
+            raise
+        try:
+            if fh.closed:  # the caller closed it: sync through a new descriptor
+                _fsync_path(tmp)
+            else:
+                fh.flush()
+                os.fsync(fh.fileno())
+                fh.close()
+            self._commit(tmp, full)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                fh.close()
+            self._discard(tmp)
+            raise self._error("write", full, exc) from exc
+        except BaseException:
+            self._discard(tmp)
+            raise
+
+    # -- reading -----------------------------------------------------------------------
+
+    def _missing(self, path: str, full: Path) -> ResultNotFoundError:
+        return ResultNotFoundError(
+            f"{self!r} has no key {path!r}: {full} does not exist; check the key and the "
+            f"basepath (relative basepaths resolve against the working directory)"
+        )
+
+    def read_path(self, path: str) -> bytes:
+        full = self.full_path(path)
+        try:
+            with open(full, "rb") as fh:
+                return fh.read()
         except FileNotFoundError:
-            raise ResultNotFoundError(
-                f"{self!r} has no key {path!r} (looked for {full})"
-            ) from None
+            raise self._missing(path, full) from None
+        except OSError as exc:
+            raise self._error("read", full, exc) from exc
+
+    @contextlib.contextmanager
+    def open_read(self, path: str) -> Iterator[BinaryIO]:
+        """The key's file itself, opened for reading (seekable, with a real ``fileno``)."""
+        full = self.full_path(path)
+        try:
+            fh = open(full, "rb")  # noqa: SIM115 - closed below
+        except FileNotFoundError:
+            raise self._missing(path, full) from None
+        except OSError as exc:
+            raise self._error("read", full, exc) from exc
+        with fh:
+            yield fh
+
+    def exists(self, path: str) -> bool:
+        return self.full_path(path).is_file()
+
+    def delete(self, path: str) -> None:
+        """Remove ``path``; a key that does not exist is not an error."""
+        full = self.full_path(path)
+        try:
+            os.unlink(full)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise self._error("delete", full, exc) from exc
+
+
+def _fsync_path(path: Path) -> None:
+    """fsync a file the caller has already closed (the writer closed it inside the block)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,26 +1,114 @@
-"""``S3``: results in an Amazon S3 (or S3-compatible) bucket, through boto3."""
+"""``S3``: results in an Amazon S3 (or S3-compatible) bucket, through boto3.
+
+Writing
+    A value smaller than :data:`MULTIPART_THRESHOLD` is sent in one ``PutObject``. A
+    larger one goes through boto3's transfer manager (``upload_fileobj``) as a multipart
+    upload, which S3 makes visible only when it is completed: a reader never sees half
+    a value. ``open_write`` streams: the first :data:`MULTIPART_THRESHOLD` bytes are
+    buffered (so a small value is still one PUT, with no thread); past that, a
+    background thread runs ``upload_fileobj`` on a bounded pipe the caller writes into.
+    Memory stays below about ``(MAX_IN_MEMORY_CHUNKS + 2) * CHUNK_SIZE`` whatever the
+    value's size. An exception inside the ``with`` block aborts the multipart upload.
+
+Reading
+    ``read_path`` is one ``GetObject``; ``open_read`` yields a buffered reader over the
+    streaming body, so a large value is never held in memory whole.
+
+Errors
+    A missing key is :class:`~conveyor.exceptions.ResultNotFoundError`; every other
+    failure (missing bucket, refused credentials, unreachable endpoint) is a one-line
+    :class:`~conveyor.exceptions.StorageError` naming the bucket and endpoint. Secrets
+    are never in ``repr``, ``str``, logs or messages.
+"""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+import contextlib
+import io
+import logging
+import threading
+from collections.abc import Iterator
+from typing import Any, BinaryIO, ClassVar, NoReturn
 
 import attrs
 
-from conveyor.exceptions import ResultNotFoundError
+from conveyor.exceptions import InvalidKeyError, ResultNotFoundError, StorageError
 from conveyor.filesystems import StorageBlock, normalize_key, secret_field
+from conveyor_storage_s3 import clients
+from conveyor_storage_s3.errors import is_missing_key, storage_error
+from conveyor_storage_s3.streams import BodyReader, Pipe, PipeAborted, PipeBroken
+
+log = logging.getLogger("conveyor.storage.s3")
+
+MiB = 1 << 20
+#: Values at least this large are uploaded in parts (S3's minimum part size is 5 MiB).
+MULTIPART_THRESHOLD = 8 * MiB
+#: Size of one part of a multipart upload.
+CHUNK_SIZE = 8 * MiB
+#: Parts uploaded at once by one transfer.
+TRANSFER_CONCURRENCY = 4
+#: Parts held in memory at once by one streaming upload (boto3 waits beyond this).
+MAX_IN_MEMORY_CHUNKS = 4
+#: Read buffer of ``open_read``.
+READ_BUFFER = 1 * MiB
+
+
+def transfer_config() -> Any:
+    from boto3.s3.transfer import TransferConfig
+
+    config = TransferConfig(
+        multipart_threshold=MULTIPART_THRESHOLD,
+        multipart_chunksize=CHUNK_SIZE,
+        max_concurrency=TRANSFER_CONCURRENCY,
+        use_threads=True,
+    )
+    # Not a keyword of boto3's TransferConfig, but an attribute of s3transfer's (its base).
+    config.max_in_memory_upload_chunks = MAX_IN_MEMORY_CHUNKS
+    return config
+
+
+def _check_bucket_path(_self: Any, _attribute: Any, value: str) -> None:
+    problem = None
+    if not isinstance(value, str) or not value.strip("/ "):
+        problem = "is empty"
+    elif value.startswith("s3://"):
+        problem = "starts with 's3://'"
+    elif value.startswith("/"):
+        problem = "starts with '/'"
+    else:
+        bucket, _, prefix = value.partition("/")
+        if not 3 <= len(bucket) <= 63:
+            problem = f"names bucket {bucket!r}, but bucket names have 3 to 63 characters"
+        elif prefix.strip("/"):
+            try:
+                normalize_key(prefix)
+            except InvalidKeyError:
+                problem = f"has a prefix {prefix!r} that is absolute or climbs out with '..'"
+    if problem:
+        raise StorageError(
+            f"S3 bucket_path {value!r} {problem}; give 'bucket' or 'bucket/prefix', "
+            f"e.g. S3(bucket_path='my-results/prod')"
+        )
 
 
 @attrs.frozen
 class S3(StorageBlock):
-    """Store results under ``bucket_path`` (``"bucket"`` or ``"bucket/prefix"``)."""
+    """Store results under ``bucket_path`` (``"bucket"`` or ``"bucket/prefix"``).
+
+    Credentials default to boto3's usual chain (environment, ``~/.aws``, instance
+    role) when ``aws_access_key_id`` / ``aws_secret_access_key`` are not given.
+    ``endpoint_url`` points at an S3-compatible server (SeaweedFS, MinIO, moto…).
+    """
 
     block_type: ClassVar[str] = "s3"
 
-    bucket_path: str
+    bucket_path: str = attrs.field(validator=_check_bucket_path)
     aws_access_key_id: str | None = secret_field(default=None)
     aws_secret_access_key: str | None = secret_field(default=None)
     endpoint_url: str | None = None
     region_name: str | None = None
+
+    # -- where things are --------------------------------------------------------------
 
     @property
     def bucket(self) -> str:
@@ -28,33 +116,251 @@ class S3(StorageBlock):
 
     @property
     def prefix(self) -> str:
+        """The key prefix inside the bucket, without slashes at either end ('' if none)."""
         parts = self.bucket_path.split("/", 1)
-        return parts[1].strip("/") if len(parts) > 1 else ""
+        return normalize_key(parts[1]) if len(parts) > 1 and parts[1].strip("/") else ""
 
-    def _key(self, path: str) -> str:
+    def object_key(self, path: str) -> str:
+        """The S3 object key of ``path`` (checked with :func:`normalize_key`)."""
         key = normalize_key(path, block=self)
         return f"{self.prefix}/{key}" if self.prefix else key
 
-    def _client(self) -> Any:
-        import boto3
+    def describe(self, path: str | None = None) -> str:
+        if path is None:
+            return f"s3://{self.bucket}/{self.prefix}".rstrip("/")
+        return f"s3://{self.bucket}/{self.object_key(path)}"
 
-        return boto3.client(
-            "s3",
-            aws_access_key_id=self.aws_access_key_id,
-            aws_secret_access_key=self.aws_secret_access_key,
-            endpoint_url=self.endpoint_url,
-            region_name=self.region_name,
+    @property
+    def endpoint(self) -> str:
+        """The endpoint requests go to, for messages (boto3's default when not set)."""
+        if self.endpoint_url:
+            return self.endpoint_url
+        try:
+            return str(self.client().meta.endpoint_url)
+        except Exception:
+            return "the default AWS endpoint"
+
+    # -- the client --------------------------------------------------------------------
+
+    def client(self) -> Any:
+        """The boto3 S3 client shared by every block with this configuration."""
+        return clients.get_client(
+            clients.ClientKey(
+                aws_access_key_id=self.aws_access_key_id,
+                aws_secret_access_key=self.aws_secret_access_key,
+                endpoint_url=self.endpoint_url,
+                region_name=self.region_name,
+            )
         )
 
+    def _fail(self, exc: BaseException, action: str, key: str | None) -> NoReturn:
+        location = f"s3://{self.bucket}/{key}" if key else f"s3://{self.bucket}"
+        error = storage_error(
+            exc,
+            action=action,
+            bucket=self.bucket,
+            endpoint=self.endpoint,
+            location=location,
+            secrets=(self.aws_secret_access_key, self.aws_access_key_id),
+        )
+        raise error from exc
+
+    def _missing(self, path: str, key: str) -> ResultNotFoundError:
+        return ResultNotFoundError(
+            f"{self!r} has no key {path!r}: s3://{self.bucket}/{key} does not exist at "
+            f"{self.endpoint}; check the key and the block's bucket_path"
+        )
+
+    # -- writing -----------------------------------------------------------------------
+
     def write_path(self, path: str, content: bytes) -> str:
-        key = self._key(path)
-        self._client().put_object(Bucket=self.bucket, Key=key, Body=content)
+        """One PUT for a small value; a multipart upload (bounded memory) for a large one."""
+        key = self.object_key(path)
+        client = self.client()
+        log.debug("writing %d bytes to s3://%s/%s", len(content), self.bucket, key)
+        try:
+            if len(content) < MULTIPART_THRESHOLD:
+                client.put_object(Bucket=self.bucket, Key=key, Body=content)
+            else:
+                client.upload_fileobj(
+                    io.BytesIO(content), self.bucket, key, Config=transfer_config()
+                )
+        except Exception as exc:
+            self._fail(exc, "write", key)
         return f"s3://{self.bucket}/{key}"
 
-    def read_path(self, path: str) -> bytes:
-        key = self._key(path)
-        client = self._client()
+    @contextlib.contextmanager
+    def open_write(self, path: str) -> Iterator[BinaryIO]:
+        """Stream a value to ``path``; it appears only when the block exits cleanly."""
+        key = self.object_key(path)
+        writer = _StreamingUpload(self, key)
         try:
-            return client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-        except client.exceptions.NoSuchKey:
-            raise ResultNotFoundError(f"{self!r} has no key {path!r} (s3://{self.bucket}/{key})") from None
+            yield writer  # type: ignore[misc]
+        except BaseException as exc:
+            upload_error = writer.abandon()
+            if isinstance(exc, PipeBroken) and upload_error is not None:
+                self._fail(upload_error, "write", key)
+            raise
+        writer.finish()
+
+    # -- reading -----------------------------------------------------------------------
+
+    def _get(self, path: str) -> tuple[str, Any]:
+        key = self.object_key(path)
+        client = self.client()
+        try:
+            return key, client.get_object(Bucket=self.bucket, Key=key)
+        except Exception as exc:
+            if is_missing_key(exc):
+                raise self._missing(path, key) from None
+            self._fail(exc, "read", key)
+
+    def read_path(self, path: str) -> bytes:
+        key, response = self._get(path)
+        try:
+            with contextlib.closing(response["Body"]) as body:
+                return bytes(body.read())
+        except Exception as exc:
+            self._fail(exc, "read", key)
+
+    @contextlib.contextmanager
+    def open_read(self, path: str) -> Iterator[BinaryIO]:
+        """A buffered reader over the object's body (``read(n)``, ``readinto``, ``readline``)."""
+        _key, response = self._get(path)
+        reader = io.BufferedReader(BodyReader(response["Body"]), buffer_size=READ_BUFFER)
+        with reader:
+            yield reader  # type: ignore[misc]
+
+    def exists(self, path: str) -> bool:
+        key = self.object_key(path)
+        client = self.client()
+        try:
+            client.head_object(Bucket=self.bucket, Key=key)
+            return True
+        except Exception as exc:
+            if not is_missing_key(exc):
+                self._fail(exc, "check", key)
+        # HEAD says 404 both for a missing key and for a missing bucket: tell them apart.
+        try:
+            client.head_bucket(Bucket=self.bucket)
+        except Exception as exc:
+            if is_missing_key(exc):
+                from botocore.exceptions import ClientError
+
+                exc = ClientError({"Error": {"Code": "NoSuchBucket", "Message": ""}}, "HeadBucket")
+            self._fail(exc, "check", key)
+        return False
+
+    def delete(self, path: str) -> None:
+        """Remove ``path``; a key that does not exist is not an error."""
+        key = self.object_key(path)
+        try:
+            self.client().delete_object(Bucket=self.bucket, Key=key)
+        except Exception as exc:
+            self._fail(exc, "delete", key)
+
+    def ensure_bucket(self) -> None:
+        """Create the bucket if it does not exist (handy for tests and local servers)."""
+        client = self.client()
+        try:
+            client.head_bucket(Bucket=self.bucket)
+            return
+        except Exception as exc:
+            if not is_missing_key(exc):
+                self._fail(exc, "check", None)
+        try:
+            client.create_bucket(Bucket=self.bucket)
+        except Exception as exc:
+            if "BucketAlreadyOwnedByYou" not in str(exc):
+                self._fail(exc, "create", None)
+
+
+class _StreamingUpload(io.RawIOBase):
+    """The writable of ``S3.open_write``.
+
+    Buffers up to ``MULTIPART_THRESHOLD`` bytes; a value that ends below it is sent in
+    one PUT by :meth:`finish`. Past it, a thread runs ``upload_fileobj`` on a
+    :class:`~conveyor_storage_s3.streams.Pipe` and writes go into the pipe.
+    """
+
+    def __init__(self, block: S3, key: str) -> None:
+        self._block = block
+        self._key = key
+        self._buffer = bytearray()
+        self._pipe: Pipe | None = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self.bytes_written = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:  # type: ignore[override]
+        if self.closed:
+            raise ValueError("write to a closed S3 stream")
+        view = memoryview(data).cast("B")
+        n = len(view)
+        self.bytes_written += n
+        if self._pipe is not None:
+            self._pipe.write(view)
+            return n
+        self._buffer += view
+        if len(self._buffer) >= MULTIPART_THRESHOLD:
+            self._start()
+        return n
+
+    def _start(self) -> None:
+        client = self._block.client()
+        config = transfer_config()
+        pipe = Pipe(capacity=max(MULTIPART_THRESHOLD, CHUNK_SIZE))
+
+        def upload() -> None:
+            try:
+                client.upload_fileobj(pipe, self._block.bucket, self._key, Config=config)
+            except BaseException as exc:  # reported to the writer by finish()/write()
+                self._error = exc
+                pipe.break_(exc)
+
+        self._thread = threading.Thread(
+            target=upload, name=f"conveyor-s3-upload:{self._key}", daemon=True
+        )
+        self._thread.start()
+        self._pipe = pipe
+        buffered, self._buffer = self._buffer, bytearray()
+        pipe.write(buffered)
+
+    def finish(self) -> None:
+        """The with-block ended cleanly: complete the PUT or the multipart upload."""
+        block, key = self._block, self._key
+        super().close()
+        if self._pipe is None:
+            try:
+                block.client().put_object(Bucket=block.bucket, Key=key, Body=bytes(self._buffer))
+            except Exception as exc:
+                block._fail(exc, "write", key)
+            finally:
+                self._buffer = bytearray()
+            return
+        self._pipe.close()
+        assert self._thread is not None
+        self._thread.join()
+        if self._error is not None:
+            block._fail(self._error, "write", key)
+        log.debug("streamed %d bytes to s3://%s/%s", self.bytes_written, block.bucket, key)
+
+    def abandon(self) -> BaseException | None:
+        """The with-block failed: make sure nothing appears; return the upload's error."""
+        super().close()
+        self._buffer = bytearray()
+        if self._pipe is not None:
+            self._pipe.abort()
+            assert self._thread is not None
+            self._thread.join()
+            if isinstance(self._error, PipeAborted):
+                return None
+        return self._error
+
+    def close(self) -> None:
+        # Closing inside the with-block is allowed and changes nothing: the value is
+        # committed (or not) when the block exits.
+        pass

