@@ -1,27 +1,141 @@
-"""``JSONSerializer``: readable JSON, through the standard json module or orjson."""
+"""``JSONSerializer``: readable JSON that gives back exactly the value that went in.
+
+See :mod:`conveyor_serializer_json.codec` for how values map to JSON. The JSON text is
+written by the standard ``json`` module or by ``orjson`` (the fast path); both write and
+read the same JSON data, so either can read what the other wrote.
+"""
 
 from __future__ import annotations
 
-import importlib
+import functools
+import json
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import attrs
 
+from conveyor.exceptions import ConfigurationError, SerializationError
 from conveyor.serializers import Serializer
+from conveyor_serializer_json import classes
+from conveyor_serializer_json.codec import Decoder, Encoder
+
+#: Supported values of ``jsonlib``.
+JSONLIBS = ("json", "orjson")
+
+
+def _check_jsonlib(_instance: Any, _attribute: Any, value: Any) -> None:
+    if value not in JSONLIBS:
+        raise ConfigurationError(
+            f"JSONSerializer: jsonlib {value!r} is not supported; use one of: {', '.join(JSONLIBS)}"
+        )
+    if value == "orjson":
+        try:
+            import orjson  # noqa: F401
+        except ImportError as exc:
+            raise ConfigurationError(
+                f"JSONSerializer: jsonlib 'orjson' cannot be imported ({exc}); "
+                f"pip install orjson, or use jsonlib='json'"
+            ) from exc
+
+
+def _check_hook(_instance: Any, attribute: attrs.Attribute, value: Any) -> None:  # type: ignore[type-arg]
+    if value is None:
+        return
+    if callable(value) and not isinstance(value, str):
+        name = getattr(value, "__qualname__", None)
+        suggestion = f"{value.__module__}:{name}" if name else "package.module:function"
+        raise ConfigurationError(
+            f"JSONSerializer: {attribute.name} must be the import path of a function as a "
+            f"string, so the configuration stays JSON; got {value!r}, use {suggestion!r}"
+        )
+    if not isinstance(value, str):
+        raise ConfigurationError(
+            f"JSONSerializer: {attribute.name} must be an import path such as "
+            f"'package.module:function'; got {type(value).__name__} {value!r}"
+        )
+    _function(attribute.name, value)
+
+
+def _function(option: str, path: str) -> Callable[[Any], Any]:
+    try:
+        fn = classes.find(path)
+    except LookupError as exc:
+        raise ConfigurationError(
+            f"JSONSerializer: {option}={path!r} cannot be found: {exc}; give an importable "
+            f"path such as 'package.module:function'"
+        ) from None
+    if not callable(fn):
+        raise ConfigurationError(f"JSONSerializer: {option}={path!r} is not callable")
+    return fn  # type: ignore[no-any-return]
+
+
+@functools.cache
+def _json_encoder() -> json.JSONEncoder:
+    return json.JSONEncoder(
+        ensure_ascii=False, allow_nan=False, check_circular=False, separators=(",", ":")
+    )
 
 
 @attrs.frozen
 class JSONSerializer(Serializer):
-    """Encode values as JSON with ``jsonlib`` (``"json"`` or ``"orjson"``)."""
+    """Encode values as JSON with ``jsonlib`` (``"json"`` or ``"orjson"``).
+
+    :param jsonlib: ``"json"`` (standard library, default) or ``"orjson"`` (faster).
+    :param object_encoder: import path (``"package.module:function"``) of a function
+        called for values the serializer does not support itself; it returns something
+        that it does support, or ``NotImplemented`` to decline.
+    :param object_decoder: import path of the function that turns what
+        ``object_encoder`` returned back into the value.
+    """
 
     type: ClassVar[str] = "json"
 
-    jsonlib: str = "json"
+    jsonlib: str = attrs.field(default="json", validator=_check_jsonlib)
+    object_encoder: str | None = attrs.field(default=None, validator=_check_hook)
+    object_decoder: str | None = attrs.field(default=None, validator=_check_hook)
+
+    def _encoder(self, check_strings: bool = False) -> Encoder:
+        hook = _function("object_encoder", self.object_encoder) if self.object_encoder else None
+        return Encoder(hook, check_strings)
+
+    def _decoder(self) -> Decoder:
+        hook = _function("object_decoder", self.object_decoder) if self.object_decoder else None
+        return Decoder(hook)
 
     def dumps(self, obj: Any) -> bytes:
-        lib = importlib.import_module(self.jsonlib)
-        out = lib.dumps(obj)
-        return out if isinstance(out, bytes) else out.encode()
+        data = self._encoder().encode(obj)
+        try:
+            return self._write(data)
+        except (UnicodeEncodeError, TypeError, ValueError) as exc:
+            if not _surrogates(exc):
+                raise SerializationError(
+                    f"cannot write the value as JSON with {self.jsonlib}: {exc}"
+                ) from exc
+        # Some str holds lone surrogates (not encodable as UTF-8): walk again, tagging them.
+        return self._write(self._encoder(check_strings=True).encode(obj))
+
+    def _write(self, data: Any) -> bytes:
+        if self.jsonlib == "orjson":
+            import orjson
+
+            return orjson.dumps(data)
+        return _json_encoder().encode(data).encode("utf-8")
 
     def loads(self, data: bytes) -> Any:
-        return importlib.import_module(self.jsonlib).loads(data)
+        try:
+            if self.jsonlib == "orjson":
+                import orjson
+
+                parsed = orjson.loads(data)
+            else:
+                parsed = json.loads(data)
+        except ValueError as exc:
+            raise SerializationError(
+                f"cannot read the result as JSON with {self.jsonlib}: {exc}; the data was "
+                f"not written by JSONSerializer"
+            ) from exc
+        return self._decoder().decode(parsed)
+
+
+def _surrogates(exc: BaseException) -> bool:
+    return isinstance(exc, UnicodeEncodeError) or "surrogates" in str(exc)
