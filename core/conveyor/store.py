@@ -11,6 +11,8 @@ False, None) or of a ``ResultReference`` (where the value is), nothing else.
 
 from __future__ import annotations
 
+import atexit
+import collections
 import contextlib
 import hashlib
 import json
@@ -278,6 +280,80 @@ class Store:
             return cur.rowcount > 0
 
 
+    # -- runs, states and the cache ----------------------------------------------------
+    #
+    # The engine records state changes through a background writer (:class:`RunWriter`):
+    # a call only queues a row; the writer commits whatever has queued up in one short
+    # transaction. Reads flush the writer first, so a process always reads its own writes;
+    # the engine flushes at the end of every top-level run, so another process sees a run
+    # complete as soon as the call that ran it has returned.
+
+    @property
+    def writer(self) -> RunWriter:
+        writer: RunWriter | None = getattr(self, "_writer", None)
+        if writer is None:
+            with self._init_lock:
+                writer = getattr(self, "_writer", None)
+                if writer is None:
+                    writer = self._writer = RunWriter(self)
+        return writer
+
+    def flush(self) -> None:
+        """Wait until every queued run, state and cache row is committed."""
+        writer: RunWriter | None = getattr(self, "_writer", None)
+        if writer is not None:
+            writer.flush()
+
+    def cache_lookup(self, cache_key: str, now: float) -> str | None:
+        """The result JSON cached under ``cache_key`` and not expired at ``now``, or None."""
+        writer: RunWriter | None = getattr(self, "_writer", None)
+        if writer is not None:
+            pending = writer.pending_cache.get(cache_key)
+            if pending is not None:
+                data, expires = pending
+                return data if expires is None or expires > now else None
+        row = self._connect().execute(_CACHE_GET, (cache_key,)).fetchone()
+        if row is None or (row[1] is not None and row[1] <= now):
+            return None
+        return str(row[0])
+
+    def cache_delete(self, cache_key: str) -> None:
+        self.flush()
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM cache WHERE cache_key = ?", (cache_key,))
+
+    def read_flow_run(self, run_id: str) -> sqlite3.Row | None:
+        self.flush()
+        return self._connect().execute("SELECT * FROM flow_runs WHERE id = ?", (run_id,)).fetchone()
+
+    def read_flow_runs(self, flow_name: str | None = None, limit: int | None = None) -> list[sqlite3.Row]:
+        self.flush()
+        sql = "SELECT * FROM flow_runs"
+        params: list[Any] = []
+        if flow_name is not None:
+            sql += " WHERE flow_name = ?"
+            params.append(flow_name)
+        sql += " ORDER BY created DESC, rowid DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(limit))
+        return self.query(sql, tuple(params))
+
+    def read_task_run(self, run_id: str) -> sqlite3.Row | None:
+        self.flush()
+        return self._connect().execute("SELECT * FROM task_runs WHERE id = ?", (run_id,)).fetchone()
+
+    def read_task_runs(self, flow_run_id: str) -> list[sqlite3.Row]:
+        self.flush()
+        return self.query(
+            "SELECT * FROM task_runs WHERE flow_run_id = ? ORDER BY created, rowid", (flow_run_id,)
+        )
+
+    def read_states(self, run_id: str) -> list[sqlite3.Row]:
+        self.flush()
+        return self.query("SELECT * FROM states WHERE run_id = ? ORDER BY seq", (run_id,))
+
+
 _stores: dict[Path, Store] = {}
 _stores_lock = threading.Lock()
 
@@ -294,3 +370,166 @@ def get_store(path: str | os.PathLike[str] | None = None) -> Store:
         if store is None:
             store = _stores[key] = Store(key)
         return store
+
+
+_CACHE_GET = "SELECT data, expires FROM cache WHERE cache_key = ?"
+_INSERT_FLOW_RUN = (
+    "INSERT INTO flow_runs (id, flow_name, parent_task_run_id, parent_flow_run_id, state_type, "
+    "state_name, state_message, state_timestamp, state_data, start_time, end_time, run_count, "
+    "created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)"
+)
+_INSERT_TASK_RUN = (
+    "INSERT INTO task_runs (id, task_name, flow_run_id, cache_key, state_type, state_name, "
+    "state_message, state_timestamp, state_data, start_time, end_time, run_count, created) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)"
+)
+_INSERT_STATE = (
+    "INSERT INTO states (run_id, run_kind, type, name, message, timestamp, data) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_UPDATE = (
+    "UPDATE {table} SET state_type = ?, state_name = ?, state_message = ?, state_timestamp = ?, "
+    "state_data = ?, start_time = COALESCE(start_time, ?), end_time = ?, run_count = ? WHERE id = ?"
+)
+_UPDATE_FLOW_RUN = _UPDATE.format(table="flow_runs")
+_UPDATE_TASK_RUN = _UPDATE.format(table="task_runs")
+_PUT_CACHE = (
+    "INSERT OR REPLACE INTO cache (cache_key, task_run_id, data, created, expires) "
+    "VALUES (?, ?, ?, ?, ?)"
+)
+#: Most rows committed in one transaction, so a writer never holds the lock for long.
+MAX_BATCH = 2000
+
+
+class RunWriter:
+    """Commits queued run, state and cache rows from a background thread, in batches.
+
+    Queueing a row costs a list append; the thread takes everything queued so far and
+    commits it in one short transaction. :meth:`flush` waits until all rows queued before
+    it are committed and re-raises a failed commit. Rows still queued when the process is
+    killed with SIGKILL are lost; a normal exit (including Ctrl-C) flushes them.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._queue: collections.deque[tuple[Any, ...]] = collections.deque()
+        self._wake = threading.Event()
+        self._error: BaseException | None = None
+        #: cache rows queued but not yet committed: key -> (data JSON, expires)
+        self.pending_cache: dict[str, tuple[str, float | None]] = {}
+        self._thread = threading.Thread(target=self._loop, name="conveyor-store-writer", daemon=True)
+        self._thread.start()
+        atexit.register(self.flush)
+
+    # Producers: one tuple per row; the first item says which statement.
+
+    def _put(self, op: tuple[Any, ...]) -> None:
+        self._queue.append(op)
+        if not self._wake.is_set():
+            self._wake.set()
+
+    def create_flow_run(
+        self, run_id: str, flow_name: str, parent_task_run_id: str | None,
+        parent_flow_run_id: str | None, state: tuple[str, str, str | None, float, str | None],
+        start_time: float | None, run_count: int,
+    ) -> None:
+        self._put(("flow_run", (run_id, flow_name, parent_task_run_id, parent_flow_run_id, *state,
+                                start_time, run_count, state[3])))
+
+    def create_task_run(
+        self, run_id: str, task_name: str, flow_run_id: str | None, cache_key: str | None,
+        state: tuple[str, str, str | None, float, str | None], start_time: float | None,
+        run_count: int,
+    ) -> None:
+        self._put(("task_run", (run_id, task_name, flow_run_id, cache_key, *state, start_time,
+                                run_count, state[3])))
+
+    def set_state(
+        self, kind: str, run_id: str, state: tuple[str, str, str | None, float, str | None],
+        start_time: float | None, end_time: float | None, run_count: int,
+    ) -> None:
+        self._put(("state", kind, run_id, state, start_time, end_time, run_count))
+
+    def put_cache(
+        self, cache_key: str, task_run_id: str, data: str, created: float, expires: float | None
+    ) -> None:
+        self.pending_cache[cache_key] = (data, expires)
+        self._put(("cache", (cache_key, task_run_id, data, created, expires)))
+
+    def flush(self, timeout: float | None = None) -> None:
+        if self._thread.is_alive():
+            done = threading.Event()
+            self._put(("flush", done))
+            done.wait(timeout)
+        else:  # interpreter shutting down: write what is left from this thread
+            while self._queue:
+                self._write_batch(self._drain())
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
+
+    # The writer thread.
+
+    def _drain(self) -> list[tuple[Any, ...]]:
+        ops = []
+        queue = self._queue
+        while queue and len(ops) < MAX_BATCH:
+            ops.append(queue.popleft())
+        return ops
+
+    def _loop(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                self._write_batch(self._drain())
+
+    def _write_batch(self, ops: list[tuple[Any, ...]]) -> None:
+        flows, tasks, states, flow_updates, task_updates, caches, waiters = [], [], [], [], [], [], []
+        for op in ops:
+            what = op[0]
+            if what == "state":
+                _w, kind, run_id, st, start, end, count = op
+                states.append((run_id, kind, *st))
+                (task_updates if kind == "task" else flow_updates).append(
+                    (*st, start, end, count, run_id)
+                )
+            elif what == "task_run":
+                tasks.append(op[1])
+                states.append((op[1][0], "task", *op[1][4:9]))
+            elif what == "flow_run":
+                flows.append(op[1])
+                states.append((op[1][0], "flow", *op[1][4:9]))
+            elif what == "cache":
+                caches.append(op[1])
+            else:
+                waiters.append(op[1])
+        try:
+            if flows or tasks or states or caches:
+                with self.store.transaction() as conn:
+                    if flows:
+                        conn.executemany(_INSERT_FLOW_RUN, flows)
+                    if tasks:
+                        conn.executemany(_INSERT_TASK_RUN, tasks)
+                    if states:
+                        conn.executemany(_INSERT_STATE, states)
+                    if flow_updates:
+                        conn.executemany(_UPDATE_FLOW_RUN, flow_updates)
+                    if task_updates:
+                        conn.executemany(_UPDATE_TASK_RUN, task_updates)
+                    if caches:
+                        conn.executemany(_PUT_CACHE, caches)
+        except BaseException as exc:  # reported by the next flush
+            import logging
+
+            logging.getLogger("conveyor").error(
+                "could not record %d run/state rows in %s: %s", len(ops), self.store.path, exc
+            )
+            self._error = exc
+        finally:
+            for row in caches:
+                current = self.pending_cache.get(row[0])
+                if current is not None and current[0] == row[2]:
+                    del self.pending_cache[row[0]]
+            for done in waiters:
+                done.set()

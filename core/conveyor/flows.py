@@ -1,0 +1,141 @@
+"""``@flow``: a function whose call is a recorded flow run, the home of task runs.
+
+    from conveyor import flow
+
+    @flow(retries=2)
+    def pipeline(day: str) -> int: ...
+
+``pipeline("2024-01-01")`` runs the flow and returns its value; a failure raises the
+original exception; ``return_state=True`` returns the final state instead. A flow called
+inside another flow is a subflow: its own run, linked to the caller.
+
+Calling an ``async def`` flow returns a coroutine: ``asyncio.run(pipeline(...))`` or
+``await pipeline(...)``.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+
+from conveyor.exceptions import ConfigurationError
+from conveyor.tasks import check_common_options
+
+if TYPE_CHECKING:
+    from conveyor.filesystems import StorageBlock
+    from conveyor.serializers import Serializer
+    from conveyor.task_runners import TaskRunner
+
+R = TypeVar("R")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Flow(Generic[R]):
+    """A flow: a function plus the options of its runs. Made by :func:`flow`."""
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        name: str | None = None,
+        retries: int = 0,
+        retry_delay_seconds: float | list[float] = 0,
+        persist_result: bool | None = None,
+        result_storage: str | StorageBlock | None = None,
+        result_serializer: str | Serializer | None = None,
+        task_runner: TaskRunner | type[TaskRunner] | None = None,
+        timeout_seconds: float | None = None,
+    ) -> None:
+        if not callable(fn):
+            raise TypeError(f"@flow decorates a function; got {type(fn).__name__} {fn!r}")
+        self.fn = fn
+        self.name: str = name or getattr(fn, "__name__", type(fn).__name__)
+        check_common_options(
+            "flow", self.name, retries, retry_delay_seconds, persist_result, result_storage,
+            result_serializer,
+        )
+        if timeout_seconds is not None and (
+            not isinstance(timeout_seconds, (int, float)) or isinstance(timeout_seconds, bool)
+            or timeout_seconds <= 0
+        ):
+            raise ConfigurationError(
+                f"timeout_seconds={timeout_seconds!r} on flow {self.name!r} must be a number of "
+                f"seconds > 0, or None for no timeout"
+            )
+        if task_runner is not None:
+            from conveyor.task_runners import resolve_task_runner
+
+            resolve_task_runner(task_runner)  # refuse a wrong value now
+        self.retries = retries
+        self.retry_delay_seconds = retry_delay_seconds
+        self.persist_result = persist_result
+        self.result_storage = result_storage
+        self.result_serializer = result_serializer
+        self.task_runner = task_runner
+        self.timeout_seconds = timeout_seconds
+        self.is_async = inspect.iscoroutinefunction(fn)
+        functools.update_wrapper(self, fn)  # type: ignore[arg-type]
+
+    def _options(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "retries": self.retries,
+            "retry_delay_seconds": self.retry_delay_seconds,
+            "persist_result": self.persist_result,
+            "result_storage": self.result_storage,
+            "result_serializer": self.result_serializer,
+            "task_runner": self.task_runner,
+            "timeout_seconds": self.timeout_seconds,
+        }
+
+    def with_options(self, **options: Any) -> Flow[R]:
+        """A copy of this flow with some options changed (same keywords as ``@flow``)."""
+        current = self._options()
+        unknown = sorted(set(options) - set(current))
+        if unknown:
+            raise TypeError(
+                f"with_options() of flow {self.name!r} got unknown option(s) {', '.join(unknown)}; "
+                f"options: {', '.join(sorted(current))}"
+            )
+        current.update(options)
+        return Flow(self.fn, **current)
+
+    def __call__(self, *args: Any, return_state: bool = False, **kwargs: Any) -> Any:
+        """Run the flow: its value (a failure raises), or its final state with ``return_state=True``."""
+        from conveyor import engine
+
+        if self.is_async:
+            return engine.run_flow_async(self, args, kwargs, return_state)
+        return engine.run_flow(self, args, kwargs, return_state)
+
+    def __repr__(self) -> str:
+        return f"Flow({self.name!r})"
+
+
+@overload
+def flow(__fn: F) -> Flow[Any]: ...
+
+
+@overload
+def flow(
+    *,
+    name: str | None = None,
+    retries: int = 0,
+    retry_delay_seconds: float | list[float] = 0,
+    persist_result: bool | None = None,
+    result_storage: str | StorageBlock | None = None,
+    result_serializer: str | Serializer | None = None,
+    task_runner: TaskRunner | type[TaskRunner] | None = None,
+    timeout_seconds: float | None = None,
+) -> Callable[[F], Flow[Any]]: ...
+
+
+def flow(__fn: Any = None, **options: Any) -> Any:
+    """Make a function a flow; works bare (``@flow``) and with options (``@flow(retries=2)``)."""
+    if __fn is not None:
+        return Flow(__fn, **options)
+    return lambda fn: Flow(fn, **options)
+
+
+__all__ = ["Flow", "flow"]

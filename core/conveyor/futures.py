@@ -1,0 +1,121 @@
+"""Futures: handles on submitted task runs.
+
+``task.submit(...)`` returns a :class:`ConveyorFuture`. Passing one as an argument to
+another task makes that task wait for it and receive its value.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from conveyor.states import State
+
+R = TypeVar("R")
+
+
+class ConveyorFuture(Generic[R]):
+    """The eventual final :class:`~conveyor.states.State` of one task run."""
+
+    __slots__ = ("task_run_id", "task_name", "_future", "_current")
+
+    def __init__(
+        self,
+        task_run_id: str,
+        task_name: str,
+        future: concurrent.futures.Future[State],
+        current: list[State],
+    ) -> None:
+        self.task_run_id = task_run_id
+        self.task_name = task_name
+        self._future = future
+        #: one-item list the engine updates with the run's latest state
+        self._current = current
+
+    @property
+    def state(self) -> State:
+        """The run's state now: its final state once done, else Pending or Running."""
+        future = self._future
+        if future.done() and future.exception() is None:
+            return future.result()
+        return self._current[0]
+
+    def done(self) -> bool:
+        return self._future.done()
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until the run is finished, or ``timeout`` seconds have passed."""
+        concurrent.futures.wait([self._future], timeout=timeout)
+
+    def result(self, timeout: float | None = None, raise_on_failure: bool = True) -> R:
+        """The run's value; a failed run re-raises its exception (or returns it).
+
+        Raises ``TimeoutError`` if the run is not finished within ``timeout`` seconds.
+        """
+        try:
+            state = self._future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            raise TimeoutError(
+                f"task run {self.task_name!r} ({self.task_run_id}) did not finish within "
+                f"{timeout} s; wait longer or call future.wait() first"
+            ) from None
+        return state.result(raise_on_failure=raise_on_failure)  # type: ignore[no-any-return]
+
+    def add_done_callback(self, fn: Any) -> None:
+        self._future.add_done_callback(lambda _f: fn(self))
+
+    def __repr__(self) -> str:
+        return f"ConveyorFuture({self.task_name!r}, {self.task_run_id}, {self.state.name})"
+
+
+def wait(futures: Iterable[ConveyorFuture[Any]], timeout: float | None = None) -> None:
+    """Wait for all ``futures`` (or until ``timeout``)."""
+    concurrent.futures.wait([f._future for f in futures], timeout=timeout)
+
+
+def resolve_futures(value: Any) -> Any:
+    """``value`` with every future (and state) inside lists, tuples, sets and dicts replaced
+    by its result; a failed upstream run raises its exception."""
+    from conveyor.states import State
+
+    kind = type(value)
+    if kind is ConveyorFuture:
+        return value.result()
+    if kind in _ATOMS:
+        return value
+    if isinstance(value, ConveyorFuture):
+        return value.result()
+    if isinstance(value, State):
+        return value.result()
+    if kind is list:
+        return [resolve_futures(v) for v in value]
+    if kind is tuple:
+        return tuple(resolve_futures(v) for v in value)
+    if kind is dict:
+        return {k: resolve_futures(v) for k, v in value.items()}
+    if kind is set or kind is frozenset:
+        return kind(resolve_futures(v) for v in value)
+    return value
+
+
+def contains_futures(value: Any) -> bool:
+    """Whether ``value`` holds a future or state anywhere inside lists, tuples, sets, dicts."""
+    from conveyor.states import State
+
+    kind = type(value)
+    if kind in _ATOMS:
+        return False
+    if isinstance(value, (ConveyorFuture, State)):
+        return True
+    if kind is list or kind is tuple or kind is set or kind is frozenset:
+        return any(contains_futures(v) for v in value)
+    if kind is dict:
+        return any(contains_futures(v) for v in value.values())
+    return False
+
+
+_ATOMS = frozenset({int, float, str, bytes, bool, type(None), complex})
+
+__all__ = ["ConveyorFuture", "resolve_futures", "wait"]

@@ -1,0 +1,313 @@
+"""``@task``: a function whose calls are recorded runs with results.
+
+    from conveyor import task
+
+    @task(retries=2, cache_key_fn=task_input_hash)
+    def load(path: str) -> bytes: ...
+
+Inside a flow, ``load(p)`` runs the task and returns its value, ``load.submit(p)``
+returns a future (the flow's task runner runs it), ``load.map(paths)`` a list of
+futures. Outside a flow a call is a run of its own.
+
+Async tasks: awaited (``await load(p)``) where an event loop runs; called from a sync
+flow, they run to completion and return the value.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import hashlib
+import inspect
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+
+from conveyor.exceptions import ConfigurationError
+
+if TYPE_CHECKING:
+    from conveyor.context import TaskRunContext
+    from conveyor.filesystems import StorageBlock
+    from conveyor.futures import ConveyorFuture
+    from conveyor.serializers import Serializer
+
+R = TypeVar("R")
+F = TypeVar("F", bound=Callable[..., Any])
+
+CacheKeyFn = Callable[["TaskRunContext", dict[str, Any]], "str | None"]
+
+_NOT_SET: Any = object()
+
+
+def check_common_options(
+    kind: str,
+    name: str,
+    retries: int,
+    retry_delay_seconds: float | list[float],
+    persist_result: bool | None,
+    result_storage: Any,
+    result_serializer: Any,
+) -> None:
+    """Refuse option values that can never work, at decoration time."""
+    from conveyor.filesystems import StorageBlock
+    from conveyor.serializers import Serializer
+
+    where = f"{kind} {name!r}"
+    if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
+        raise ConfigurationError(f"retries={retries!r} on {where} must be an integer >= 0")
+    delays = retry_delay_seconds if isinstance(retry_delay_seconds, (list, tuple)) else [retry_delay_seconds]
+    if not all(isinstance(d, (int, float)) and not isinstance(d, bool) and d >= 0 for d in delays):
+        raise ConfigurationError(
+            f"retry_delay_seconds={retry_delay_seconds!r} on {where} must be a number of seconds "
+            f">= 0, or a list of them (one per retry)"
+        )
+    if persist_result is not None and not isinstance(persist_result, bool):
+        raise ConfigurationError(f"persist_result={persist_result!r} on {where} must be True, False or None")
+    if result_storage is not None and not isinstance(result_storage, (str, StorageBlock)):
+        raise TypeError(
+            f"result_storage on {where} must be a saved block slug such as 's3/prod' or a storage "
+            f"block instance such as LocalFileSystem(basepath='results'); got "
+            f"{type(result_storage).__name__} {result_storage!r}"
+        )
+    if result_serializer is not None and not isinstance(result_serializer, (str, Serializer)):
+        raise TypeError(
+            f"result_serializer on {where} must be a serializer name such as 'json' or 'pickle', "
+            f"or a Serializer instance; got {type(result_serializer).__name__} {result_serializer!r}"
+        )
+
+
+class Task(Generic[R]):
+    """A task: a function plus the options of its runs. Made by :func:`task`."""
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        name: str | None = None,
+        retries: int = 0,
+        retry_delay_seconds: float | list[float] = 0,
+        cache_key_fn: CacheKeyFn | None = None,
+        cache_expiration: datetime.timedelta | None = None,
+        refresh_cache: bool = False,
+        persist_result: bool | None = None,
+        result_storage: str | StorageBlock | None = None,
+        result_serializer: str | Serializer | None = None,
+        result_storage_key: str | None = None,
+        cache_result_in_memory: bool = True,
+    ) -> None:
+        if not callable(fn):
+            raise TypeError(f"@task decorates a function; got {type(fn).__name__} {fn!r}")
+        self.fn = fn
+        self.name: str = name or getattr(fn, "__name__", type(fn).__name__)
+        check_common_options(
+            "task", self.name, retries, retry_delay_seconds, persist_result, result_storage,
+            result_serializer,
+        )
+        if cache_key_fn is not None and not callable(cache_key_fn):
+            raise TypeError(f"cache_key_fn on task {self.name!r} must be a function (context, parameters) -> str | None")
+        if cache_expiration is not None and not isinstance(cache_expiration, datetime.timedelta):
+            raise TypeError(
+                f"cache_expiration on task {self.name!r} must be a datetime.timedelta, e.g. "
+                f"timedelta(hours=1); got {type(cache_expiration).__name__} {cache_expiration!r}"
+            )
+        if result_storage_key is not None and not isinstance(result_storage_key, str):
+            raise TypeError(f"result_storage_key on task {self.name!r} must be a str template")
+        self.retries = retries
+        self.retry_delay_seconds = retry_delay_seconds
+        self.cache_key_fn = cache_key_fn
+        self.cache_expiration = cache_expiration
+        self.refresh_cache = bool(refresh_cache)
+        self.persist_result = persist_result
+        self.result_storage = result_storage
+        self.result_serializer = result_serializer
+        self.result_storage_key = result_storage_key
+        self.cache_result_in_memory = bool(cache_result_in_memory)
+        self.is_async = inspect.iscoroutinefunction(fn)
+        self._signature: inspect.Signature | None = None
+        functools.update_wrapper(self, fn)  # type: ignore[arg-type]
+
+    # Options ---------------------------------------------------------------------------
+
+    def _options(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "retries": self.retries,
+            "retry_delay_seconds": self.retry_delay_seconds,
+            "cache_key_fn": self.cache_key_fn,
+            "cache_expiration": self.cache_expiration,
+            "refresh_cache": self.refresh_cache,
+            "persist_result": self.persist_result,
+            "result_storage": self.result_storage,
+            "result_serializer": self.result_serializer,
+            "result_storage_key": self.result_storage_key,
+            "cache_result_in_memory": self.cache_result_in_memory,
+        }
+
+    def with_options(self, **options: Any) -> Task[R]:
+        """A copy of this task with some options changed (same keywords as ``@task``)."""
+        current = self._options()
+        unknown = sorted(set(options) - set(current))
+        if unknown:
+            raise TypeError(
+                f"with_options() of task {self.name!r} got unknown option(s) {', '.join(unknown)}; "
+                f"options: {', '.join(sorted(current))}"
+            )
+        current.update(options)
+        return Task(self.fn, **current)
+
+    def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The call's arguments by parameter name, defaults applied."""
+        sig = self._signature
+        if sig is None:
+            sig = self._signature = inspect.signature(self.fn)
+        try:
+            bound = sig.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(f"task {self.name!r}: {exc}") from None
+        bound.apply_defaults()
+        return dict(bound.arguments)
+
+    # Calling ---------------------------------------------------------------------------
+
+    def __call__(self, *args: Any, return_state: bool = False, **kwargs: Any) -> Any:
+        """Run the task now: its value, or its final state with ``return_state=True``."""
+        from conveyor import engine
+
+        if self.is_async:
+            coro = engine.run_task_async(self, args, kwargs, return_state)
+            if engine.flow_run_context.get() is not None and not _loop_running():
+                import asyncio
+
+                return asyncio.run(coro)
+            return coro
+        return engine.run_task(self, args, kwargs, return_state)
+
+    def submit(self, *args: Any, **kwargs: Any) -> ConveyorFuture[R]:
+        """Queue a run on the flow's task runner; futures among the arguments are awaited first."""
+        from conveyor import engine
+
+        return engine.submit_task(self, args, kwargs)
+
+    def map(self, *args: Any, **kwargs: Any) -> list[ConveyorFuture[R]]:
+        """Submit one run per item of the iterable arguments (others are passed to every run).
+
+        Wrap an iterable in :func:`unmapped` to pass it whole to every run.
+        """
+        from conveyor import engine
+
+        calls = map_arguments(self.name, args, kwargs)
+        return [engine.submit_task(self, a, k) for a, k in calls]
+
+    def __get__(self, instance: Any, owner: Any) -> Any:
+        if instance is None:
+            return self
+        return functools.partial(self.__call__, instance)
+
+    def __repr__(self) -> str:
+        return f"Task({self.name!r})"
+
+
+class unmapped:  # noqa: N801 - reads like a function at the call site
+    """Pass ``value`` whole to every run of ``task.map(...)``."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def _is_mappable(value: Any) -> bool:
+    if isinstance(value, (str, bytes, bytearray, dict, unmapped)):
+        return False
+    return isinstance(value, Iterable)
+
+
+def map_arguments(
+    name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
+    """Split map() arguments into one (args, kwargs) per run."""
+    pos = [list(a) if _is_mappable(a) else a for a in args]
+    kw = {k: list(v) if _is_mappable(v) else v for k, v in kwargs.items()}
+    lengths = {len(v) for v in [*pos, *kw.values()] if isinstance(v, list) and not isinstance(v, unmapped)}
+    mapped_pos = [isinstance(a, list) and _is_mappable(args[i]) for i, a in enumerate(pos)]
+    mapped_kw = {k: isinstance(v, list) and _is_mappable(kwargs[k]) for k, v in kw.items()}
+    if not lengths:
+        raise ConfigurationError(
+            f"map() of task {name!r} got no iterable argument to map over; pass a list, or "
+            f"call the task (or submit()) for a single run"
+        )
+    if len(lengths) > 1:
+        raise ConfigurationError(
+            f"map() of task {name!r} got iterables of different lengths ({sorted(lengths)}); "
+            f"give them equal lengths, or wrap one in unmapped(...) to pass it to every run"
+        )
+    (count,) = lengths
+    unwrap = lambda v: v.value if isinstance(v, unmapped) else v  # noqa: E731
+    calls = []
+    for i in range(count):
+        a = tuple(v[i] if mapped_pos[j] else unwrap(v) for j, v in enumerate(pos))
+        k = {key: v[i] if mapped_kw[key] else unwrap(v) for key, v in kw.items()}
+        calls.append((a, k))
+    return calls
+
+
+def _loop_running() -> bool:
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def task_input_hash(context: TaskRunContext, parameters: dict[str, Any]) -> str | None:
+    """A cache key from the task's identity, its code and its inputs.
+
+    Equal inputs (compared by their pickle) give equal keys; changing the task's code
+    gives a new key. Inputs that cannot be pickled give ``None`` (no caching).
+    """
+    import cloudpickle
+
+    task = context.task
+    fn = task.fn
+    code = getattr(fn, "__code__", None)
+    identity = f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', task.name)}"
+    digest = hashlib.sha256(identity.encode())
+    if code is not None:
+        digest.update(code.co_code)
+        digest.update(repr(code.co_consts).encode())
+    try:
+        digest.update(cloudpickle.dumps(sorted(parameters.items()), protocol=5))
+    except Exception:
+        return None
+    return f"{task.name}-{digest.hexdigest()}"
+
+
+@overload
+def task(__fn: F) -> Task[Any]: ...
+
+
+@overload
+def task(
+    *,
+    name: str | None = None,
+    retries: int = 0,
+    retry_delay_seconds: float | list[float] = 0,
+    cache_key_fn: CacheKeyFn | None = None,
+    cache_expiration: datetime.timedelta | None = None,
+    refresh_cache: bool = False,
+    persist_result: bool | None = None,
+    result_storage: str | StorageBlock | None = None,
+    result_serializer: str | Serializer | None = None,
+    result_storage_key: str | None = None,
+    cache_result_in_memory: bool = True,
+) -> Callable[[F], Task[Any]]: ...
+
+
+def task(__fn: Any = None, **options: Any) -> Any:
+    """Make a function a task; works bare (``@task``) and with options (``@task(retries=2)``)."""
+    if __fn is not None:
+        return Task(__fn, **options)
+    return lambda fn: Task(fn, **options)
+
+
+__all__ = ["Task", "task", "task_input_hash", "unmapped"]
