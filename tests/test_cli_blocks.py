@@ -11,7 +11,6 @@ from typing import ClassVar
 
 import attrs
 import pytest
-
 from conveyor import hookimpl, plugins
 from conveyor.blocks import load_block, save_block
 from conveyor.cli import main
@@ -78,7 +77,9 @@ def test_create_parses_every_field_against_its_annotation(capsys, tmp_path):
     assert out.startswith("saved block test-shelf/main: ")
     assert "s3cr3t" not in out and "********" in out
     block = load_block("test-shelf/main")
-    assert block == Shelf(root=str(tmp_path), token="s3cr3t", depth=3, ratio=0.25, strict=True, tags=["a", "b"])
+    assert block == Shelf(
+        root=str(tmp_path), token="s3cr3t", depth=3, ratio=0.25, strict=True, tags=["a", "b"]
+    )
 
 
 def test_create_accepts_underscored_and_dashed_names_for_a_real_plugin_type(capsys, tmp_path):
@@ -95,7 +96,9 @@ def test_create_accepts_underscored_and_dashed_names_for_a_real_plugin_type(caps
 
 
 def test_create_local_block_then_use_it_from_python(capsys, tmp_path):
-    code, _out, _err = run(capsys, "blocks", "create", "local-file-system", "scratch", "--basepath", str(tmp_path))
+    code, _out, _err = run(
+        capsys, "blocks", "create", "local-file-system", "scratch", "--basepath", str(tmp_path)
+    )
     assert code == 0
     block = load_block("local-file-system/scratch")
     block.write_path("a/b", b"hello")
@@ -106,13 +109,17 @@ def test_create_reads_a_dash_value_from_stdin(capsys, monkeypatch, tmp_path):
     import io
 
     monkeypatch.setattr(sys, "stdin", io.StringIO("from-stdin\n"))
-    code, _out, _err = run(capsys, "blocks", "create", "test-shelf", "s", "--root", str(tmp_path), "--token", "-")
+    code, _out, _err = run(
+        capsys, "blocks", "create", "test-shelf", "s", "--root", str(tmp_path), "--token", "-"
+    )
     assert code == 0
     assert load_block("test-shelf/s").token == "from-stdin"
 
 
 def test_unknown_field_is_one_line_listing_the_fields(capsys, tmp_path):
-    code, out, err = run(capsys, "blocks", "create", "test-shelf", "x", "--root", str(tmp_path), "--colour", "red")
+    code, out, err = run(
+        capsys, "blocks", "create", "test-shelf", "x", "--root", str(tmp_path), "--colour", "red"
+    )
     assert code == 1 and out == ""
     line = one_line_error(err)
     assert "has no field --colour" in line
@@ -137,7 +144,9 @@ def test_missing_required_field_is_one_line_listing_the_fields(capsys):
     ],
 )
 def test_bad_values_are_one_line_errors(capsys, tmp_path, args, expected):
-    code, _out, err = run(capsys, "blocks", "create", "test-shelf", "x", "--root", str(tmp_path), *args)
+    code, _out, err = run(
+        capsys, "blocks", "create", "test-shelf", "x", "--root", str(tmp_path), *args
+    )
     assert code == 1
     assert expected in one_line_error(err)
 
@@ -150,7 +159,9 @@ def test_unknown_block_type_lists_the_available_ones(capsys):
 
 
 def test_bad_block_name_is_refused(capsys, tmp_path):
-    code, _out, err = run(capsys, "blocks", "create", "test-shelf", "../up", "--root", str(tmp_path))
+    code, _out, err = run(
+        capsys, "blocks", "create", "test-shelf", "../up", "--root", str(tmp_path)
+    )
     assert code == 1
     assert "block name '../up' is not valid" in one_line_error(err)
 
@@ -162,9 +173,13 @@ def test_existing_slug_needs_overwrite(capsys, tmp_path):
     assert "already saved; add --overwrite" in one_line_error(err)
     assert load_block("test-shelf/x").root == "one"
     # --overwrite works before or after the fields
-    assert run(capsys, "blocks", "create", "--overwrite", "test-shelf", "x", "--root", "two")[0] == 0
+    assert (
+        run(capsys, "blocks", "create", "--overwrite", "test-shelf", "x", "--root", "two")[0] == 0
+    )
     assert load_block("test-shelf/x").root == "two"
-    assert run(capsys, "blocks", "create", "test-shelf", "x", "--root", "three", "--overwrite")[0] == 0
+    assert (
+        run(capsys, "blocks", "create", "test-shelf", "x", "--root", "three", "--overwrite")[0] == 0
+    )
     assert load_block("test-shelf/x").root == "three"
 
 
@@ -234,7 +249,13 @@ def test_rm_removes_and_unknown_slug_is_one_line_exit_1(capsys):
 
 
 @pytest.mark.parametrize(
-    "argv", [["blocks", "--help"], ["blocks", "ls", "--help"], ["blocks", "create", "--help"], ["blocks", "rm", "-h"]]
+    "argv",
+    [
+        ["blocks", "--help"],
+        ["blocks", "ls", "--help"],
+        ["blocks", "create", "--help"],
+        ["blocks", "rm", "-h"],
+    ],
 )
 def test_every_command_has_help(capsys, argv):
     with pytest.raises(SystemExit) as exc:
@@ -258,12 +279,18 @@ def test_real_conveyor_command(tmp_path):
     env = {**os.environ, "CONVEYOR_HOME": str(tmp_path / "home")}
 
     def conveyor(*argv: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(exe), *argv], env=env, capture_output=True, text=True, timeout=60)
+        return subprocess.run(
+            [str(exe), *argv], env=env, capture_output=True, text=True, timeout=60, check=False
+        )
 
-    made = conveyor("blocks", "create", "local-file-system", "cli", "--basepath", str(tmp_path / "r"))
+    made = conveyor(
+        "blocks", "create", "local-file-system", "cli", "--basepath", str(tmp_path / "r")
+    )
     assert made.returncode == 0, made.stderr
     listed = conveyor("blocks", "ls", "--json")
-    assert json.loads(listed.stdout) == [{"slug": "local-file-system/cli", "config": {"basepath": str(tmp_path / "r")}}]
+    assert json.loads(listed.stdout) == [
+        {"slug": "local-file-system/cli", "config": {"basepath": str(tmp_path / "r")}}
+    ]
     missing = conveyor("blocks", "rm", "local-file-system/nope")
     assert missing.returncode == 1
     assert missing.stderr.strip() == (

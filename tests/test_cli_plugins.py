@@ -7,7 +7,6 @@ from typing import Any, ClassVar
 
 import attrs
 import pytest
-
 from conveyor import hookimpl, plugins
 from conveyor.cli import main
 from conveyor.filesystems import StorageBlock
@@ -60,7 +59,9 @@ def with_throwaway():
         yield pm
 
 
-def test_json_lists_installed_plugins_with_distribution_version_and_provides(capsys, fresh_plugin_manager):
+def test_json_lists_installed_plugins_with_distribution_version_and_provides(
+    capsys, fresh_plugin_manager
+):
     listed = {p["name"]: p for p in json.loads(plugins_output(capsys, "--json"))}
     assert {"storage-local", "storage-s3", "serializer-json", "serializer-pickle"} <= set(listed)
     local = listed["storage-local"]
@@ -87,7 +88,9 @@ def test_json_is_sorted_by_name(capsys, fresh_plugin_manager):
     assert names == sorted(names)
 
 
-def test_text_output_names_distribution_entry_point_and_what_it_provides(capsys, fresh_plugin_manager):
+def test_text_output_names_distribution_entry_point_and_what_it_provides(
+    capsys, fresh_plugin_manager
+):
     out = plugins_output(capsys)
     block = out.split("storage-local  ", 1)[1].split("\n\n")[0].splitlines()
     assert block[0].startswith("conveyor-storage-local ")
@@ -102,7 +105,10 @@ def test_throwaway_plugin_registered_directly_shows_up(capsys, with_throwaway):
     assert len(mine) == 1
     assert mine[0]["storage"] == ["test-nowhere"]
     assert mine[0]["entry_point"] is None and mine[0]["distribution"] is None
-    assert sorted(mine[0]["hooks"]) == ["conveyor_register_serializers", "conveyor_register_storage"]
+    assert sorted(mine[0]["hooks"]) == [
+        "conveyor_register_serializers",
+        "conveyor_register_storage",
+    ]
     assert "(registered directly)" in plugins_output(capsys)
 
 

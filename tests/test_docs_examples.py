@@ -25,7 +25,6 @@ from pathlib import Path
 
 import attrs
 import pytest
-
 from conveyor import plugins
 
 REPO = Path(__file__).resolve().parent.parent
@@ -37,11 +36,11 @@ _MARKER = re.compile(r"^\s*<!--(?P<body>.*?)-->\s*$")
 @attrs.frozen
 class Block:
     path: Path
-    line: int          # 1-based line of the first line of code
+    line: int  # 1-based line of the first line of code
     language: str
     code: str
     run: bool
-    file: str | None   # repository path whose content this block must equal
+    file: str | None  # repository path whose content this block must equal
 
     @property
     def where(self) -> str:
@@ -83,7 +82,9 @@ def parse_blocks(path: Path) -> list[Block]:
             body.append(lines[j][indent:] if lines[j][:indent].strip() == "" else lines[j])
             j += 1
         else:
-            raise AssertionError(f"{path.relative_to(REPO)}:{i + 1}: code fence {fence} is never closed")
+            raise AssertionError(
+                f"{path.relative_to(REPO)}:{i + 1}: code fence {fence} is never closed"
+            )
         blocks.append(Block(path, i + 2, language, "\n".join(body) + "\n", run, file))
         i = j + 1
     return blocks
@@ -99,7 +100,9 @@ def _id(path: Path) -> str:
 
 
 @pytest.mark.parametrize("doc", doc_files(), ids=_id)
-def test_doc_python_examples_run(doc: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_doc_python_examples_run(
+    doc: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     blocks = [b for b in parse_blocks(doc) if b.language in RUN_LANGUAGES and b.run]
     if not blocks:
         pytest.skip(f"{_id(doc)} has no python examples")
@@ -115,7 +118,7 @@ def test_doc_python_examples_run(doc: Path, tmp_path: Path, monkeypatch: pytest.
             # Pad with newlines so tracebacks show the line numbers of the Markdown file.
             source = "\n" * (block.line - 1) + block.code
             try:
-                exec(compile(source, str(doc), "exec"), namespace)
+                exec(compile(source, str(doc), "exec"), namespace)  # noqa: S102 - running the docs is the point
             except Exception as exc:
                 raise AssertionError(
                     f"python example at {block.where} failed: {type(exc).__name__}: {exc}"

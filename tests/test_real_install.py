@@ -70,11 +70,8 @@ def _plugins_json(venv, workdir: Path, **env: str) -> dict[str, dict]:
 
 
 def test_conveyor_is_imported_from_the_venv_not_the_repo(real_venv, workdir):
-    proc = real_venv.run(
-        ["python", "-c", "import conveyor, conveyor_serializer_rot13 as r; print(conveyor.__file__); print(r.__file__)"],
-        cwd=workdir,
-        env=real_venv.env(workdir),
-    )
+    code = "import conveyor, conveyor_serializer_rot13 as r; print(conveyor.__file__, r.__file__)"
+    proc = real_venv.run(["python", "-c", code], cwd=workdir, env=real_venv.env(workdir))
     assert proc.returncode == 0, proc.stderr
     for line in proc.stdout.split():
         assert str(real_venv.path) in line, line
@@ -137,7 +134,9 @@ def test_disabled_serializer_is_unknown_with_the_list_of_available_ones(real_ven
 
 def test_missing_plugin_class_names_the_distribution_to_install(real_venv, workdir):
     proc = real_venv.run(
-        ["python", "-c", "from conveyor.filesystems import S3"], cwd=workdir, env=real_venv.env(workdir)
+        ["python", "-c", "from conveyor.filesystems import S3"],
+        cwd=workdir,
+        env=real_venv.env(workdir),
     )
     assert proc.returncode != 0
     last = proc.stderr.strip().splitlines()[-1]
@@ -159,20 +158,28 @@ def test_example_classes_are_reachable_through_the_registries(real_venv, workdir
     )
     proc = real_venv.run(["python", "-c", code], cwd=workdir, env=real_venv.env(workdir))
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split() == ["conveyor_storage_reversed.reversed_dir", "conveyor_serializer_rot13.rot13"]
+    assert proc.stdout.split() == [
+        "conveyor_storage_reversed.reversed_dir",
+        "conveyor_serializer_rot13.rot13",
+    ]
 
 
 def test_blocks_cli_saves_a_block_of_a_plugin_type(real_venv, workdir):
     env = real_venv.env(workdir)
     root = workdir / "reversed-store"
     proc = real_venv.run(
-        ["conveyor", "blocks", "create", "reversed-dir", "demo", "--root", str(root)], cwd=workdir, env=env
+        ["conveyor", "blocks", "create", "reversed-dir", "demo", "--root", str(root)],
+        cwd=workdir,
+        env=env,
     )
     assert proc.returncode == 0, proc.stderr
     proc = real_venv.run(["conveyor", "blocks", "ls", "--json"], cwd=workdir, env=env)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == [{"slug": "reversed-dir/demo", "config": {"root": str(root)}}]
-    code = "from conveyor.blocks import load_block; b = load_block('reversed-dir/demo'); print(type(b).__name__, b.root)"
+    code = (
+        "from conveyor.blocks import load_block; b = load_block('reversed-dir/demo'); "
+        "print(type(b).__name__, b.root)"
+    )
     proc = real_venv.run(["python", "-c", code], cwd=workdir, env=env)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["ReversedDir", str(root)]
@@ -261,17 +268,21 @@ def test_flow_persists_with_both_example_plugins_and_reads_back_elsewhere(real_v
     raw = files[0].read_bytes()
     unreversed = raw[::-1]
     assert unreversed.startswith(b"CONVEYOR")
-    assert b'"jbeqf": ["nycun", "orgn"]' in unreversed   # rot13 of "words": ["alpha", "beta"]
+    assert b'"jbeqf": ["nycun", "orgn"]' in unreversed  # rot13 of "words": ["alpha", "beta"]
     assert b"alpha" not in raw and b"alpha" not in unreversed
     # Nothing went to the default local storage.
-    assert not (workdir / "conveyor-results").exists() or not _stored_files(workdir / "conveyor-results")
+    assert not (workdir / "conveyor-results").exists() or not _stored_files(
+        workdir / "conveyor-results"
+    )
 
 
 def test_flow_uses_a_saved_plugin_block_by_slug(real_venv, workdir):
     env = real_venv.env(workdir)
     root = workdir / "saved-store"
     proc = real_venv.run(
-        ["conveyor", "blocks", "create", "reversed-dir", "shelf", "--root", str(root)], cwd=workdir, env=env
+        ["conveyor", "blocks", "create", "reversed-dir", "shelf", "--root", str(root)],
+        cwd=workdir,
+        env=env,
     )
     assert proc.returncode == 0, proc.stderr
     _run_id, back = _run_flow(real_venv, workdir, "reversed-dir/shelf")

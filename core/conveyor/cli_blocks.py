@@ -53,7 +53,7 @@ def block_fields(cls: type) -> list[FieldSpec]:
         return []
     try:
         hints = typing.get_type_hints(cls)
-    except Exception:  # an annotation that does not resolve: treat the value as text
+    except (NameError, TypeError, AttributeError):  # unresolvable annotation: parse as text
         hints = {}
     return [
         FieldSpec(
@@ -131,7 +131,8 @@ def parse_field_args(block_type: str, cls: type, tokens: Sequence[str]) -> dict[
         option, eq, raw = token.partition("=")
         spec = by_option.get(option)
         if spec is None:
-            message = f"block type {block_type!r} has no field {option}; {_fields_listing(block_type, fields)}"
+            listing = _fields_listing(block_type, fields)
+            message = f"block type {block_type!r} has no field {option}; {listing}"
             raise ConfigurationError(message)
         if not eq:
             if i + 1 >= len(tokens):
@@ -194,7 +195,10 @@ def _cmd_create(args: argparse.Namespace) -> int:
         slug = save_block(block, args.name, overwrite=overwrite)
     except BlockExistsError:
         slug = f"{args.block_type}/{args.name}"
-        message = f"a block {slug!r} is already saved; add --overwrite to replace it, or choose another name"
+        message = (
+            f"a block {slug!r} is already saved; add --overwrite to replace it, "
+            f"or choose another name"
+        )
         raise BlockExistsError(message) from None
     shown = ", ".join(f"{k}={v!r}" for k, v in block.public_config().items())
     print(f"saved block {slug}: {shown}")
@@ -214,7 +218,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     blocks = sub.add_parser(
         "blocks",
         help="list, create and remove saved storage blocks",
-        description="Saved storage blocks: configurations stored under a slug '<block_type>/<name>'.",
+        description="Saved storage blocks: configurations stored as '<block_type>/<name>'.",
     )
     cmds = blocks.add_subparsers(dest="blocks_command", metavar="SUBCOMMAND")
     cmds.required = True
@@ -239,12 +243,18 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
             "`conveyor blocks create TYPE NAME --help` lists the fields of TYPE."
         ),
     )
-    create.add_argument("--overwrite", action="store_true", help="replace a block saved under the same slug")
+    create.add_argument(
+        "--overwrite", action="store_true", help="replace a block saved under the same slug"
+    )
     create.add_argument("block_type", metavar="TYPE", help="block type, e.g. local-file-system")
     create.add_argument("name", metavar="NAME", help="name to save it under")
     create.add_argument("fields", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     create.set_defaults(func=_cmd_create)
 
-    rm = cmds.add_parser("rm", help="remove a saved block", description="Remove the block saved as SLUG.")
-    rm.add_argument("slug", metavar="SLUG", help="'<block_type>/<name>', as `conveyor blocks ls` shows it")
+    rm = cmds.add_parser(
+        "rm", help="remove a saved block", description="Remove the block saved as SLUG."
+    )
+    rm.add_argument(
+        "slug", metavar="SLUG", help="'<block_type>/<name>', as `conveyor blocks ls` shows it"
+    )
     rm.set_defaults(func=_cmd_rm)

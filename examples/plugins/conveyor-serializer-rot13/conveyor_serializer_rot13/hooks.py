@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from conveyor import hookimpl
 from conveyor.serializers import Serializer
+
 from conveyor_serializer_rot13.rot13 import Rot13JSON
 
 

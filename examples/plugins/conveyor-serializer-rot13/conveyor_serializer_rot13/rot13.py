@@ -7,7 +7,6 @@ import json
 from typing import Any, ClassVar
 
 import attrs
-
 from conveyor.exceptions import SerializationError
 from conveyor.serializers import Serializer
 

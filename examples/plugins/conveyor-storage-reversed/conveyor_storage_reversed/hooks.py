@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from conveyor import hookimpl
 from conveyor.filesystems import StorageBlock
+
 from conveyor_storage_reversed.reversed_dir import ReversedDir
 
 

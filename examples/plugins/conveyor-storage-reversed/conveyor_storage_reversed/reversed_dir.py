@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import ClassVar
 
 import attrs
-
 from conveyor.exceptions import ResultNotFoundError, StorageError
 from conveyor.filesystems import StorageBlock, normalize_key
 
@@ -56,7 +55,9 @@ class ReversedDir(StorageBlock):
         try:
             return target.read_bytes()[::-1]
         except FileNotFoundError:
-            message = f"reversed-dir block at {self.root!r} has no key {path!r} (looked for {target})"
+            message = (
+                f"reversed-dir block at {self.root!r} has no key {path!r} (looked for {target})"
+            )
             raise ResultNotFoundError(message) from None
         except OSError as exc:
             message = f"reversed-dir block at {self.root!r} could not read key {path!r}: {exc}"
