@@ -763,7 +763,7 @@ def run_flow(flow: Flow[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]
                             break
                     else:
                         value = flow.fn(*args, **kwargs)
-                    value = resolve_futures(value)
+                    value = resolve_futures(value, states=False)
                     run.runner.shutdown(wait=True)
                 except Exception as exc:
                     run.runner.shutdown(wait=True)
@@ -816,7 +816,7 @@ async def run_flow_async(flow: Flow[Any, Any], args: tuple[Any, ...], kwargs: di
                         break
                 else:
                     value = await flow.fn(*args, **kwargs)
-                value = resolve_futures(value)
+                value = resolve_futures(value, states=False)
                 run.runner.shutdown(wait=True)
             except Exception as exc:
                 run.runner.shutdown(wait=True)

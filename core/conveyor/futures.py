@@ -75,9 +75,9 @@ def wait(futures: Iterable[ConveyorFuture[Any]], timeout: float | None = None) -
     concurrent.futures.wait([f._future for f in futures], timeout=timeout)
 
 
-def resolve_futures(value: Any) -> Any:
-    """``value`` with every future (and state) inside lists, tuples, sets and dicts replaced
-    by its result; a failed upstream run raises its exception."""
+def resolve_futures(value: Any, states: bool = True) -> Any:
+    """``value`` with every future (and, with ``states``, state) inside lists, tuples, sets
+    and dicts replaced by its result; a failed upstream run raises its exception."""
     from conveyor.states import State
 
     kind = type(value)
@@ -87,16 +87,16 @@ def resolve_futures(value: Any) -> Any:
         return value
     if isinstance(value, ConveyorFuture):
         return value.result()
-    if isinstance(value, State):
+    if states and isinstance(value, State):
         return value.result()
     if kind is list:
-        return [resolve_futures(v) for v in value]
+        return [resolve_futures(v, states) for v in value]
     if kind is tuple:
-        return tuple(resolve_futures(v) for v in value)
+        return tuple(resolve_futures(v, states) for v in value)
     if kind is dict:
-        return {k: resolve_futures(v) for k, v in value.items()}
+        return {k: resolve_futures(v, states) for k, v in value.items()}
     if kind is set or kind is frozenset:
-        return kind(resolve_futures(v) for v in value)
+        return kind(resolve_futures(v, states) for v in value)
     return value
 
 
