@@ -57,7 +57,7 @@ def test_layout_header_payload_trailer(storage):
     ref = persist_value({"a": 1}, storage=storage, serializer=JSONSerializer(), key="r.json")
     raw = path_of(storage, ref).read_bytes()
     header, payload, trailer = split(raw)
-    assert header["serializer"] == {"type": "json", "jsonlib": "json"}
+    assert header["serializer"] == JSONSerializer().to_dict()
     assert header["conveyor"] and header["created"]
     assert json.loads(payload) == {"a": 1}  # the serializer's bytes, as they are
     size, digest, magic = struct.unpack(">Q32s8s", trailer)
@@ -326,3 +326,18 @@ def test_storage_failure_while_streaming_is_a_storage_error(tmp_path):
 
     with pytest.raises(StorageError, match="No space left"):
         persist_value(b"x" * 10, storage=Failing(), serializer=PickleSerializer(), key="k")
+
+
+def test_early_writeback_on_a_real_file(tmp_path, monkeypatch):
+    import threading
+
+    monkeypatch.setattr(resultformat, "WRITEBACK_THRESHOLD", 1)
+    payload = [b"a" * 5000, bytearray(b"b" * 70000), b"c"]
+    path = tmp_path / "out.bin"
+    with open(path, "wb") as fh:
+        checksum, size = resultformat.write_stream(fh, {"type": "t"}, lambda w: [w.write(p) for p in payload])
+    assert not [t for t in threading.enumerate() if t.name == "conveyor-writeback"]
+    with open(path, "rb") as fh:
+        checked, spool = resultformat.check_payload(fh, "test", expected_checksum=checksum)
+        assert spool is None and checked.reader.read() == b"".join(payload)
+    assert size == 75001

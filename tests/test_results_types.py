@@ -195,9 +195,21 @@ def test_default_keys_are_random_hex(storage):
 
 
 def test_unserializable_value_is_a_serialization_error_and_writes_nothing(storage):
-    with pytest.raises(SerializationError, match="'json' could not serialize a object") as info:
+    with pytest.raises(SerializationError, match="object") as info:
         persist_value(object(), storage=storage, serializer=JSONSerializer(), key="k")
     assert "result_serializer='pickle'" in str(info.value)
+    assert not (Path(storage.basepath) / "k").exists()
+    assert not list(Path(storage.basepath).glob("*"))  # no temporary file left either
+
+
+def test_serializer_raising_a_plain_error_is_wrapped(storage):
+    class Refusing(JSONSerializer):
+        def dump(self, obj, file):
+            file.write(b"[1, 2")
+            raise RuntimeError("refused halfway")
+
+    with pytest.raises(SerializationError, match="could not serialize a list .*refused halfway"):
+        persist_value([1, 2], storage=storage, serializer=Refusing(), key="k")
     assert not (Path(storage.basepath) / "k").exists()
 
 

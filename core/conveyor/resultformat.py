@@ -23,6 +23,8 @@ import datetime
 import hashlib
 import io
 import json
+import os
+import stat
 import struct
 import tempfile
 import threading
@@ -45,6 +47,8 @@ CHECKSUM_PREFIX = "sha256:"
 
 #: Writes at least this big are hashed on a helper thread while the caller writes them.
 PARALLEL_HASH_THRESHOLD = 4 << 20
+#: Once this much payload has reached a real file, the OS is asked to start writing it out.
+WRITEBACK_THRESHOLD = 16 << 20
 #: Chunk used to hash a payload that is read back from a file.
 READ_CHUNK = 4 << 20
 #: A non-seekable source is spooled to memory up to this size, then to a temporary file.
@@ -87,21 +91,79 @@ def make_trailer(size: int, digest: bytes) -> bytes:
     return _TRAILER.pack(size, digest, TRAILER_MAGIC)
 
 
+class _EarlyWriteback:
+    """Asks the OS to start writing a file's data to disk while the caller keeps working.
+
+    When a large payload has been handed to a real file, its bytes sit dirty in the page
+    cache until the storage's final ``fsync``, which then waits for the whole disk
+    write. Calling ``fdatasync`` from a helper thread as soon as large writes have
+    landed lets that disk write overlap with hashing (and with the rest of the
+    serializer's work), so the final ``fsync`` has little left to do. It changes
+    nothing about durability or atomicity: the storage still syncs and renames as
+    before. Errors here are ignored; the storage's own ``fsync`` reports them.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._cond = threading.Condition()
+        self._dirty = False
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, name="conveyor-writeback", daemon=True)
+        self._thread.start()
+
+    @classmethod
+    def for_target(cls, target: Any) -> _EarlyWriteback | None:
+        try:
+            fd = target.fileno()
+            return cls(fd) if stat.S_ISREG(os.fstat(fd).st_mode) else None
+        except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+            return None
+
+    def kick(self) -> None:
+        with self._cond:
+            self._dirty = True
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not (self._dirty or self._stop):
+                    self._cond.wait()
+                if self._stop:
+                    return
+                self._dirty = False
+            try:
+                os.fdatasync(self._fd)
+            except OSError:
+                return
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stop = True
+            self._cond.notify()
+        self._thread.join()
+
+
 class HashingWriter:
     """A write-only, non-seekable stream that hashes and counts what passes into ``target``.
 
     Buffers of at least :data:`PARALLEL_HASH_THRESHOLD` bytes are hashed on a helper
     thread while this thread writes them (``hashlib`` and file writes both release the
-    GIL), so hashing a large value costs little more than writing it. ``write`` returns
-    only once the buffer is both written and hashed, so callers may reuse their buffers.
-    A failure of ``target.write`` is kept in :attr:`error` (so that the caller can tell
-    a storage failure from a serializer failure) and re-raised.
+    GIL), and when ``target`` is a real file the OS is asked to start writing them to
+    disk at once (see :class:`_EarlyWriteback`), so hashing overlaps with the disk.
+    ``write`` returns only once the buffer is both written and hashed, so callers may
+    reuse their buffers. A failure of ``target.write`` is kept in :attr:`error` (so that
+    the caller can tell a storage failure from a serializer failure) and re-raised.
+    Call :meth:`finish` when done (also on failure).
     """
 
     def __init__(self, target: BinaryIO, parallel_threshold: int = PARALLEL_HASH_THRESHOLD) -> None:
         self._target = target
         self._hash = hashlib.sha256()
         self._threshold = parallel_threshold
+        self._writeback: _EarlyWriteback | None = None
+        self._writeback_tried = False
+        self._unsynced = 0
         self.size = 0
         self.error: BaseException | None = None
 
@@ -116,16 +178,35 @@ class HashingWriter:
                 hasher.start()
                 try:
                     self._target.write(view)
+                    self._landed(n)
                 finally:
                     hasher.join()
             else:
                 self._hash.update(view)
                 self._target.write(view)
+                self._landed(n)
         except BaseException as exc:
             self.error = exc
             raise
         self.size += n
         return n
+
+    def _landed(self, n: int) -> None:
+        self._unsynced += n
+        if self._unsynced < WRITEBACK_THRESHOLD:
+            return
+        if not self._writeback_tried:
+            self._writeback_tried = True
+            self._writeback = _EarlyWriteback.for_target(self._target)
+        if self._writeback is not None:
+            self._unsynced = 0
+            self._writeback.kick()
+
+    def finish(self) -> None:
+        """Stop the helper thread, if any (before the storage closes its file)."""
+        if self._writeback is not None:
+            self._writeback.stop()
+            self._writeback = None
 
     def writable(self) -> bool:
         return True
@@ -159,7 +240,10 @@ def write_stream(
     """
     target.write(make_header(serializer_dict))
     writer = HashingWriter(target)
-    dump(writer)
+    try:
+        dump(writer)
+    finally:
+        writer.finish()
     digest = writer.digest()
     target.write(make_trailer(writer.size, digest))
     return format_checksum(digest), writer.size

@@ -348,6 +348,8 @@ def write_result(
     def dump(writer: resultformat.HashingWriter) -> None:
         try:
             serializer.dump(value, writer)  # type: ignore[arg-type]
+        except SerializationError as exc:
+            raise SerializationError(f"cannot persist {where}: {exc}") from exc
         except ConveyorError:
             raise
         except Exception as exc:
@@ -479,6 +481,10 @@ def read_result(
             )
         try:
             return ser.load(payload.reader)
+        except SerializationError as exc:
+            raise SerializationError(
+                f"cannot load {_describe(storage, key, label)} (its checksum matched): {exc}"
+            ) from exc
         except ConveyorError:
             raise
         except Exception as exc:
