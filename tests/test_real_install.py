@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 import sys
 import textwrap
 import time
@@ -289,3 +290,32 @@ def test_flow_uses_a_saved_plugin_block_by_slug(real_venv, workdir):
     assert back["storage"] == "reversed-dir/shelf"
     assert back["value"] == {"n": 2, "words": ["alpha", "beta"]}
     assert len(_stored_files(root)) == 1
+
+
+@pytest.mark.parametrize(
+    ("folder", "package"),
+    [
+        ("conveyor-serializer-rot13", "conveyor_serializer_rot13"),
+        ("conveyor-storage-reversed", "conveyor_storage_reversed"),
+    ],
+)
+def test_example_plugin_passes_its_own_tests_when_installed(real_venv, workdir, folder, package):
+    """The example's tests (conveyor's conformance suite) against the installed plugin.
+
+    Only the tests and their configuration are copied, not the package, so what is
+    imported is the installed distribution.
+    """
+    source = _venv.REPO / "examples" / "plugins" / folder
+    copy = workdir / folder
+    shutil.copytree(source / "tests", copy / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "conftest.py"):
+        shutil.copy2(source / name, copy / name)
+    assert not (copy / package).exists()
+    proc = real_venv.run(
+        ["python", "-m", "pytest", "-q", "-p", "no:randomly"],
+        cwd=copy,
+        env=real_venv.env(workdir),
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert " passed" in proc.stdout and " failed" not in proc.stdout
