@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from conveyor.serializers import Serializer
 from conveyor.testing.serializers import SerializerConformance, plain_values
 from conveyor_serializer_rot13 import Rot13JSON

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conveyor.filesystems import StorageBlock
 from conveyor.testing.storage import StorageBlockConformance
 from conveyor_storage_reversed import ReversedDir
