@@ -256,7 +256,7 @@ def start_seaweedfs(workdir: str | os.PathLike[str] | None = None) -> Iterator[S
                 f"-webdav.port={webdav}",
                 "-s3.port.iceberg=0",
                 "-s3.port.lance=0",
-                "-s3.autoCreateBucket=false",  # like AWS: writing to a missing bucket fails
+                "-s3.autoCreateBucket=false",
                 f"-s3.config={config}",
             ]  # fmt: skip
             env = dict(os.environ, GOMEMLIMIT="256MiB")
