@@ -132,3 +132,33 @@ def test_unknown_option_is_an_error(capsys):
         main(["plugins", "--yaml"])
     assert exc.value.code == 2
     assert "unrecognized arguments: --yaml" in capsys.readouterr().err
+
+
+@pytest.fixture
+def broken_distribution(tmp_path, monkeypatch):
+    """A distribution on sys.path whose conveyor entry point cannot be imported."""
+    info = tmp_path / "conveyor_broken-2.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: conveyor-broken\nVersion: 2.0\n")
+    (info / "entry_points.txt").write_text("[conveyor]\nbroken = conveyor_broken_missing.hooks\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    plugins.set_plugin_manager(None)
+    yield
+    plugins.set_plugin_manager(None)
+
+
+def test_broken_plugin_is_one_line_error_naming_it(capsys, broken_distribution):
+    assert main(["plugins", "--json"]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("conveyor: error: conveyor plugin entry point 'broken'")
+    assert "conveyor-broken 2.0" in lines[0]
+    assert "CONVEYOR_DISABLE_PLUGINS=broken" in lines[0]
+
+
+def test_broken_plugin_can_be_disabled(capsys, monkeypatch, broken_distribution):
+    monkeypatch.setenv("CONVEYOR_DISABLE_PLUGINS", "broken")
+    names = {p["name"] for p in json.loads(plugins_output(capsys, "--json"))}
+    assert "broken" not in names and "storage-local" in names
