@@ -1,0 +1,59 @@
+"""normalize_key: every block refuses keys that are absolute or climb out of its base path."""
+
+from __future__ import annotations
+
+import posixpath
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from conveyor.exceptions import InvalidKeyError
+from conveyor.filesystems import normalize_key
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ("a", "a"),
+        ("a/b/c", "a/b/c"),
+        ("./a//b/./c/", "a/b/c"),
+        ("a\\b", "a/b"),
+        ("a..b/..c/d..", "a..b/..c/d.."),
+        ("ümlaut", "ümlaut"),
+    ],
+)
+def test_clean_keys(key: str, expected: str) -> None:
+    assert normalize_key(key) == expected
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["", " ", "/", "/a", "\\a", "C:\\a", "c:/a", "..", "../a", "a/../..", "a/..", "a\\..\\..\\b", ".", "./"],
+)
+def test_refused_keys(key: str) -> None:
+    with pytest.raises(InvalidKeyError) as info:
+        normalize_key(key, block="my-block")
+    assert "my-block" in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_non_string_key() -> None:
+    with pytest.raises(InvalidKeyError):
+        normalize_key(None)  # type: ignore[arg-type]
+
+
+segment = st.sampled_from(["a", "b", ".", "..", "", "c.d", "..e", "\\", "/"])
+
+
+@given(st.lists(segment, max_size=8).map("/".join))
+def test_accepted_keys_stay_inside(key: str) -> None:
+    try:
+        clean = normalize_key(key)
+    except InvalidKeyError:
+        return
+    assert not clean.startswith("/")
+    assert ".." not in clean.split("/")
+    joined = posixpath.normpath(posixpath.join("/base", clean))
+    assert joined.startswith("/base/")
+    assert normalize_key(clean) == clean  # idempotent
