@@ -10,9 +10,11 @@ a fresh subprocess so that peak memory is the operation's own:
 - ``pickle.load(file)``                                        (the baseline)
 - ``result_from_dict(record).get()``: read, verify sha256, deserialize
 
-Time is the best of ``--repeat`` runs in the child. Peak memory is the rise of the
-child's peak RSS (``resource.getrusage``) above its level after imports and warm-up,
-divided by the value's size; it includes the value itself, so 1.0 is the floor.
+Times: one child per value runs the four operations ``--repeat`` times, alternated (so
+that a busy moment on a shared machine hits every operation alike), and the best and
+median are printed. Memory: each operation runs once in its own fresh child; its peak is
+the rise of the child's peak RSS (``resource.getrusage``) above its level after imports
+and warm-up, divided by the value's size. It includes the value itself: 1.0 is the floor.
 Targets (issue 5): persist at most 1.2x the baseline's time and at most 1.3x the value
 in peak memory.
 """
@@ -23,6 +25,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -63,128 +66,160 @@ def same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-# -- the child: one operation, timed, in a fresh process -------------------------------
+# -- the children: timing (operations alternated) and memory (one operation each) ---------
+
+OPERATIONS = ("pickle-dump", "persist", "pickle-load", "get")
 
 
-def child(case: str, op: str, folder: Path, size: int, repeat: int) -> dict[str, Any]:
-    import pickle
+class Harness:
+    """Everything one child needs, imported and warmed up before any measurement."""
 
-    from conveyor.filesystems import LocalFileSystem
-    from conveyor.results import persist_value, result_from_dict
-    from conveyor.serializers import PickleSerializer
+    def __init__(self, case: str, folder: Path) -> None:
+        import pickle
 
-    storage = LocalFileSystem(basepath=str(folder / "results"))
-    serializer = PickleSerializer()
-    pickle_path = folder / f"{case}.pickle"
-    record_path = folder / f"{case}.reference.json"
-    if case == "numpy":
-        import numpy  # noqa: F401  (imported before the baseline, like the value's owner would)
+        from conveyor.filesystems import LocalFileSystem
+        from conveyor.results import persist_value, result_from_dict
+        from conveyor.serializers import PickleSerializer
 
-    # Warm-up: plugins, the store, the block document, code paths; all before the baseline.
-    warm = persist_value(b"warm-up", storage=storage, serializer=serializer, key="warm-up")
-    result_from_dict(json.loads(warm.json())).get()
-    with open(folder / "warm.pickle", "wb") as fh:
-        pickle.dump(b"warm-up", fh, protocol=5)
+        self.pickle = pickle
+        self.persist_value = persist_value
+        self.result_from_dict = result_from_dict
+        self.case = case
+        self.folder = folder
+        self.storage = LocalFileSystem(basepath=str(folder / "results"))
+        self.serializer = PickleSerializer()
+        self.pickle_path = folder / f"{case}.pickle"
+        self.record_path = folder / f"{case}.reference.json"
+        if case == "numpy":
+            import numpy  # noqa: F401  (its import is not part of any figure)
+        # Warm-up: plugins, the store, the block document, code paths.
+        warm = persist_value(b"warm-up", storage=self.storage, serializer=self.serializer, key="warm-up")
+        result_from_dict(json.loads(warm.json())).get()
+        with open(folder / "warm.pickle", "wb") as fh:
+            pickle.dump(b"warm-up", fh, protocol=5)
 
-    times: list[float] = []
-    checked = True
-    if op in ("pickle-dump", "persist"):
-        baseline = peak_rss()
-        value = make_value(case, size)
-        for i in range(repeat):
-            if op == "pickle-dump":
-                pickle_path.unlink(missing_ok=True)
-                start = time.perf_counter()
-                with open(pickle_path, "wb") as fh:
-                    pickle.dump(value, fh, protocol=5)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                times.append(time.perf_counter() - start)
-            else:
-                start = time.perf_counter()
-                ref = persist_value(value, storage=storage, serializer=serializer, key=f"{case}-{i}")
-                times.append(time.perf_counter() - start)
-                record_path.write_text(ref.json())
-                del ref
-        stored = (
-            pickle_path.stat().st_size
-            if op == "pickle-dump"
-            else (folder / "results" / f"{case}-{repeat - 1}").stat().st_size
-        )
-        for i in range(repeat - 1):  # keep only the last for the load runs
-            (folder / "results" / f"{case}-{i}").unlink(missing_ok=True)
-    else:
-        record = json.loads(record_path.read_text()) if op == "get" else None
-        baseline = peak_rss()
-        loaded = None
-        for _ in range(repeat):
-            loaded = None
+    def run(self, op: str, value: Any = None) -> tuple[float, Any]:
+        """Run one operation; return (seconds, loaded value or None)."""
+        if op == "pickle-dump":
+            self.pickle_path.unlink(missing_ok=True)
             start = time.perf_counter()
-            if op == "pickle-load":
-                with open(pickle_path, "rb") as fh:
-                    loaded = pickle.load(fh)
-            else:
-                loaded = result_from_dict(record).get()  # type: ignore[arg-type]
-            times.append(time.perf_counter() - start)
-        stored = pickle_path.stat().st_size if op == "pickle-load" else int(record["size"])  # type: ignore[index]
-        peak = peak_rss()
-        if not os.environ.get("BENCH_SKIP_CHECK"):
-            checked = same(loaded, make_value(case, size)) if case == "numpy" else len(loaded) == size  # type: ignore[arg-type]
-        return {"seconds": min(times), "all": times, "peak": peak - baseline, "stored": stored, "ok": checked}
-    return {"seconds": min(times), "all": times, "peak": peak_rss() - baseline, "stored": stored, "ok": checked}
+            with open(self.pickle_path, "wb") as fh:
+                self.pickle.dump(value, fh, protocol=5)
+                fh.flush()
+                os.fsync(fh.fileno())
+            return time.perf_counter() - start, None
+        if op == "persist":
+            (self.folder / "results" / self.case).unlink(missing_ok=True)
+            start = time.perf_counter()
+            ref = self.persist_value(value, storage=self.storage, serializer=self.serializer, key=self.case)
+            seconds = time.perf_counter() - start
+            self.record_path.write_text(ref.json())
+            return seconds, None
+        if op == "pickle-load":
+            start = time.perf_counter()
+            with open(self.pickle_path, "rb") as fh:
+                loaded = self.pickle.load(fh)
+            return time.perf_counter() - start, loaded
+        record = json.loads(self.record_path.read_text())
+        start = time.perf_counter()
+        loaded = self.result_from_dict(record).get()
+        return time.perf_counter() - start, loaded
 
 
-# -- the parent: run every case in its own process and print the table ------------------
+def timing_child(case: str, folder: Path, size: int, repeat: int) -> dict[str, Any]:
+    """Every operation ``repeat`` times, alternated so that a busy moment hits all alike."""
+    harness = Harness(case, folder)
+    value = make_value(case, size)
+    times: dict[str, list[float]] = {op: [] for op in OPERATIONS}
+    ok = True
+    for _ in range(repeat):
+        for op in ("pickle-dump", "persist"):
+            times[op].append(harness.run(op, value)[0])
+        for op in ("pickle-load", "get"):
+            seconds, loaded = harness.run(op)
+            times[op].append(seconds)
+            ok = ok and same(loaded, value)
+            del loaded
+    stored = {
+        "pickle-dump": harness.pickle_path.stat().st_size,
+        "persist": (folder / "results" / case).stat().st_size,
+    }
+    return {"times": times, "ok": ok, "stored": stored}
 
 
-def run_child(case: str, op: str, folder: Path, size: int, repeat: int) -> dict[str, Any]:
+def memory_child(case: str, op: str, folder: Path, size: int) -> dict[str, Any]:
+    """Peak RSS rise of one operation (value included) over the warmed-up baseline."""
+    harness = Harness(case, folder)
+    baseline = peak_rss()
+    if op in ("pickle-dump", "persist"):
+        value = make_value(case, size)
+        harness.run(op, value)
+    else:
+        _seconds, loaded = harness.run(op)
+    return {"peak": peak_rss() - baseline}
+
+
+# -- the parent: run every child and print the table -----------------------------------
+
+
+def run_child(*args: str, folder: Path) -> dict[str, Any]:
     done = subprocess.run(
-        [sys.executable, __file__, "--child", case, op, str(folder), str(size), str(repeat)],
+        [sys.executable, __file__, "--child", *args],
         capture_output=True,
         text=True,
         env={**os.environ, "CONVEYOR_HOME": str(folder / "home")},
     )
     if done.returncode != 0:
-        raise SystemExit(f"benchmark child {case}/{op} failed:\n{done.stderr}")
+        raise SystemExit(f"benchmark child {' '.join(args)} failed:\n{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size-mib", type=int, default=256)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--cases", default="bytes,numpy")
     parser.add_argument("--dir", default=None, help="folder for the files (default: a temporary one)")
     args = parser.parse_args()
     size = args.size_mib * MIB
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         folder = Path(tmp)
-        print(f"value size {args.size_mib} MiB, best of {args.repeat}, files in {folder}")
-        header = f"{'case':<7}{'operation':<14}{'seconds':>9}{'ratio':>8}{'MiB/s':>8}{'peak/value':>12}{'stored MiB':>12}"
+        print(f"value size {args.size_mib} MiB; time: best and median of {args.repeat}, operations "
+              f"alternated in one process; memory: one fresh process per operation")
+        header = (f"{'case':<7}{'operation':<13}{'best s':>8}{'ratio':>7}{'median s':>10}{'ratio':>7}"
+                  f"{'MiB/s':>7}{'peak/value':>12}")
         print(header)
         print("-" * len(header))
         for case in args.cases.split(","):
-            results = {}
-            for op in ("pickle-dump", "persist", "pickle-load", "get"):
-                results[op] = run_child(case, op, folder, size, args.repeat)
-            for op, base in (("pickle-dump", None), ("persist", "pickle-dump"), ("pickle-load", None), ("get", "pickle-load")):
-                r = results[op]
-                ratio = f"{r['seconds'] / results[base]['seconds']:.2f}x" if base else "1.00x"
-                flag = "" if r["ok"] else "  (value differs!)"
+            timing = run_child("time", case, str(folder), str(size), str(args.repeat), folder=folder)
+            peaks = {op: run_child("memory", case, str(folder), str(size), op, folder=folder)["peak"]
+                     for op in OPERATIONS}
+            best = {op: min(t) for op, t in timing["times"].items()}
+            median = {op: statistics.median(t) for op, t in timing["times"].items()}
+            base_of = {"pickle-dump": "pickle-dump", "persist": "pickle-dump",
+                       "pickle-load": "pickle-load", "get": "pickle-load"}
+            for op in OPERATIONS:
+                base = base_of[op]
                 print(
-                    f"{case:<7}{op:<14}{r['seconds']:>9.3f}{ratio:>8}{size / MIB / r['seconds']:>8.0f}"
-                    f"{r['peak'] / size:>11.2f}x{r['stored'] / MIB:>12.2f}{flag}"
+                    f"{case:<7}{op:<13}{best[op]:>8.3f}{best[op] / best[base]:>6.2f}x"
+                    f"{median[op]:>10.3f}{median[op] / median[base]:>6.2f}x"
+                    f"{size / MIB / best[op]:>7.0f}{peaks[op] / size:>11.2f}x"
                 )
-            for f in folder.glob(f"{case}*"):
-                f.unlink()
-            for f in (folder / "results").glob(f"{case}*"):
+            overhead = timing["stored"]["persist"] - timing["stored"]["pickle-dump"]
+            print(f"{case:<7}stored file: {overhead} bytes more than the plain pickle; "
+                  f"values identical after loading: {timing['ok']}")
+            for f in list(folder.glob(f"{case}*")) + list((folder / "results").glob(f"{case}*")):
                 f.unlink()
         print("targets: persist <= 1.20x pickle-dump+fsync in time, <= 1.30x the value in peak memory")
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        case, op, folder, size, repeat = sys.argv[2:7]
-        print(json.dumps(child(case, op, Path(folder), int(size), int(repeat))))
+        kind, case, folder, size = sys.argv[2:6]
+        if kind == "time":
+            out = timing_child(case, Path(folder), int(size), int(sys.argv[6]))
+        else:
+            out = memory_child(case, sys.argv[6], Path(folder), int(size))
+        print(json.dumps(out))
     else:
         main()

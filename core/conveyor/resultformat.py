@@ -19,6 +19,7 @@ storage blocks, serializers and references. Every malformed input is a
 
 from __future__ import annotations
 
+import collections
 import datetime
 import hashlib
 import io
@@ -47,8 +48,10 @@ CHECKSUM_PREFIX = "sha256:"
 
 #: Writes at least this big are hashed on a helper thread while the caller writes them.
 PARALLEL_HASH_THRESHOLD = 4 << 20
+#: Large buffers are written (and hashed behind the write) in slices of this size.
+PIPELINE_CHUNK = 8 << 20
 #: Once this much payload has reached a real file, the OS is asked to start writing it out.
-WRITEBACK_THRESHOLD = 16 << 20
+WRITEBACK_THRESHOLD = 8 << 20
 #: Chunk used to hash a payload that is read back from a file.
 READ_CHUNK = 4 << 20
 #: A non-seekable source is spooled to memory up to this size, then to a temporary file.
@@ -144,23 +147,72 @@ class _EarlyWriteback:
         self._thread.join()
 
 
+class _Hasher:
+    """sha256 on a helper thread, fed in order: the caller hands over buffers and goes on."""
+
+    def __init__(self, digest: Any) -> None:
+        self._digest = digest
+        self._queue: collections.deque[memoryview] = collections.deque()
+        self._cond = threading.Condition()
+        self._busy = False
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, name="conveyor-hash", daemon=True)
+        self._thread.start()
+
+    def put(self, view: memoryview) -> None:
+        with self._cond:
+            self._queue.append(view)
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._stop:
+                    self._cond.wait()
+                if not self._queue:
+                    return
+                view = self._queue.popleft()
+                self._busy = True
+            try:
+                self._digest.update(view)  # releases the GIL for large buffers
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+    def drain(self) -> None:
+        """Wait until everything handed over so far is hashed."""
+        with self._cond:
+            while self._queue or self._busy:
+                self._cond.wait()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._queue.clear()
+            self._stop = True
+            self._cond.notify_all()
+        self._thread.join()
+
+
 class HashingWriter:
     """A write-only, non-seekable stream that hashes and counts what passes into ``target``.
 
-    Buffers of at least :data:`PARALLEL_HASH_THRESHOLD` bytes are hashed on a helper
-    thread while this thread writes them (``hashlib`` and file writes both release the
-    GIL), and when ``target`` is a real file the OS is asked to start writing them to
-    disk at once (see :class:`_EarlyWriteback`), so hashing overlaps with the disk.
-    ``write`` returns only once the buffer is both written and hashed, so callers may
-    reuse their buffers. A failure of ``target.write`` is kept in :attr:`error` (so that
-    the caller can tell a storage failure from a serializer failure) and re-raised.
-    Call :meth:`finish` when done (also on failure).
+    A buffer of at least :data:`PARALLEL_HASH_THRESHOLD` bytes is written in slices of
+    :data:`PIPELINE_CHUNK`; each slice is hashed on a helper thread as soon as it has
+    been written, while the next one is being written (``hashlib`` and file writes both
+    release the GIL). When ``target`` is a real file, the OS is asked to start writing
+    to disk as soon as data has landed (see :class:`_EarlyWriteback`), so hashing
+    overlaps with the disk. ``write`` returns only once its buffer is both written and
+    hashed, so callers may reuse their buffers. A failure of ``target.write`` is kept
+    in :attr:`error` (so that the caller can tell a storage failure from a serializer
+    failure) and re-raised. Call :meth:`finish` when done (also on failure).
     """
 
     def __init__(self, target: BinaryIO, parallel_threshold: int = PARALLEL_HASH_THRESHOLD) -> None:
         self._target = target
         self._hash = hashlib.sha256()
         self._threshold = parallel_threshold
+        self._hasher: _Hasher | None = None
         self._writeback: _EarlyWriteback | None = None
         self._writeback_tried = False
         self._unsynced = 0
@@ -174,13 +226,16 @@ class HashingWriter:
         n = view.nbytes
         try:
             if n >= self._threshold:
-                hasher = threading.Thread(target=self._hash.update, args=(view,), daemon=True)
-                hasher.start()
+                if self._hasher is None:
+                    self._hasher = _Hasher(self._hash)
                 try:
-                    self._target.write(view)
-                    self._landed(n)
+                    for start in range(0, n, PIPELINE_CHUNK):
+                        piece = view[start : start + PIPELINE_CHUNK]
+                        self._target.write(piece)
+                        self._hasher.put(piece)
+                        self._landed(piece.nbytes)
                 finally:
-                    hasher.join()
+                    self._hasher.drain()
             else:
                 self._hash.update(view)
                 self._target.write(view)
@@ -203,7 +258,10 @@ class HashingWriter:
             self._writeback.kick()
 
     def finish(self) -> None:
-        """Stop the helper thread, if any (before the storage closes its file)."""
+        """Stop the helper threads, if any (before the storage closes its file)."""
+        if self._hasher is not None:
+            self._hasher.stop()
+            self._hasher = None
         if self._writeback is not None:
             self._writeback.stop()
             self._writeback = None
