@@ -240,3 +240,49 @@ def test_numpy_array_round_trip(storage):
     got = fresh(ref).get()
     assert got.dtype == array.dtype and got.shape == array.shape
     assert np.array_equal(got, array)
+
+
+def test_references_and_results_survive_pickling_and_copying(storage):
+    import copy
+    import pickle
+
+    ref = persist_value({"v": 1}, storage=storage, serializer=PickleSerializer())
+    for clone in (pickle.loads(pickle.dumps(ref)), copy.deepcopy(ref), copy.copy(ref)):
+        assert clone == ref and clone.get() == {"v": 1}
+    assert hash(ref) == hash(fresh(ref))
+    missing = pickle.loads(pickle.dumps(result_from_dict({"type": "unpersisted"})))
+    assert not missing.available
+    with pytest.raises(MissingResult):
+        missing.get()
+    assert pickle.loads(pickle.dumps(UnpersistedResult(7))).get() == 7
+    assert pickle.loads(pickle.dumps(ResultLiteral(False))) == ResultLiteral(False)
+
+
+def test_storage_failure_wrapped_by_the_serializer_is_still_a_storage_error(storage, monkeypatch):
+    from conveyor.exceptions import StorageError
+
+    class Wrapping(JSONSerializer):
+        def dump(self, obj, file):
+            try:
+                file.write(b"[]")
+            except OSError as exc:
+                raise SerializationError(f"wrapped: {exc}") from exc
+
+    class BrokenFile:
+        writes = 0
+
+        def write(self, data):  # the header goes through; the payload fails
+            self.writes += 1
+            if self.writes > 1:
+                raise OSError(5, "Input/output error")
+            return len(data)
+
+    import contextlib
+
+    @contextlib.contextmanager
+    def broken_open_write(self, path):
+        yield BrokenFile()
+
+    monkeypatch.setattr(LocalFileSystem, "open_write", broken_open_write)
+    with pytest.raises(StorageError, match="Input/output error"):
+        persist_value([], storage=storage, serializer=Wrapping(), key="k")

@@ -278,6 +278,9 @@ class HashingWriter:
     def flush(self) -> None:
         """Nothing to do: every write goes straight to the target."""
 
+    def close(self) -> None:
+        """Ignored: the result's trailer still has to be written after the payload."""
+
     @property
     def closed(self) -> bool:
         return False
@@ -478,9 +481,12 @@ def check_payload(
     reference) before anything is deserialized; any difference is a CorruptResultError
     naming both digests.
     """
-    header, start = read_header(source, where)
+    seekable = _is_seekable(source)
+    base = source.tell() if seekable else 0
+    header, used = read_header(source, where)
+    start = base + used
     spool: BinaryIO | None = None
-    if _is_seekable(source):
+    if seekable:
         end = source.seek(0, io.SEEK_END)
         if end - start < TRAILER_SIZE:
             raise CorruptResultError(

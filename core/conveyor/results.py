@@ -87,7 +87,17 @@ class ResultLiteral:
 
 # -- in memory only ---------------------------------------------------------------------
 
-_NOT_HERE = object()
+class _NotHere:
+    """The value of an UnpersistedResult read back from the database: not in this process."""
+
+    def __repr__(self) -> str:
+        return "<not in this process>"
+
+    def __reduce__(self) -> str:
+        return "_NOT_HERE"  # stays the one sentinel through pickling and copying
+
+
+_NOT_HERE = _NotHere()
 
 MISSING_MESSAGE = (
     "this result was passed in memory only and was not persisted, so it is not available "
@@ -142,6 +152,10 @@ class _ValueCache:
     def set(self, value: Any) -> None:
         self.value = value
         self.has = True
+
+    def __reduce__(self) -> tuple[type[_ValueCache], tuple[()]]:
+        # A copied or pickled reference starts with an empty cache (a lock cannot travel).
+        return (_ValueCache, ())
 
 
 def _check_checksum(_instance: object, _attribute: object, value: str) -> None:
@@ -348,12 +362,12 @@ def write_result(
     def dump(writer: resultformat.HashingWriter) -> None:
         try:
             serializer.dump(value, writer)  # type: ignore[arg-type]
-        except SerializationError as exc:
-            raise SerializationError(f"cannot persist {where}: {exc}") from exc
-        except ConveyorError:
-            raise
         except Exception as exc:
             if writer.error is not None:  # the storage failed under the serializer
+                raise writer.error from None
+            if isinstance(exc, SerializationError):
+                raise SerializationError(f"cannot persist {where}: {exc}") from exc
+            if isinstance(exc, ConveyorError):
                 raise
             raise SerializationError(
                 f"serializer {config.get('type')!r} could not serialize a "
