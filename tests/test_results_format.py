@@ -341,3 +341,24 @@ def test_early_writeback_on_a_real_file(tmp_path, monkeypatch):
         checked, spool = resultformat.check_payload(fh, "test", expected_checksum=checksum)
         assert spool is None and checked.reader.read() == b"".join(payload)
     assert size == 75001
+
+
+@pytest.mark.parametrize("limit", [None, 0, 1, 999, 1000, 1001, 5000, 10_000, 20_000])
+@pytest.mark.parametrize("step", [7, 1000, 1 << 20])
+def test_read_chunks_reads_ahead_exactly_what_was_asked(limit, step):
+    data = bytes(range(256)) * 40  # 10,240 bytes
+    source = OneWayReader(data, step=step)
+    got = b"".join(bytes(c) for c in resultformat.read_chunks(source, limit, chunk=1000))
+    assert got == data[: limit if limit is not None else len(data)]
+
+
+def test_read_chunks_passes_on_a_source_error():
+    class Failing(OneWayReader):
+        def readinto(self, buffer):
+            if self._pos >= 3000:
+                raise OSError(104, "Connection reset by peer")
+            return super().readinto(buffer)
+
+    with pytest.raises(OSError, match="Connection reset"):
+        for _chunk in resultformat.read_chunks(Failing(b"x" * 10_000, step=500), chunk=1000):
+            pass

@@ -25,11 +25,12 @@ import hashlib
 import io
 import json
 import os
+import queue
 import stat
 import struct
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 import attrs
@@ -437,21 +438,75 @@ def _is_seekable(source: Any) -> bool:
         return False
 
 
-def hash_region(source: BinaryIO, size: int, where: str, spool: BinaryIO | None = None) -> str:
-    """sha256 of the next ``size`` bytes of ``source`` (copied into ``spool`` if given)."""
+def read_chunks(source: Any, limit: int | None = None, chunk: int = READ_CHUNK) -> Iterator[memoryview]:
+    """Yield successive chunks of ``source`` (at most ``limit`` bytes in all, if given).
+
+    Each chunk is valid until the next one is asked for. Once a source has proved large
+    (its first chunk was full), further chunks are read ahead on a helper thread while
+    the caller works on the current one (file and socket reads release the GIL), so
+    reading and hashing overlap. Small sources cost no thread.
+    """
+    first = bytearray(chunk if limit is None else min(chunk, limit))
+    got = _readinto(source, memoryview(first))
+    if got:
+        yield memoryview(first)[:got]
+    if got < len(first) or (limit is not None and got >= limit):
+        return
+    left = None if limit is None else limit - got
+    yield from _read_ahead(source, left, chunk, first)
+
+
+def _read_ahead(source: Any, left: int | None, chunk: int, spare: bytearray) -> Iterator[memoryview]:
+    free: queue.Queue[bytearray | None] = queue.Queue()
+    full: queue.Queue[tuple[Any, int]] = queue.Queue()
+    free.put(spare)
+    free.put(bytearray(chunk))
+    free.put(bytearray(chunk))
+
+    def produce() -> None:
+        remaining = left
+        try:
+            while True:
+                buf = free.get()
+                if buf is None:
+                    return
+                want = chunk if remaining is None else min(chunk, remaining)
+                got = _readinto(source, memoryview(buf)[:want]) if want else 0
+                if got:
+                    full.put((buf, got))
+                if remaining is not None:
+                    remaining -= got
+                if got < want or want == 0:
+                    full.put((None, 0))
+                    return
+        except BaseException as exc:  # handed to the consumer, raised there
+            full.put((exc, 0))
+
+    reader = threading.Thread(target=produce, name="conveyor-read-ahead", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item, got = full.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield memoryview(item)[:got]
+            free.put(item)
+    finally:
+        free.put(None)
+        reader.join()
+
+
+def hash_region(source: BinaryIO, size: int, where: str) -> str:
+    """sha256 of the next ``size`` bytes of ``source``."""
     digest = hashlib.sha256()
-    buf = bytearray(min(READ_CHUNK, max(size, 1)))
-    view = memoryview(buf)
-    left = size
-    while left:
-        want = min(left, len(buf))
-        got = _readinto(source, view[:want])
-        if got < want:
-            raise CorruptResultError(f"{where} is truncated: its payload ends early")
-        digest.update(view[:got])
-        if spool is not None:
-            spool.write(view[:got])
-        left -= got
+    seen = 0
+    for view in read_chunks(source, size):
+        digest.update(view)
+        seen += view.nbytes
+    if seen < size:
+        raise CorruptResultError(f"{where} is truncated: its payload ends early")
     return format_checksum(digest.digest())
 
 
@@ -526,12 +581,8 @@ def _spool_hashing(source: BinaryIO, spool: BinaryIO, where: str) -> tuple[str, 
     digest = hashlib.sha256()
     tail = b""
     size = 0
-    buf = bytearray(READ_CHUNK)
-    view = memoryview(buf)
-    while True:
-        got = _readinto(source, view)
-        if not got:
-            break
+    for view in read_chunks(source):
+        got = view.nbytes
         if got >= TRAILER_SIZE:  # everything held back so far is payload
             pieces: list[Any] = [tail, view[: got - TRAILER_SIZE]]
             tail = bytes(view[got - TRAILER_SIZE : got])
