@@ -44,9 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=_cmd_plugins)
     from conveyor.cli_blocks import register as register_blocks
+    from conveyor.cli_runs import register as register_runs
 
-    if register_blocks not in COMMANDS:
-        COMMANDS.append(register_blocks)
+    for builtin in (register_runs, register_blocks):
+        if builtin not in COMMANDS:
+            COMMANDS.append(builtin)
     for register in COMMANDS:
         register(sub)
     return parser
