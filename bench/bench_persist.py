@@ -93,7 +93,9 @@ class Harness:
         if case == "numpy":
             import numpy  # noqa: F401  (its import is not part of any figure)
         # Warm-up: plugins, the store, the block document, code paths.
-        warm = persist_value(b"warm-up", storage=self.storage, serializer=self.serializer, key="warm-up")
+        warm = persist_value(
+            b"warm-up", storage=self.storage, serializer=self.serializer, key="warm-up"
+        )
         result_from_dict(json.loads(warm.json())).get()
         with open(folder / "warm.pickle", "wb") as fh:
             pickle.dump(b"warm-up", fh, protocol=5)
@@ -111,7 +113,9 @@ class Harness:
         if op == "persist":
             (self.folder / "results" / self.case).unlink(missing_ok=True)
             start = time.perf_counter()
-            ref = self.persist_value(value, storage=self.storage, serializer=self.serializer, key=self.case)
+            ref = self.persist_value(
+                value, storage=self.storage, serializer=self.serializer, key=self.case
+            )
             seconds = time.perf_counter() - start
             self.record_path.write_text(ref.json())
             return seconds, None
@@ -155,7 +159,7 @@ def memory_child(case: str, op: str, folder: Path, size: int) -> dict[str, Any]:
         value = make_value(case, size)
         harness.run(op, value)
     else:
-        _seconds, loaded = harness.run(op)
+        _seconds, _loaded = harness.run(op)
     return {"peak": peak_rss() - baseline}
 
 
@@ -163,7 +167,7 @@ def memory_child(case: str, op: str, folder: Path, size: int) -> dict[str, Any]:
 
 
 def run_child(*args: str, folder: Path) -> dict[str, Any]:
-    done = subprocess.run(
+    done = subprocess.run(  # noqa: PLW1510 - the return code is checked below
         [sys.executable, __file__, "--child", *args],
         capture_output=True,
         text=True,
@@ -179,25 +183,39 @@ def main() -> None:
     parser.add_argument("--size-mib", type=int, default=256)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--cases", default="bytes,numpy")
-    parser.add_argument("--dir", default=None, help="folder for the files (default: a temporary one)")
+    parser.add_argument(
+        "--dir", default=None, help="folder for the files (default: a temporary one)"
+    )
     args = parser.parse_args()
     size = args.size_mib * MIB
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         folder = Path(tmp)
-        print(f"value size {args.size_mib} MiB; time: best and median of {args.repeat}, operations "
-              f"alternated in one process; memory: one fresh process per operation")
-        header = (f"{'case':<7}{'operation':<13}{'best s':>8}{'ratio':>7}{'median s':>10}{'ratio':>7}"
-                  f"{'MiB/s':>7}{'peak/value':>12}")
+        print(
+            f"value size {args.size_mib} MiB; time: best and median of {args.repeat}, operations "
+            f"alternated in one process; memory: one fresh process per operation"
+        )
+        header = (
+            f"{'case':<7}{'operation':<13}{'best s':>8}{'ratio':>7}{'median s':>10}{'ratio':>7}"
+            f"{'MiB/s':>7}{'peak/value':>12}"
+        )
         print(header)
         print("-" * len(header))
         for case in args.cases.split(","):
-            timing = run_child("time", case, str(folder), str(size), str(args.repeat), folder=folder)
-            peaks = {op: run_child("memory", case, str(folder), str(size), op, folder=folder)["peak"]
-                     for op in OPERATIONS}
+            timing = run_child(
+                "time", case, str(folder), str(size), str(args.repeat), folder=folder
+            )
+            peaks = {
+                op: run_child("memory", case, str(folder), str(size), op, folder=folder)["peak"]
+                for op in OPERATIONS
+            }
             best = {op: min(t) for op, t in timing["times"].items()}
             median = {op: statistics.median(t) for op, t in timing["times"].items()}
-            base_of = {"pickle-dump": "pickle-dump", "persist": "pickle-dump",
-                       "pickle-load": "pickle-load", "get": "pickle-load"}
+            base_of = {
+                "pickle-dump": "pickle-dump",
+                "persist": "pickle-dump",
+                "pickle-load": "pickle-load",
+                "get": "pickle-load",
+            }
             for op in OPERATIONS:
                 base = base_of[op]
                 print(
@@ -206,11 +224,15 @@ def main() -> None:
                     f"{size / MIB / best[op]:>7.0f}{peaks[op] / size:>11.2f}x"
                 )
             overhead = timing["stored"]["persist"] - timing["stored"]["pickle-dump"]
-            print(f"{case:<7}stored file: {overhead} bytes more than the plain pickle; "
-                  f"values identical after loading: {timing['ok']}")
+            print(
+                f"{case:<7}stored file: {overhead} bytes more than the plain pickle; "
+                f"values identical after loading: {timing['ok']}"
+            )
             for f in list(folder.glob(f"{case}*")) + list((folder / "results").glob(f"{case}*")):
                 f.unlink()
-        print("targets: persist <= 1.20x pickle-dump+fsync in time, <= 1.30x the value in peak memory")
+        print(
+            "targets: persist <= 1.20x pickle-dump+fsync in time, <= 1.30x the value in peak memory"
+        )
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ from typing import Any, ClassVar
 
 import attrs
 import pytest
-
 from conveyor import resultformat
 from conveyor.exceptions import CorruptResultError, ResultNotFoundError, SerializationError
 from conveyor.filesystems import LocalFileSystem, StorageBlock
@@ -142,9 +141,24 @@ def test_truncated_files_are_corrupt_never_struct_error(storage):
 
 @pytest.mark.parametrize(
     "content",
-    [b"", b"hello world", pickle.dumps({"a": 1}), b"CONVEYOR", b"CONVEYOR\x09" + b"\0" * 100,
-     b"CONVEYOR\x01\xff\xff\xff\xff" + b"x" * 100, b"CONVEYOR\x01\x00\x00\x00\x02[]" + b"\0" * 48],
-    ids=["empty", "text", "pickle", "magic-only", "future-version", "huge-header", "header-not-object"],
+    [
+        b"",
+        b"hello world",
+        pickle.dumps({"a": 1}),
+        b"CONVEYOR",
+        b"CONVEYOR\x09" + b"\0" * 100,
+        b"CONVEYOR\x01\xff\xff\xff\xff" + b"x" * 100,
+        b"CONVEYOR\x01\x00\x00\x00\x02[]" + b"\0" * 48,
+    ],
+    ids=[
+        "empty",
+        "text",
+        "pickle",
+        "magic-only",
+        "future-version",
+        "huge-header",
+        "header-not-object",
+    ],
 )
 def test_foreign_files_are_corrupt(storage, content):
     (Path(storage.basepath)).mkdir(parents=True, exist_ok=True)
@@ -243,7 +257,9 @@ class StreamOnlyStorage(StorageBlock):
         yield OneWayReader(self.read_path(path), step=1000)
 
 
-@pytest.mark.parametrize("serializer", [PickleSerializer(), JSONSerializer()], ids=["pickle", "json"])
+@pytest.mark.parametrize(
+    "serializer", [PickleSerializer(), JSONSerializer()], ids=["pickle", "json"]
+)
 def test_non_seekable_storage_round_trip(serializer):
     storage = StreamOnlyStorage()
     value = {"lines": ["a\n", "b"] * 50, "n": 3}
@@ -273,7 +289,9 @@ def test_spool_path_with_any_read_size_and_rollover_to_disk(step):
     out = io.BytesIO()
     checksum, size = resultformat.write_stream(out, {"type": "x"}, lambda w: w.write(payload))
     source = OneWayReader(out.getvalue(), step=step)
-    checked, spool = resultformat.check_payload(source, "test", expected_checksum=checksum, spool_max_memory=1000)
+    checked, spool = resultformat.check_payload(
+        source, "test", expected_checksum=checksum, spool_max_memory=1000
+    )
     try:
         assert checked.checksum == checksum and checked.trailer.size == size == len(payload)
         assert checked.reader.read() == payload
@@ -335,7 +353,9 @@ def test_early_writeback_on_a_real_file(tmp_path, monkeypatch):
     payload = [b"a" * 5000, bytearray(b"b" * 70000), b"c"]
     path = tmp_path / "out.bin"
     with open(path, "wb") as fh:
-        checksum, size = resultformat.write_stream(fh, {"type": "t"}, lambda w: [w.write(p) for p in payload])
+        checksum, size = resultformat.write_stream(
+            fh, {"type": "t"}, lambda w: [w.write(p) for p in payload]
+        )
     assert not [t for t in threading.enumerate() if t.name == "conveyor-writeback"]
     with open(path, "rb") as fh:
         checked, spool = resultformat.check_payload(fh, "test", expected_checksum=checksum)

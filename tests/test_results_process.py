@@ -40,8 +40,12 @@ WRITER = textwrap.dedent(
 
 
 def run(code: str, stdin: str = "", *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-c", code, *args], input=stdin, capture_output=True, text=True, timeout=120
+    done = subprocess.run(  # noqa: PLW1510 - the return code is asserted below
+        [sys.executable, "-c", code, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
@@ -50,7 +54,9 @@ def run(code: str, stdin: str = "", *args: str) -> str:
 def test_reference_written_here_is_read_in_another_process(tmp_path: Path):
     marker = "MARKER-cross-process-7d2e"
     storage = LocalFileSystem(basepath=str(tmp_path / "results"))
-    ref = persist_value({"text": marker, "n": [1, 2]}, storage=storage, serializer=PickleSerializer())
+    ref = persist_value(
+        {"text": marker, "n": [1, 2]}, storage=storage, serializer=PickleSerializer()
+    )
     assert marker not in ref.json()
     out = json.loads(run(READER, ref.json()))
     assert out == {"value": {"text": marker, "n": [1, 2]}}

@@ -5,34 +5,50 @@ from __future__ import annotations
 import json
 import tempfile
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from conveyor.filesystems import LocalFileSystem
 from conveyor.results import ResultReference, is_literal, persist_value, result_from_dict
 from conveyor.serializers import JSONSerializer, PickleSerializer
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
-    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(), children, max_size=5),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(), children, max_size=5)
+    ),
     max_leaves=20,
 )
 pickle_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
-    | st.binary() | st.complex_numbers(allow_nan=False),
-    lambda children: st.lists(children, max_size=5)
-    | st.tuples(children, children)
-    | st.frozensets(st.integers() | st.text(), max_size=5)
-    | st.dictionaries(st.text() | st.integers(), children, max_size=5),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text()
+    | st.binary()
+    | st.complex_numbers(allow_nan=False),
+    lambda children: (
+        st.lists(children, max_size=5)
+        | st.tuples(children, children)
+        | st.frozensets(st.integers() | st.text(), max_size=5)
+        | st.dictionaries(st.text() | st.integers(), children, max_size=5)
+    ),
     max_leaves=20,
 )
 
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 def round_trip(value: object, serializer: object, key: str | None) -> object:
     with tempfile.TemporaryDirectory() as folder:
-        ref = persist_value(value, storage=LocalFileSystem(basepath=folder), serializer=serializer, key=key)  # type: ignore[arg-type]
+        ref = persist_value(
+            value, storage=LocalFileSystem(basepath=folder), serializer=serializer, key=key
+        )  # type: ignore[arg-type]
         rebuilt = result_from_dict(json.loads(ref.json()))
         assert isinstance(rebuilt, ResultReference) and rebuilt == ref
         return rebuilt.get()
@@ -47,8 +63,11 @@ def test_json_round_trip(value, jsonlib):
 
 
 @SETTINGS
-@given(value=pickle_values, picklelib=st.sampled_from(["cloudpickle", "pickle"]),
-       key=st.none() | st.from_regex(r"[a-z0-9]{1,8}(/[a-z0-9._-]{1,8}){0,2}", fullmatch=True))
+@given(
+    value=pickle_values,
+    picklelib=st.sampled_from(["cloudpickle", "pickle"]),
+    key=st.none() | st.from_regex(r"[a-z0-9]{1,8}(/[a-z0-9._-]{1,8}){0,2}", fullmatch=True),
+)
 def test_pickle_round_trip(value, picklelib, key):
     if key is not None and key.split("/")[-1] in (".", ".."):
         key = None

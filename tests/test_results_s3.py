@@ -9,7 +9,6 @@ import json
 import os
 
 import pytest
-
 from conveyor.exceptions import CorruptResultError, ResultNotFoundError
 from conveyor.results import ResultReference, persist_value, result_from_dict, verify
 from conveyor.serializers import JSONSerializer, PickleSerializer
@@ -31,11 +30,15 @@ def test_round_trip_saved_and_anonymous(s3_block):
     assert anonymous.storage.startswith("anonymous/")
     assert fresh(anonymous).get() == {"a": [1, 2]}
     slug = s3_block.save("results-test")
-    saved = persist_value(b"x" * 1000, storage=s3_block, serializer=PickleSerializer(), storage_slug=slug)
+    saved = persist_value(
+        b"x" * 1000, storage=s3_block, serializer=PickleSerializer(), storage_slug=slug
+    )
     assert saved.storage == "s3/results-test"
     assert fresh(saved).get() == b"x" * 1000
     assert verify(fresh(saved)).ok
-    assert "secret" not in saved.json().lower() and s3_block.aws_secret_access_key not in saved.json()
+    assert (
+        "secret" not in saved.json().lower() and s3_block.aws_secret_access_key not in saved.json()
+    )
 
 
 def test_large_value_spools_to_disk_and_round_trips(s3_block):

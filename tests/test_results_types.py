@@ -7,7 +7,6 @@ import threading
 from pathlib import Path
 
 import pytest
-
 from conveyor.blocks import delete_block
 from conveyor.exceptions import (
     ConfigurationError,
@@ -106,7 +105,9 @@ def test_unpersisted_rebuilt_from_record_raises_missing_result_with_the_fix():
 # -- references -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("serializer", [PickleSerializer(), JSONSerializer()], ids=["pickle", "json"])
+@pytest.mark.parametrize(
+    "serializer", [PickleSerializer(), JSONSerializer()], ids=["pickle", "json"]
+)
 def test_reference_round_trip_through_local_storage(storage, serializer):
     value = {"numbers": [1, 2, 3], "text": "héllo"}
     ref = persist_value(value, storage=storage, serializer=serializer)
@@ -124,7 +125,13 @@ def test_reference_json_holds_no_part_of_the_value(storage):
     assert marker not in record
     assert marker[:12] not in record
     assert set(json.loads(record)) == {
-        "type", "key", "storage", "storage_document", "serializer", "checksum", "size"
+        "type",
+        "key",
+        "storage",
+        "storage_document",
+        "serializer",
+        "checksum",
+        "size",
     }
     assert marker not in repr(ref)
 
@@ -175,7 +182,9 @@ def test_concurrent_gets_read_storage_once(storage, monkeypatch):
 
 
 def test_key_given_by_the_caller(storage):
-    ref = persist_value({"x": 1}, storage=storage, serializer=JSONSerializer(), key="reports/2024/out.json")
+    ref = persist_value(
+        {"x": 1}, storage=storage, serializer=JSONSerializer(), key="reports/2024/out.json"
+    )
     assert ref.key == "reports/2024/out.json"
     assert (Path(storage.basepath) / "reports" / "2024" / "out.json").is_file()
     assert fresh(ref).get() == {"x": 1}

@@ -82,7 +82,7 @@ def make_header(serializer: dict[str, Any]) -> bytes:
     header = json.dumps(
         {
             "serializer": serializer,
-            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+            "created": datetime.datetime.now(datetime.UTC).isoformat(),
             "conveyor": __version__,
         },
         separators=(",", ":"),
@@ -438,7 +438,9 @@ def _is_seekable(source: Any) -> bool:
         return False
 
 
-def read_chunks(source: Any, limit: int | None = None, chunk: int = READ_CHUNK) -> Iterator[memoryview]:
+def read_chunks(
+    source: Any, limit: int | None = None, chunk: int = READ_CHUNK
+) -> Iterator[memoryview]:
     """Yield successive chunks of ``source`` (at most ``limit`` bytes in all, if given).
 
     Each chunk is valid until the next one is asked for. Once a source has proved large
@@ -456,7 +458,9 @@ def read_chunks(source: Any, limit: int | None = None, chunk: int = READ_CHUNK) 
     yield from _read_ahead(source, left, chunk, first)
 
 
-def _read_ahead(source: Any, left: int | None, chunk: int, spare: bytearray) -> Iterator[memoryview]:
+def _read_ahead(
+    source: Any, left: int | None, chunk: int, spare: bytearray
+) -> Iterator[memoryview]:
     free: queue.Queue[bytearray | None] = queue.Queue()
     full: queue.Queue[tuple[Any, int]] = queue.Queue()
     free.put(spare)
@@ -479,7 +483,7 @@ def _read_ahead(source: Any, left: int | None, chunk: int, spare: bytearray) -> 
                 if got < want or want == 0:
                     full.put((None, 0))
                     return
-        except BaseException as exc:  # handed to the consumer, raised there
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
             full.put((exc, 0))
 
     reader = threading.Thread(target=produce, name="conveyor-read-ahead", daemon=True)
@@ -563,7 +567,7 @@ def check_payload(
         source.seek(start)
         reader: BinaryIO = PayloadReader(source, payload_size)  # type: ignore[assignment]
     else:
-        spool = tempfile.SpooledTemporaryFile(max_size=spool_max_memory)  # type: ignore[assignment]
+        spool = tempfile.SpooledTemporaryFile(max_size=spool_max_memory)  # type: ignore[assignment]  # noqa: SIM115 - returned, closed by the caller
         try:
             actual, trailer = _spool_hashing(source, spool, where)  # type: ignore[arg-type]
             _check_expected(trailer, where, expected_checksum, expected_size)

@@ -22,7 +22,7 @@ import json
 import threading
 import uuid
 from collections.abc import Iterator
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar
 
 import attrs
 
@@ -58,7 +58,7 @@ def _compact(data: dict[str, Any]) -> str:
 # -- literals ---------------------------------------------------------------------------
 
 
-def _check_literal(_instance: object, _attribute: object, value: object) -> None:
+def _check_literal(_instance: object, _attribute: object, value: bool | None) -> None:
     if not is_literal(value):
         raise TypeError(
             f"ResultLiteral holds only True, False or None; got {type(value).__name__} "
@@ -86,6 +86,7 @@ class ResultLiteral:
 
 
 # -- in memory only ---------------------------------------------------------------------
+
 
 class _NotHere:
     """The value of an UnpersistedResult read back from the database: not in this process."""
@@ -142,7 +143,7 @@ class UnpersistedResult:
 class _ValueCache:
     """The value a reference has read or written, guarded for the engine's thread pool."""
 
-    __slots__ = ("lock", "has", "value")
+    __slots__ = ("has", "lock", "value")
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -261,7 +262,7 @@ class ResultReference:
         return cls(**{f: data[f] for f in fields})
 
 
-Result = Union[ResultLiteral, ResultReference, UnpersistedResult]
+Result = ResultLiteral | ResultReference | UnpersistedResult
 
 
 def result_from_dict(data: dict[str, Any]) -> Result:
@@ -334,7 +335,7 @@ def record_storage(storage: StorageBlock) -> str:
 def _describe(storage: StorageBlock, key: str, label: str | None) -> str:
     try:
         shown = storage.describe(key)
-    except Exception:  # a plugin's describe() must not hide the real error
+    except Exception:  # noqa: BLE001 - a plugin's describe() must not hide the real error
         shown = f"{storage.block_type}:{key}"
     name = label or storage.block_type
     return f"result {key!r} in storage {name!r} ({shown})"
@@ -586,4 +587,3 @@ __all__ = [
     "verify",
     "write_result",
 ]
-
