@@ -361,7 +361,7 @@ class PayloadReader(io.RawIOBase):
                 if ch == b"\n":
                     break
             return bytes(out)
-        line = readline(limit)
+        line: bytes = readline(limit)
         self._remaining -= len(line)
         return line
 
