@@ -97,7 +97,7 @@ def test_flipped_payload_byte_is_corrupt_naming_both_digests(storage):
     assert ref.checksum in message and actual in message
     assert ref.key in message and ref.storage in message
     problem = verify(fresh(ref))
-    assert not problem and ref.checksum in (problem.problem or "")
+    assert not problem and problem.status == "corrupt" and ref.checksum in (problem.problem or "")
 
 
 def test_file_of_another_result_at_the_key_is_corrupt(storage):
@@ -189,7 +189,8 @@ def test_missing_key_names_storage_and_key(storage):
         fresh(ref).get()
     assert ref.key in str(info.value) and ref.storage in str(info.value)
     problem = verify(fresh(ref))
-    assert not problem.ok and ref.key in (problem.problem or "")
+    assert not problem.ok and problem.status == "missing" and ref.key in (problem.problem or "")
+    assert "not found" in (problem.problem or "")
 
 
 def test_verify_ok_does_not_deserialize(storage, monkeypatch):
@@ -202,6 +203,7 @@ def test_verify_ok_does_not_deserialize(storage, monkeypatch):
     monkeypatch.setattr(PickleSerializer, "loads", refuse)
     outcome = verify(fresh(ref))
     assert outcome.ok and outcome.checksum == ref.checksum and outcome.size == ref.size
+    assert outcome.status == "ok" and outcome.problem is None
     assert verify(ref.to_dict()).ok
 
 
@@ -382,3 +384,24 @@ def test_read_chunks_passes_on_a_source_error():
     with pytest.raises(OSError, match="Connection reset"):
         for _chunk in resultformat.read_chunks(Failing(b"x" * 10_000, step=500), chunk=1000):
             pass
+
+
+def test_verify_literals_unpersisted_and_bad_records():
+    from conveyor.results import ResultLiteral, UnpersistedResult
+
+    assert verify(ResultLiteral(True)).ok
+    outcome = verify(UnpersistedResult(3))
+    assert not outcome.ok and outcome.status == "unavailable"
+    outcome = verify({"type": "reference", "key": "k"})
+    assert not outcome.ok and outcome.status == "unreadable"
+    gone = {
+        "type": "reference",
+        "key": "k",
+        "storage": "local-file-system/never-saved",
+        "storage_document": "0" * 32,
+        "serializer": {"type": "pickle"},
+        "checksum": "sha256:" + "0" * 64,
+        "size": 1,
+    }
+    outcome = verify(gone)
+    assert outcome.status == "unreadable" and "never-saved" in (outcome.problem or "")

@@ -22,7 +22,7 @@ import json
 import threading
 import uuid
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import attrs
 
@@ -456,12 +456,12 @@ def open_payload(
                     spool.close()
     except ResultNotFoundError as exc:
         raise ResultNotFoundError(
-            f"{where} does not exist: {exc}; it was deleted or never written (rerun to "
+            f"{where} was not found: {exc}; it was deleted or never written (rerun to "
             f"write it again)"
         ) from exc
     except FileNotFoundError as exc:
         raise ResultNotFoundError(
-            f"{where} does not exist ({exc.strerror or exc}); it was deleted or never "
+            f"{where} was not found ({exc.strerror or exc}); it was deleted or never "
             f"written (rerun to write it again)"
         ) from exc
     except (ConveyorError, SerializationError):
@@ -522,18 +522,32 @@ def read_result_header(storage: StorageBlock, key: str) -> dict[str, Any]:
         with storage.open_read(key) as source:
             header, _used = resultformat.read_header(source, where)
     except ResultNotFoundError as exc:
-        raise ResultNotFoundError(f"{where} does not exist: {exc}") from exc
+        raise ResultNotFoundError(f"{where} was not found: {exc}") from exc
     return header
 
 
 # -- verification -----------------------------------------------------------------------
 
 
+VerificationStatus = Literal["ok", "missing", "corrupt", "unreadable", "unavailable"]
+
+
 @attrs.frozen
 class Verification:
-    """The outcome of :func:`verify`: ``ok``, or a one-line ``problem``."""
+    """The outcome of :func:`verify`.
+
+    :param ok: whether the result can be read back as recorded.
+    :param status: ``"ok"``; ``"missing"`` (nothing at the key); ``"corrupt"`` (damaged,
+        truncated, foreign, or another result at the key); ``"unreadable"`` (the storage
+        could not be rebuilt or reached, or the record is damaged); ``"unavailable"`` (an
+        unpersisted result: there is nothing to read).
+    :param problem: one line saying what is wrong, naming storage and key; None when ok.
+    :param checksum: the payload's digest as read (when it could be computed).
+    :param size: the payload's size as read.
+    """
 
     ok: bool
+    status: VerificationStatus = "ok"
     problem: str | None = None
     checksum: str | None = None
     size: int | None = None
@@ -547,25 +561,29 @@ def verify(result: Result | dict[str, Any]) -> Verification:
 
     For a reference: the storage can be rebuilt, the key exists, the file is a complete
     conveyor result, and its payload hashes to the recorded checksum. Literals are
-    always ok (they live in the database); an unpersisted result is not available.
+    always ok (they live in the database); an unpersisted result is ``"unavailable"``.
     """
     if isinstance(result, dict):
         try:
             result = result_from_dict(result)
         except ConfigurationError as exc:
-            return Verification(ok=False, problem=str(exc))
+            return Verification(ok=False, status="unreadable", problem=str(exc))
     if isinstance(result, ResultLiteral):
         return Verification(ok=True)
     if isinstance(result, UnpersistedResult):
-        return Verification(ok=False, problem=MISSING_MESSAGE)
+        return Verification(ok=False, status="unavailable", problem=MISSING_MESSAGE)
     try:
         storage = result.resolve_storage()
         with open_payload(
             storage, result.key, checksum=result.checksum, size=result.size, label=result.storage
         ) as payload:
             return Verification(ok=True, checksum=payload.checksum, size=payload.trailer.size)
+    except ResultNotFoundError as exc:
+        return Verification(ok=False, status="missing", problem=str(exc))
+    except CorruptResultError as exc:
+        return Verification(ok=False, status="corrupt", problem=str(exc))
     except (StorageError, ConfigurationError, UnknownNameError) as exc:
-        return Verification(ok=False, problem=str(exc))
+        return Verification(ok=False, status="unreadable", problem=str(exc))
 
 
 __all__ = [
