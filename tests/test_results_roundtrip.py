@@ -89,3 +89,77 @@ def _too_big_for_orjson(value: object) -> bool:
     if isinstance(value, dict):
         return any(_too_big_for_orjson(v) for v in value.values())
     return False
+
+
+class _Trickle:
+    """A non-seekable source giving at most ``step`` bytes per read."""
+
+    def __init__(self, data: bytes, step: int) -> None:
+        self._data, self._pos, self._step = data, 0, step
+
+    def seekable(self) -> bool:
+        return False
+
+    def read(self, n: int = -1) -> bytes:
+        n = self._step if n < 0 else min(n, self._step)
+        out = self._data[self._pos : self._pos + n]
+        self._pos += len(out)
+        return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    pieces=st.lists(st.binary(max_size=300), max_size=8),
+    threshold=st.sampled_from([1, 64, 1 << 30]),
+    step=st.integers(min_value=1, max_value=400),
+    seekable=st.booleans(),
+    flip=st.none() | st.integers(min_value=0),
+)
+def test_byte_format_round_trip_and_no_flip_passes_silently(
+    pieces, threshold, step, seekable, flip
+):
+    """Round trip; and a flipped bit is caught, unless it falls in the (descriptive) header
+    JSON and leaves it valid, in which case the payload read is still exactly right."""
+    import io
+
+    import pytest
+    from conveyor import resultformat
+    from conveyor.exceptions import CorruptResultError
+
+    out = io.BytesIO()
+
+    def dump(writer: resultformat.HashingWriter) -> None:
+        writer._threshold = threshold
+        for piece in pieces:
+            writer.write(piece)
+
+    checksum, size = resultformat.write_stream(out, {"type": "t"}, dump)
+    raw = bytearray(out.getvalue())
+    payload = b"".join(pieces)
+    header_end = resultformat.PREFIX_SIZE + int.from_bytes(raw[9:13], "big")
+    if flip is not None:
+        flip %= len(raw)
+        raw[flip] ^= 0x01
+    source = io.BytesIO(bytes(raw)) if seekable else _Trickle(bytes(raw), step)
+    try:
+        checked, spool = resultformat.check_payload(
+            source,  # type: ignore[arg-type]
+            "t",
+            expected_checksum=checksum,
+            expected_size=size,
+            spool_max_memory=100,
+        )
+    except CorruptResultError:
+        assert flip is not None
+        return
+    try:
+        assert checked.reader.read() == payload and size == len(payload)
+        assert flip is None or resultformat.PREFIX_SIZE <= flip < header_end
+    finally:
+        if spool is not None:
+            spool.close()
+    if flip is None:
+        with pytest.raises(CorruptResultError):  # the trailer alone also guards the payload
+            bad = bytearray(raw)
+            bad[-40] ^= 0x80
+            resultformat.check_payload(io.BytesIO(bytes(bad)), "t")
