@@ -365,12 +365,14 @@ def test_early_writeback_on_a_real_file(tmp_path, monkeypatch):
     assert size == 75001
 
 
-@pytest.mark.parametrize("limit", [None, 0, 1, 999, 1000, 1001, 5000, 10_000, 20_000])
+@pytest.mark.parametrize("ahead", [True, False])
+@pytest.mark.parametrize("limit", [None, 0, 1, 999, 1000, 1001, 5000, 10_000, 10_240, 20_000])
 @pytest.mark.parametrize("step", [7, 1000, 1 << 20])
-def test_read_chunks_reads_ahead_exactly_what_was_asked(limit, step):
+def test_read_chunks_reads_exactly_what_was_asked(limit, step, ahead):
     data = bytes(range(256)) * 40  # 10,240 bytes
     source = OneWayReader(data, step=step)
-    got = b"".join(bytes(c) for c in resultformat.read_chunks(source, limit, chunk=1000))
+    chunks = resultformat.read_chunks(source, limit, chunk=1000, ahead=ahead)
+    got = b"".join(bytes(c) for c in chunks)
     assert got == data[: limit if limit is not None else len(data)]
 
 

@@ -439,23 +439,37 @@ def _is_seekable(source: Any) -> bool:
 
 
 def read_chunks(
-    source: Any, limit: int | None = None, chunk: int = READ_CHUNK
+    source: Any, limit: int | None = None, chunk: int = READ_CHUNK, *, ahead: bool = True
 ) -> Iterator[memoryview]:
     """Yield successive chunks of ``source`` (at most ``limit`` bytes in all, if given).
 
-    Each chunk is valid until the next one is asked for. Once a source has proved large
-    (its first chunk was full), further chunks are read ahead on a helper thread while
-    the caller works on the current one (file and socket reads release the GIL), so
-    reading and hashing overlap. Small sources cost no thread.
+    Each chunk is valid until the next one is asked for. With ``ahead``, once a source
+    has proved large (its first chunk was full), further chunks are read ahead on a
+    helper thread while the caller works on the current one (socket reads release the
+    GIL), so a network body is received while the previous chunk is hashed. Small
+    sources cost no thread. Local files are read without it (``ahead=False``): they are
+    usually in the page cache, where a helper thread only adds overhead (measured).
     """
     first = bytearray(chunk if limit is None else min(chunk, limit))
-    got = _readinto(source, memoryview(first))
+    view = memoryview(first)
+    got = _readinto(source, view)
     if got:
-        yield memoryview(first)[:got]
+        yield view[:got]
     if got < len(first) or (limit is not None and got >= limit):
         return
     left = None if limit is None else limit - got
-    yield from _read_ahead(source, left, chunk, first)
+    if ahead:
+        yield from _read_ahead(source, left, chunk, first)
+        return
+    while left is None or left > 0:
+        want = len(first) if left is None else min(len(first), left)
+        got = _readinto(source, view[:want])
+        if got:
+            yield view[:got]
+        if got < want:
+            return
+        if left is not None:
+            left -= got
 
 
 def _read_ahead(
@@ -506,7 +520,7 @@ def hash_region(source: BinaryIO, size: int, where: str) -> str:
     """sha256 of the next ``size`` bytes of ``source``."""
     digest = hashlib.sha256()
     seen = 0
-    for view in read_chunks(source, size):
+    for view in read_chunks(source, size, ahead=False):
         digest.update(view)
         seen += view.nbytes
     if seen < size:
