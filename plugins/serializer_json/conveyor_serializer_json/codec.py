@@ -75,6 +75,59 @@ def _pydantic_model(obj: Any) -> bool:
     return pydantic is not None and isinstance(obj, pydantic.BaseModel)
 
 
+_PLAIN_SCALARS = frozenset({str, int, bool, type(None)})
+
+
+def is_plain(obj: Any, strict: bool) -> bool:
+    """Whether ``obj`` is JSON data already, with nothing to tag: the fast path.
+
+    True when it is made only of ``dict`` (no :data:`MARKER` key), ``list``, ``str``,
+    ``int``, ``bool``, ``None`` and finite ``float`` (exact types). Such a value can be
+    handed to the JSON library as it is, skipping :class:`Encoder`. ``strict`` also
+    checks what orjson refuses by itself but the ``json`` module would write silently:
+    non-``str`` keys and ints outside the 64-bit range. (Unpaired surrogates are left to
+    the library, which refuses them; the caller then takes the slow path.)
+    """
+    t = type(obj)
+    if t is not dict and t is not list:
+        if t in _PLAIN_SCALARS:
+            return not strict or t is not int or _INT_MIN <= obj <= _INT_MAX
+        return t is float and obj - obj == 0.0
+    stack = [obj]
+    pop, push = stack.pop, stack.append
+    scalars = _PLAIN_SCALARS
+    seen: set[int] = set()
+    see = seen.add
+    while stack:
+        container = pop()
+        if id(container) in seen:  # shared or cyclic: leave it to the Encoder
+            return False
+        see(id(container))
+        if type(container) is dict:
+            if MARKER in container:
+                return False
+            if strict:
+                for key in container:
+                    if type(key) is not str:
+                        return False
+            items: Any = container.values()
+        else:
+            items = container
+        for value in items:
+            tv = type(value)
+            if tv in scalars:
+                if strict and tv is int and not _INT_MIN <= value <= _INT_MAX:
+                    return False
+            elif tv is float:
+                if value - value != 0.0:  # nan or infinity
+                    return False
+            elif tv is dict or tv is list:
+                push(value)
+            else:
+                return False
+    return True
+
+
 class Encoder:
     """Turns a value into plain JSON data (only dict, list, str, int, float, bool, None)."""
 

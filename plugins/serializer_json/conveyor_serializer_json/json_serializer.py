@@ -17,7 +17,11 @@ import attrs
 from conveyor.exceptions import ConfigurationError, SerializationError
 from conveyor.serializers import Serializer
 from conveyor_serializer_json import classes
-from conveyor_serializer_json.codec import Decoder, Encoder
+from conveyor_serializer_json.codec import MARKER, Decoder, Encoder, is_plain
+
+#: Every tag, and every user dict holding the marker key, puts these bytes in the JSON
+#: (both libraries write "$" as it is); where they are absent, no decoding walk is needed.
+_TAG_BYTES = json.dumps(MARKER).encode()
 
 #: Supported values of ``jsonlib``.
 JSONLIBS = ("json", "orjson")
@@ -103,6 +107,13 @@ class JSONSerializer(Serializer):
         return Decoder(hook)
 
     def dumps(self, obj: Any) -> bytes:
+        if is_plain(obj, strict=self.jsonlib != "orjson"):
+            # Already JSON data: hand it to the library as it is. orjson itself refuses
+            # what the scan leaves to it (non-str keys, big ints, lone surrogates).
+            try:
+                return self._write(obj)
+            except (UnicodeEncodeError, TypeError, ValueError):
+                pass
         data = self._encoder().encode(obj)
         try:
             return self._write(data)
@@ -123,6 +134,8 @@ class JSONSerializer(Serializer):
 
     def loads(self, data: bytes) -> Any:
         try:
+            if not isinstance(data, (bytes, bytearray)):
+                data = bytes(data)
             if self.jsonlib == "orjson":
                 import orjson
 
@@ -134,6 +147,8 @@ class JSONSerializer(Serializer):
                 f"cannot read the result as JSON with {self.jsonlib}: {exc}; the data was "
                 f"not written by JSONSerializer"
             ) from exc
+        if _TAG_BYTES not in data:
+            return parsed  # no tag anywhere: the parsed JSON is the value
         return self._decoder().decode(parsed)
 
 

@@ -34,6 +34,7 @@ from conveyor.testing.serializers import (
     SerializerConformance,
     assert_same,
     exact_values,
+    plain_values,
 )
 from conveyor_serializer_json.codec import MARKER
 
@@ -338,3 +339,39 @@ def test_enum_defined_here_round_trips() -> None:
 
 class _Mood(enum.Enum):
     HAPPY = "happy"
+
+
+# -- the fast path (plain JSON data goes straight to the library) ---------------------------
+
+
+@LIBS
+@_bounded
+@given(value=exact_values() | plain_values())
+def test_fast_path_writes_exactly_what_the_encoder_would(lib: str, value: Any) -> None:
+    from conveyor_serializer_json.codec import Encoder
+
+    serializer = JSONSerializer(jsonlib=lib)
+    try:
+        walked = serializer._write(Encoder(None, check_strings=False).encode(value))
+    except (TypeError, ValueError):  # lone surrogates: the serializer retries, tagging them
+        walked = serializer._write(Encoder(None, check_strings=True).encode(value))
+    assert serializer.dumps(value) == walked
+
+
+def test_plain_data_is_written_by_the_library_as_it_is() -> None:
+    import orjson
+
+    value = [{"id": i, "name": f"n{i}", "score": i / 3, "tags": ["a"], "ok": None} for i in range(100)]
+    assert JSONSerializer(jsonlib="orjson").dumps(value) == orjson.dumps(value)
+    assert JSONSerializer(jsonlib="json").loads(orjson.dumps(value)) == value
+
+
+@LIBS
+def test_shared_and_cyclic_containers(lib: str) -> None:
+    serializer = JSONSerializer(jsonlib=lib)
+    shared = [1, 2]
+    assert serializer.loads(serializer.dumps({"a": shared, "b": shared})) == {"a": [1, 2], "b": [1, 2]}
+    cyclic: dict[str, Any] = {}
+    cyclic["self"] = cyclic
+    with pytest.raises(SerializationError, match="cycle"):
+        serializer.dumps(cyclic)
