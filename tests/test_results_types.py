@@ -295,3 +295,19 @@ def test_storage_failure_wrapped_by_the_serializer_is_still_a_storage_error(stor
     monkeypatch.setattr(LocalFileSystem, "open_write", broken_open_write)
     with pytest.raises(StorageError, match="Input/output error"):
         persist_value([], storage=storage, serializer=Wrapping(), key="k")
+
+
+def test_concurrent_persists_and_reads_from_a_thread_pool(storage):
+    from concurrent.futures import ThreadPoolExecutor
+
+    values = [bytes([i]) * ((5 << 20) if i % 4 == 0 else 1000 + i) for i in range(12)]
+
+    def persist(value: bytes) -> str:
+        return persist_value(value, storage=storage, serializer=PickleSerializer()).json()
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        records = list(pool.map(persist, values))
+        read = list(pool.map(lambda r: result_from_dict(json.loads(r)).get(), records))
+    assert read == values
+    assert len({json.loads(r)["key"] for r in records}) == len(values)
+    assert not [t for t in threading.enumerate() if t.name.startswith("conveyor-")]
