@@ -130,7 +130,8 @@ class LocalFileSystem(StorageBlock):
         full = self.full_path(path)
         fd, tmp = self._open_temp(full)
         try:
-            fh = os.fdopen(fd, "wb", buffering=1 << 20)
+            # Small writes are coalesced; a write larger than the buffer goes straight through.
+            fh = os.fdopen(fd, "wb", buffering=128 << 10)
         except BaseException:
             os.close(fd)
             self._discard(tmp)
