@@ -311,3 +311,16 @@ def test_concurrent_persists_and_reads_from_a_thread_pool(storage):
     assert read == values
     assert len({json.loads(r)["key"] for r in records}) == len(values)
     assert not [t for t in threading.enumerate() if t.name.startswith("conveyor-")]
+
+
+@pytest.mark.parametrize(
+    ("field", "bad"),
+    [("size", -1), ("size", "12"), ("size", True), ("checksum", "md5:abc"), ("checksum", None)],
+)
+def test_damaged_reference_records_are_refused(storage, field, bad):
+    record = persist_value(1.5, storage=storage, serializer=PickleSerializer()).to_dict()
+    record[field] = bad
+    with pytest.raises(ConfigurationError, match="damaged"):
+        result_from_dict(record)
+    with pytest.raises(ValueError):
+        ResultReference(**{k: v for k, v in record.items() if k != "type"})

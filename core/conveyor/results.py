@@ -141,22 +141,27 @@ class UnpersistedResult:
 
 
 class _ValueCache:
-    """The value a reference has read or written, guarded for the engine's thread pool."""
+    """The value a reference has read or written, guarded for the engine's thread pool.
 
-    __slots__ = ("has", "lock", "value")
+    ``slot`` is ``None`` or a 1-tuple holding the value, replaced as a whole, so a reader
+    without the lock sees either no value or the whole one (never a half-update). The
+    lock makes concurrent first reads read storage once.
+    """
+
+    __slots__ = ("lock", "slot")
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.has = False
-        self.value: Any = None
-
-    def set(self, value: Any) -> None:
-        self.value = value
-        self.has = True
+        self.slot: tuple[Any] | None = None
 
     def __reduce__(self) -> tuple[type[_ValueCache], tuple[()]]:
         # A copied or pickled reference starts with an empty cache (a lock cannot travel).
         return (_ValueCache, ())
+
+
+def _check_size(_instance: object, _attribute: object, value: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"size must be a byte count (an int >= 0); got {value!r}")
 
 
 def _check_checksum(_instance: object, _attribute: object, value: str) -> None:
@@ -184,7 +189,7 @@ class ResultReference:
     storage_document: str
     serializer: dict[str, Any] = attrs.field(hash=False)
     checksum: str = attrs.field(validator=_check_checksum)
-    size: int
+    size: int = attrs.field(validator=_check_size)
     _cache: _ValueCache = attrs.field(
         factory=_ValueCache, init=False, eq=False, repr=False, hash=False
     )
@@ -194,27 +199,25 @@ class ResultReference:
     def get(self) -> Any:
         """The value: read once from storage, verified, deserialized, then cached."""
         cache = self._cache
-        if cache.has:
-            return cache.value
+        slot = cache.slot
+        if slot is not None:
+            return slot[0]
         with cache.lock:
-            if not cache.has:
-                cache.set(self._read())
-            return cache.value
+            if cache.slot is None:
+                cache.slot = (self._read(),)
+            return cache.slot[0]
 
     @property
     def is_cached(self) -> bool:
-        return self._cache.has
+        return self._cache.slot is not None
 
     def cache_value(self, value: Any) -> None:
         """Remember ``value`` as this reference's value (the writer already has it)."""
-        with self._cache.lock:
-            self._cache.set(value)
+        self._cache.slot = (value,)
 
     def forget(self) -> None:
         """Drop the cached value; the next ``get()`` reads storage again."""
-        with self._cache.lock:
-            self._cache.has = False
-            self._cache.value = None
+        self._cache.slot = None
 
     def where(self) -> str:
         return f"result {self.key!r} in storage {self.storage!r}"
@@ -259,7 +262,10 @@ class ResultReference:
                 f"result reference {data!r:.200} lacks {', '.join(missing)}; the record is "
                 f"damaged or was written by another program"
             )
-        return cls(**{f: data[f] for f in fields})
+        try:
+            return cls(**{f: data[f] for f in fields})
+        except (TypeError, ValueError) as exc:
+            raise ConfigurationError(f"result reference {data!r:.200} is damaged: {exc}") from None
 
 
 Result = ResultLiteral | ResultReference | UnpersistedResult
