@@ -256,7 +256,9 @@ def main() -> None:
     ]
     # Figures are noisy on a shared machine: best of alternating rounds (fewer where slow).
     def rounds(target: str, case: str) -> int:
-        return 3 if target == "local" else 1
+        if target == "local":
+            return 3
+        return 2 if case in ("read", "stream-read") else 1
 
     targets = [args.only] if args.only else ["local", "s3"]
     from conveyor.testing.s3server import start_seaweedfs

@@ -16,7 +16,6 @@ from __future__ import annotations
 import abc
 import contextlib
 import io
-import posixpath
 from collections.abc import Iterator
 from typing import Any, BinaryIO, ClassVar
 
@@ -39,23 +38,34 @@ def normalize_key(path: str, *, block: object = None) -> str:
     """Check that ``path`` is a relative key that stays inside its block; return it clean.
 
     Refuses empty keys, absolute paths (``/x``, ``C:\\x``) and keys that climb out with
-    ``..``. Backslashes are treated as separators.
+    ``..``. Backslashes are treated as separators; empty and ``.`` segments are dropped.
+    ``block`` is named in the error (its repr is only computed when there is one).
     """
-    where = f" for {block!r}" if block is not None else ""
-    if not isinstance(path, str) or not path.strip():
-        raise InvalidKeyError(f"storage key {path!r}{where} is empty; give a relative path such as 'results/abc'")
-    candidate = path.replace("\\", "/")
-    if candidate.startswith("/") or (len(candidate) > 1 and candidate[1] == ":"):
+    if not isinstance(path, str) or not path.strip() or "\x00" in path:
         raise InvalidKeyError(
-            f"storage key {path!r}{where} is absolute; keys are relative to the block's base path"
+            f"storage key {path!r}{_for(block)} is empty or not text; give a relative path "
+            f"such as 'results/abc'"
         )
-    parts = [p for p in candidate.split("/") if p not in ("", ".")]
-    if ".." in parts or not parts:
+    candidate = path.replace("\\", "/") if "\\" in path else path
+    if candidate[0] == "/" or (len(candidate) > 1 and candidate[1] == ":"):
         raise InvalidKeyError(
-            f"storage key {path!r}{where} climbs out of the block's base path with '..'; "
-            f"use a key below it"
+            f"storage key {path!r}{_for(block)} is absolute; keys are relative to the "
+            f"block's base path, e.g. 'results/abc'"
         )
-    return posixpath.join(*parts)
+    parts = candidate.split("/")
+    if "" in parts or "." in parts or ".." in parts:
+        parts = [p for p in parts if p not in ("", ".")]
+        if ".." in parts or not parts:
+            raise InvalidKeyError(
+                f"storage key {path!r}{_for(block)} climbs out of the block's base path "
+                f"with '..' (or names nothing); use a key below it"
+            )
+        return "/".join(parts)
+    return candidate
+
+
+def _for(block: object) -> str:
+    return f" for {block!r}" if block is not None else ""
 
 
 class StorageBlock(abc.ABC):

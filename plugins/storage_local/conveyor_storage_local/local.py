@@ -49,16 +49,29 @@ class LocalFileSystem(StorageBlock):
     @property
     def root(self) -> Path:
         """The base folder, made absolute against the current working directory."""
-        return Path(self.basepath).expanduser().absolute()
+        return Path(self._root())
+
+    def _root(self) -> str:
+        base = self.basepath
+        if base[0] == "~":
+            base = os.path.expanduser(base)
+        return base if os.path.isabs(base) else os.path.join(os.getcwd(), base)
+
+    def _full(self, path: str) -> str:
+        # Plain strings, not pathlib: this runs for every read and write of a small value.
+        key = normalize_key(path, block=self)
+        if os.sep != "/":
+            key = key.replace("/", os.sep)
+        return os.path.join(self._root(), key)
 
     def full_path(self, path: str) -> Path:
         """The file that holds key ``path`` (checked with :func:`normalize_key`)."""
-        return self.root / normalize_key(path, block=self)
+        return Path(self._full(path))
 
     def describe(self, path: str | None = None) -> str:
-        return str(self.full_path(path)) if path else str(self.root)
+        return self._full(path) if path else self._root()
 
-    def _error(self, action: str, full: Path, exc: OSError) -> StorageError:
+    def _error(self, action: str, full: str, exc: OSError) -> StorageError:
         reason = exc.strerror or type(exc).__name__
         hint = {
             errno.EACCES: "check the folder's permissions",
@@ -72,37 +85,38 @@ class LocalFileSystem(StorageBlock):
 
     # -- writing -----------------------------------------------------------------------
 
-    def _open_temp(self, full: Path) -> tuple[int, Path]:
+    def _open_temp(self, full: str) -> tuple[int, str]:
         """Create a fresh temporary file next to ``full``; make folders when missing."""
+        folder, name = os.path.split(full)
         for attempt in range(2):
-            tmp = full.parent / f".{full.name}.{secrets.token_hex(6)}.tmp"
+            tmp = os.path.join(folder, f".{name}.{secrets.token_hex(6)}.tmp")
             try:
                 return os.open(tmp, _WRITE_FLAGS, 0o644), tmp
-            except FileNotFoundError:
+            except FileNotFoundError as exc:
                 if attempt:
-                    raise
+                    raise self._error("write", full, exc) from exc
                 try:
-                    full.parent.mkdir(parents=True, exist_ok=True)
+                    os.makedirs(folder, exist_ok=True)
                 except OSError as exc:
                     raise self._error("create the folder of", full, exc) from exc
             except OSError as exc:
                 raise self._error("write", full, exc) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _commit(self, tmp: Path, full: Path) -> None:
+    def _commit(self, tmp: str, full: str) -> None:
         try:
             os.replace(tmp, full)
         except OSError as exc:
             raise self._error("write", full, exc) from exc
 
     @staticmethod
-    def _discard(tmp: Path) -> None:
+    def _discard(tmp: str) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
 
     def write_path(self, path: str, content: bytes) -> str:
         """Write ``content`` at ``path`` atomically (temporary file, fsync, rename)."""
-        full = self.full_path(path)
+        full = self._full(path)
         fd, tmp = self._open_temp(full)
         try:
             try:
@@ -127,7 +141,7 @@ class LocalFileSystem(StorageBlock):
 
         On an exception the temporary file is removed and ``path`` keeps its old value.
         """
-        full = self.full_path(path)
+        full = self._full(path)
         fd, tmp = self._open_temp(full)
         try:
             # Small writes are coalesced; a write larger than the buffer goes straight through.
@@ -162,14 +176,14 @@ class LocalFileSystem(StorageBlock):
 
     # -- reading -----------------------------------------------------------------------
 
-    def _missing(self, path: str, full: Path) -> ResultNotFoundError:
+    def _missing(self, path: str, full: str) -> ResultNotFoundError:
         return ResultNotFoundError(
             f"{self!r} has no key {path!r}: {full} does not exist; check the key and the "
             f"basepath (relative basepaths resolve against the working directory)"
         )
 
     def read_path(self, path: str) -> bytes:
-        full = self.full_path(path)
+        full = self._full(path)
         try:
             with open(full, "rb") as fh:
                 return fh.read()
@@ -181,7 +195,7 @@ class LocalFileSystem(StorageBlock):
     @contextlib.contextmanager
     def open_read(self, path: str) -> Iterator[BinaryIO]:
         """The key's file itself, opened for reading (seekable, with a real ``fileno``)."""
-        full = self.full_path(path)
+        full = self._full(path)
         try:
             fh = open(full, "rb")  # noqa: SIM115 - closed below
         except FileNotFoundError:
@@ -192,11 +206,11 @@ class LocalFileSystem(StorageBlock):
             yield fh
 
     def exists(self, path: str) -> bool:
-        return self.full_path(path).is_file()
+        return os.path.isfile(self._full(path))
 
     def delete(self, path: str) -> None:
         """Remove ``path``; a key that does not exist is not an error."""
-        full = self.full_path(path)
+        full = self._full(path)
         try:
             os.unlink(full)
         except FileNotFoundError:
@@ -205,7 +219,7 @@ class LocalFileSystem(StorageBlock):
             raise self._error("delete", full, exc) from exc
 
 
-def _fsync_path(path: Path) -> None:
+def _fsync_path(path: str) -> None:
     """fsync a file the caller has already closed (the writer closed it inside the block)."""
     fd = os.open(path, os.O_RDONLY)
     try:
