@@ -324,3 +324,21 @@ def test_damaged_reference_records_are_refused(storage, field, bad):
         result_from_dict(record)
     with pytest.raises(ValueError):
         ResultReference(**{k: v for k, v in record.items() if k != "type"})
+
+
+def test_persist_value_does_not_call_the_result_persisted_hook(storage, fresh_plugin_manager):
+    from conveyor import hookimpl
+
+    calls = []
+
+    class Recorder:
+        @hookimpl
+        def conveyor_result_persisted(self, run_id, run_kind, reference):
+            calls.append(reference)
+
+    fresh_plugin_manager.register(Recorder(), name="test-recorder")
+    try:
+        persist_value("v", storage=storage, serializer=PickleSerializer())
+    finally:
+        fresh_plugin_manager.unregister(name="test-recorder")
+    assert calls == []  # the engine calls it, after recording the state
