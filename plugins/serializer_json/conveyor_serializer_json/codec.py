@@ -23,6 +23,8 @@ import dataclasses
 import datetime as dt
 import decimal
 import enum
+import gc
+import operator
 import pathlib
 import sys
 import uuid
@@ -75,57 +77,39 @@ def _pydantic_model(obj: Any) -> bool:
     return pydantic is not None and isinstance(obj, pydantic.BaseModel)
 
 
-_PLAIN_SCALARS = frozenset({str, int, bool, type(None)})
+_PLAIN_TYPES = frozenset({dict, list, str, int, float, bool, type(None)})
+_MAX_DEPTH = 1000
 
 
-def is_plain(obj: Any, strict: bool) -> bool:
-    """Whether ``obj`` is JSON data already, with nothing to tag: the fast path.
+def plain_levels(obj: Any) -> list[list[Any]] | None:
+    """The value's objects level by level, if it is made only of JSON's own types.
 
-    True when it is made only of ``dict`` (no :data:`MARKER` key), ``list``, ``str``,
-    ``int``, ``bool``, ``None`` and finite ``float`` (exact types). Such a value can be
-    handed to the JSON library as it is, skipping :class:`Encoder`. ``strict`` also
-    checks what orjson refuses by itself but the ``json`` module would write silently:
-    non-``str`` keys and ints outside the 64-bit range. (Unpaired surrogates are left to
-    the library, which refuses them; the caller then takes the slow path.)
+    JSON's own types are, exactly: ``dict``, ``list``, ``str``, ``int``, ``float``,
+    ``bool`` and ``None``. Returns ``None`` as soon as any other type appears (a
+    ``tuple``, an ``Enum``, a ``datetime``, a subclass...), or when the nesting goes
+    deeper than any JSON library writes (a reference cycle). The walk is done by C code
+    (``gc.get_referents`` hands over the items of every container of a level at once),
+    so checking a large value costs a fraction of encoding it in Python.
+
+    What this does not check is left to the caller: dict keys (orjson refuses non-str
+    keys, ints beyond 64 bits and lone surrogates by itself), the :data:`MARKER` key and
+    nan/infinity (both visible in the written bytes, see ``JSONSerializer.dumps``).
     """
-    t = type(obj)
-    if t is not dict and t is not list:
-        if t in _PLAIN_SCALARS:
-            return not strict or t is not int or _INT_MIN <= obj <= _INT_MAX
-        return t is float and obj - obj == 0.0
-    stack = [obj]
-    pop, push = stack.pop, stack.append
-    scalars = _PLAIN_SCALARS
-    seen: set[int] = set()
-    see = seen.add
-    while stack:
-        container = pop()
-        if id(container) in seen:  # shared or cyclic: leave it to the Encoder
-            return False
-        see(id(container))
-        if type(container) is dict:
-            if MARKER in container:
-                return False
-            if strict:
-                for key in container:
-                    if type(key) is not str:
-                        return False
-            items: Any = container.values()
-        else:
-            items = container
-        for value in items:
-            tv = type(value)
-            if tv in scalars:
-                if strict and tv is int and not _INT_MIN <= value <= _INT_MAX:
-                    return False
-            elif tv is float:
-                if value - value != 0.0:  # nan or infinity
-                    return False
-            elif tv is dict or tv is list:
-                push(value)
-            else:
-                return False
-    return True
+    level = [obj]
+    levels = []
+    allowed = _PLAIN_TYPES
+    referents = gc.get_referents
+    while level:
+        if not allowed.issuperset(map(type, level)) or len(levels) > _MAX_DEPTH:
+            return None
+        levels.append(level)
+        level = referents(*level)
+    return levels
+
+
+def count_none(levels: list[list[Any]]) -> int:
+    """How many ``None`` the value holds (each written as ``null``)."""
+    return sum(operator.countOf(level, None) for level in levels)
 
 
 class Encoder:

@@ -17,7 +17,7 @@ import attrs
 from conveyor.exceptions import ConfigurationError, SerializationError
 from conveyor.serializers import Serializer
 from conveyor_serializer_json import classes
-from conveyor_serializer_json.codec import MARKER, Decoder, Encoder, is_plain
+from conveyor_serializer_json.codec import MARKER, Decoder, Encoder, count_none, plain_levels
 
 #: Every tag, and every user dict holding the marker key, puts these bytes in the JSON
 #: (both libraries write "$" as it is); where they are absent, no decoding walk is needed.
@@ -107,13 +107,9 @@ class JSONSerializer(Serializer):
         return Decoder(hook)
 
     def dumps(self, obj: Any) -> bytes:
-        if is_plain(obj, strict=self.jsonlib != "orjson"):
-            # Already JSON data: hand it to the library as it is. orjson itself refuses
-            # what the scan leaves to it (non-str keys, big ints, lone surrogates).
-            try:
-                return self._write(obj)
-            except (UnicodeEncodeError, TypeError, ValueError):
-                pass
+        fast = self._dumps_plain(obj)
+        if fast is not None:
+            return fast
         data = self._encoder().encode(obj)
         try:
             return self._write(data)
@@ -124,6 +120,31 @@ class JSONSerializer(Serializer):
                 ) from exc
         # Some str holds lone surrogates (not encodable as UTF-8): walk again, tagging them.
         return self._write(self._encoder(check_strings=True).encode(obj))
+
+    def _dumps_plain(self, obj: Any) -> bytes | None:
+        """The fast path: a value made only of JSON's own types goes to the library as it
+        is, and the written bytes are checked for what the type check cannot see.
+        ``None`` when the value needs the Encoder (the slow, exact path)."""
+        levels = plain_levels(obj)
+        if levels is None:
+            return None
+        try:
+            import orjson
+        except ImportError:  # pragma: no cover - orjson is a dependency
+            return None
+        try:
+            # orjson refuses non-str keys, ints beyond 64 bits and lone surrogates.
+            out = orjson.dumps(obj)
+            if self.jsonlib == "json":
+                out = self._write(obj)
+        except (TypeError, ValueError):
+            return None
+        if _TAG_BYTES in out:  # a user's dict with the marker key: it must be escaped
+            return None
+        # orjson writes nan and infinity as null: every null must be a None.
+        if self.jsonlib == "orjson" and b"null" in out and out.count(b"null") != count_none(levels):
+            return None
+        return out
 
     def _write(self, data: Any) -> bytes:
         if self.jsonlib == "orjson":
