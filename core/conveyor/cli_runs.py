@@ -271,7 +271,7 @@ def _cmd_results_verify(args: argparse.Namespace) -> int:
                 print(f"ok       {kind} run {rid}: {data.storage} key {data.key}")
         else:
             problems += 1
-            label = "MISSING " if "no key" in (outcome.problem or "") or "not found" in (outcome.problem or "").lower() else "DAMAGED "
+            label = "MISSING " if outcome.status == "missing" else "DAMAGED "
             print(f"{label} {kind} run {rid}: {outcome.problem}")
     scope = f"run {args.run_id}" if args.run_id else "all runs"
     print(f"checked {checked} stored result(s) of {scope}: {problems} missing or damaged")
