@@ -59,6 +59,9 @@ class S3Server:
     aws_secret_access_key: str = attrs.field(repr=False)
     region_name: str = REGION
     log_path: Path | None = None
+    #: Every port the server listens on (SeaweedFS: also each port + GRPC_OFFSET).
+    ports: tuple[int, ...] = ()
+    pid: int | None = None
 
     def client(self) -> Any:
         """A fresh boto3 client for this server (short timeouts)."""
@@ -197,16 +200,20 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=STOP_TIMEOUT)
 
 
-def _remove_sockets(ports: list[int]) -> None:
-    """SeaweedFS leaves ``/tmp/seaweedfs-<part>-<port>.sock`` files; remove those of our ports."""
+def seaweedfs_sockets(ports: list[int] | tuple[int, ...]) -> list[str]:
+    """The ``/tmp/seaweedfs-<part>-<port>.sock`` files SeaweedFS made for these ports."""
+    found: list[str] = []
     for port in ports:
         for p in (port, port + GRPC_OFFSET):
-            for path in glob.glob(os.path.join(tempfile.gettempdir(), f"seaweedfs-*-{p}.sock")):
-                with contextlib.suppress(OSError):
-                    os.unlink(path)
-            for path in glob.glob(f"/tmp/seaweedfs-*-{p}.sock"):
-                with contextlib.suppress(OSError):
-                    os.unlink(path)
+            found += glob.glob(f"/tmp/seaweedfs-*-{p}.sock")
+    return found
+
+
+def _remove_sockets(ports: list[int] | tuple[int, ...]) -> None:
+    """SeaweedFS leaves its unix sockets behind; remove those of our ports (only ours)."""
+    for path in seaweedfs_sockets(ports):
+        with contextlib.suppress(OSError):
+            os.unlink(path)
 
 
 @contextlib.contextmanager
@@ -260,13 +267,6 @@ def start_seaweedfs(workdir: str | os.PathLike[str] | None = None) -> Iterator[S
                 f"-s3.config={config}",
             ]  # fmt: skip
             env = dict(os.environ, GOMEMLIMIT="256MiB")
-            server = S3Server(
-                name="SeaweedFS",
-                endpoint_url=f"http://127.0.0.1:{s3}",
-                aws_access_key_id=access_key,
-                aws_secret_access_key=secret_key,
-                log_path=log_path,
-            )
             with open(log_path, "wb") as log_file:
                 process = subprocess.Popen(
                     command,
@@ -277,6 +277,15 @@ def start_seaweedfs(workdir: str | os.PathLike[str] | None = None) -> Iterator[S
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
                 )
+            server = S3Server(
+                name="SeaweedFS",
+                endpoint_url=f"http://127.0.0.1:{s3}",
+                aws_access_key_id=access_key,
+                aws_secret_access_key=secret_key,
+                log_path=log_path,
+                ports=tuple(ports),
+                pid=process.pid,
+            )
             try:
                 _wait_until_ready(server, process, time.monotonic() + START_TIMEOUT)
             except S3ServerError as exc:
@@ -320,13 +329,6 @@ def start_moto(workdir: str | os.PathLike[str] | None = None) -> Iterator[S3Serv
         for _attempt in range(3):
             (port,) = free_ports(1, with_grpc=False)
             log_path = root / f"moto-{port}.log"
-            server = S3Server(
-                name="moto server",
-                endpoint_url=f"http://127.0.0.1:{port}",
-                aws_access_key_id="moto-" + secrets.token_hex(4),
-                aws_secret_access_key=secrets.token_hex(16),
-                log_path=log_path,
-            )
             with open(log_path, "wb") as log_file:
                 process = subprocess.Popen(
                     [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
@@ -336,6 +338,15 @@ def start_moto(workdir: str | os.PathLike[str] | None = None) -> Iterator[S3Serv
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
                 )
+            server = S3Server(
+                name="moto server",
+                endpoint_url=f"http://127.0.0.1:{port}",
+                aws_access_key_id="moto-" + secrets.token_hex(4),
+                aws_secret_access_key=secrets.token_hex(16),
+                log_path=log_path,
+                ports=(port,),
+                pid=process.pid,
+            )
             try:
                 _wait_until_ready(server, process, time.monotonic() + START_TIMEOUT)
             except S3ServerError as exc:
