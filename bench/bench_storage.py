@@ -164,7 +164,9 @@ def child(case: str, target: str, who: str, where: str, size: int, round_: int) 
                 fh.flush()
                 os.fsync(fh.fileno())
         else:
-            raw.upload_fileobj(_Generated(piece, size), bucket, raw_key(stream_key), Config=transfer)
+            raw.upload_fileobj(
+                _Generated(piece, size), bucket, raw_key(stream_key), Config=transfer
+            )
     elif case == "read":
         if block is not None:
             got = len(block.read_path(stream_key))
@@ -236,7 +238,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="64 MiB instead of 256 MiB")
     parser.add_argument("--only", choices=["local", "s3"], help="one block only")
-    parser.add_argument("--child", nargs=6, metavar=("CASE", "TARGET", "WHO", "WHERE", "SIZE", "ROUND"))
+    parser.add_argument(
+        "--child", nargs=6, metavar=("CASE", "TARGET", "WHO", "WHERE", "SIZE", "ROUND")
+    )
     args = parser.parse_args()
     if args.child:
         case, target, who, where, size, round_ = args.child
@@ -254,6 +258,7 @@ def main() -> None:
         ("small-write", 0),
         ("small-read", 0),
     ]
+
     # Figures are noisy on a shared machine: best of alternating rounds (fewer where slow).
     def rounds(target: str, case: str) -> int:
         if target == "local":
@@ -264,9 +269,10 @@ def main() -> None:
     from conveyor.testing.s3server import start_seaweedfs
 
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="conveyor-bench-") as tmp, start_seaweedfs(
-        Path(tmp) / "weed"
-    ) as server:
+    with (
+        tempfile.TemporaryDirectory(prefix="conveyor-bench-") as tmp,
+        start_seaweedfs(Path(tmp) / "weed") as server,
+    ):
         bucket = server.create_bucket("conveyor-bench")
         env = dict(
             os.environ,

@@ -7,10 +7,9 @@ from typing import ClassVar
 
 import attrs
 import pytest
-
 from conveyor import blocks, hookimpl, plugins
 from conveyor.exceptions import BlockExistsError, ConfigurationError, UnknownNameError
-from conveyor.filesystems import LocalFileSystem, S3, StorageBlock, resolve_storage
+from conveyor.filesystems import S3, LocalFileSystem, StorageBlock, resolve_storage
 from conveyor.store import get_store
 from conveyor.testing.storage import StorageBlockConformance
 
@@ -30,7 +29,9 @@ def test_save_and_load_local(tmp_path: Path) -> None:
 
 
 def test_save_and_load_s3_by_slug() -> None:
-    block = S3(bucket_path="results/prod", aws_secret_access_key="s3cr3t-value", region_name="eu-west-1")
+    block = S3(
+        bucket_path="results/prod", aws_secret_access_key="s3cr3t-value", region_name="eu-west-1"
+    )
     assert block.save("prod") == "s3/prod"
     assert S3.load("prod") == block
     loaded = blocks.load_block("s3/prod")
@@ -105,7 +106,9 @@ def test_bad_names_refused(name: str, tmp_path: Path) -> None:
 
 
 def test_list_and_delete_mask_secrets(tmp_path: Path) -> None:
-    S3(bucket_path="bucket", aws_access_key_id="AKIDVISIBLE", aws_secret_access_key="TOPSECRET").save("prod")
+    S3(
+        bucket_path="bucket", aws_access_key_id="AKIDVISIBLE", aws_secret_access_key="TOPSECRET"
+    ).save("prod")
     LocalFileSystem(basepath=str(tmp_path)).save("scratch")
     listed = dict(blocks.list_blocks())
     assert set(listed) == {"s3/prod", "local-file-system/scratch"}

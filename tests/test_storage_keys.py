@@ -5,11 +5,10 @@ from __future__ import annotations
 import posixpath
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
 from conveyor.exceptions import InvalidKeyError
 from conveyor.filesystems import normalize_key
+from hypothesis import given
+from hypothesis import strategies as st
 
 
 @pytest.mark.parametrize(
@@ -29,7 +28,22 @@ def test_clean_keys(key: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     "key",
-    ["", " ", "/", "/a", "\\a", "C:\\a", "c:/a", "..", "../a", "a/../..", "a/..", "a\\..\\..\\b", ".", "./"],
+    [
+        "",
+        " ",
+        "/",
+        "/a",
+        "\\a",
+        "C:\\a",
+        "c:/a",
+        "..",
+        "../a",
+        "a/../..",
+        "a/..",
+        "a\\..\\..\\b",
+        ".",
+        "./",
+    ],
 )
 def test_refused_keys(key: str) -> None:
     with pytest.raises(InvalidKeyError) as info:

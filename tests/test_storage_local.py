@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conveyor.exceptions import InvalidKeyError, ResultNotFoundError, StorageError
 from conveyor.filesystems import LocalFileSystem, default_storage
 
@@ -23,13 +22,17 @@ def test_creates_folders(tmp_path: Path) -> None:
     assert Path(where).read_bytes() == b"v"
 
 
-def test_write_path_is_atomic_temp_fsync_rename(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_write_path_is_atomic_temp_fsync_rename(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The bytes go to a temp file in the key's folder, are fsync-ed, then renamed."""
     events: list[tuple[str, str]] = []
     real_fsync, real_replace = os.fsync, os.replace
 
     def fsync(fd: int) -> None:
-        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}") if sys.platform == "linux" else "?"))
+        events.append(
+            ("fsync", os.readlink(f"/proc/self/fd/{fd}") if sys.platform == "linux" else "?")
+        )
         real_fsync(fd)
 
     def replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
@@ -69,10 +72,9 @@ def test_open_write_streams_to_the_temp_file(tmp_path: Path) -> None:
 def test_failed_open_write_removes_temp_and_keeps_old(tmp_path: Path) -> None:
     block = LocalFileSystem(basepath=str(tmp_path))
     block.write_path("k", b"old")
-    with pytest.raises(RuntimeError):
-        with block.open_write("k") as fh:
-            fh.write(b"new")
-            raise RuntimeError("serializer failed")
+    with pytest.raises(RuntimeError), block.open_write("k") as fh:
+        fh.write(b"new")
+        raise RuntimeError("serializer failed")
     assert (tmp_path / "k").read_bytes() == b"old"
     assert leftovers(tmp_path) == []
 

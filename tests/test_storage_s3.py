@@ -11,12 +11,11 @@ import logging
 import os
 import socket
 import threading
-import tracemalloc
 import traceback
+import tracemalloc
 
 import attrs
 import pytest
-
 from conveyor.exceptions import ResultNotFoundError, StorageError
 from conveyor.filesystems import S3
 from conveyor.testing.s3server import S3Server
@@ -36,7 +35,9 @@ def etag(server: S3Server, bucket: str, key: str) -> str:
     return str(server.client().head_object(Bucket=bucket, Key=key)["ETag"]).strip('"')
 
 
-def assert_clean_error(error: BaseException, *, bucket: str, endpoint: str, secrets: list[str]) -> None:
+def assert_clean_error(
+    error: BaseException, *, bucket: str, endpoint: str, secrets: list[str]
+) -> None:
     message = str(error)
     assert "\n" not in message
     assert bucket in message
@@ -51,7 +52,8 @@ def assert_clean_error(error: BaseException, *, bucket: str, endpoint: str, secr
 
 
 @pytest.mark.parametrize(
-    "bucket_path", ["", "/", "s3://bucket/x", "/bucket", "ab", "b" * 64, "bucket/../up", "bucket//abs/../../x"]
+    "bucket_path",
+    ["", "/", "s3://bucket/x", "/bucket", "ab", "b" * 64, "bucket/../up", "bucket//abs/../../x"],
 )
 def test_bad_bucket_path(bucket_path: str) -> None:
     with pytest.raises(StorageError, match="bucket_path"):
@@ -67,7 +69,9 @@ def test_prefix_and_keys() -> None:
 
 
 def test_secrets_hidden_from_repr_str_and_public_config() -> None:
-    block = S3(bucket_path="bucket", aws_access_key_id="AKIDHIDDEN", aws_secret_access_key="SECRETHIDDEN")
+    block = S3(
+        bucket_path="bucket", aws_access_key_id="AKIDHIDDEN", aws_secret_access_key="SECRETHIDDEN"
+    )
     for text in (repr(block), str(block), block.describe("k"), str(block.public_config())):
         assert "AKIDHIDDEN" not in text and "SECRETHIDDEN" not in text
     assert block.config()["aws_secret_access_key"] == "SECRETHIDDEN"  # the store needs it
@@ -79,7 +83,11 @@ def test_secrets_hidden_from_repr_str_and_public_config() -> None:
 def test_one_client_per_configuration() -> None:
     clients.clear_clients()
     a = S3(bucket_path="bucket-a", endpoint_url="http://127.0.0.1:9", region_name="us-east-1")
-    same = S3(bucket_path="bucket-b/other-prefix", endpoint_url="http://127.0.0.1:9", region_name="us-east-1")
+    same = S3(
+        bucket_path="bucket-b/other-prefix",
+        endpoint_url="http://127.0.0.1:9",
+        region_name="us-east-1",
+    )
     other = attrs.evolve(a, aws_access_key_id="x", aws_secret_access_key="y")
     assert a.client() is a.client()
     assert same.client() is a.client()  # the bucket is not part of the client
@@ -140,18 +148,19 @@ def test_one_huge_write_call_is_split(s3_server: S3Server, s3_bucket: str) -> No
 def test_failed_multipart_is_aborted(s3_server: S3Server, s3_bucket: str) -> None:
     block = s3_server.block(s3_bucket)
     piece = os.urandom(MiB)
-    with pytest.raises(KeyError):
-        with block.open_write("abandoned") as fh:
-            for _ in range(3 * MULTIPART_THRESHOLD // MiB):
-                fh.write(piece)
-            raise KeyError("serializer failed")
+    with pytest.raises(KeyError), block.open_write("abandoned") as fh:
+        for _ in range(3 * MULTIPART_THRESHOLD // MiB):
+            fh.write(piece)
+        raise KeyError("serializer failed")
     assert not block.exists("abandoned")
     uploads = s3_server.client().list_multipart_uploads(Bucket=s3_bucket).get("Uploads", [])
     assert uploads == []
 
 
 @pytest.mark.s3
-def test_streaming_write_memory_is_bounded(seaweedfs_server: S3Server, seaweedfs_bucket: str) -> None:
+def test_streaming_write_memory_is_bounded(
+    seaweedfs_server: S3Server, seaweedfs_bucket: str
+) -> None:
     """Streaming 128 MiB holds far less than 128 MiB of Python objects at any time."""
     block = seaweedfs_server.block(seaweedfs_bucket)
     piece = os.urandom(MiB)
@@ -166,7 +175,12 @@ def test_streaming_write_memory_is_bounded(seaweedfs_server: S3Server, seaweedfs
         tracemalloc.stop()
     print(f"peak {peak / MiB:.1f} MiB")
     assert peak < 72 * MiB, f"peak {peak / MiB:.1f} MiB"
-    assert seaweedfs_server.client().head_object(Bucket=seaweedfs_bucket, Key="bounded")["ContentLength"] == 128 * MiB
+    assert (
+        seaweedfs_server.client().head_object(Bucket=seaweedfs_bucket, Key="bounded")[
+            "ContentLength"
+        ]
+        == 128 * MiB
+    )
 
 
 @pytest.mark.s3
@@ -199,56 +213,96 @@ def test_missing_bucket(s3_server: S3Server) -> None:
             action()
         assert not isinstance(info.value, ResultNotFoundError), name
         assert "does not exist" in str(info.value), name
-        assert_clean_error(info.value, bucket="no-such-bucket-here", endpoint=s3_server.endpoint_url,
-                           secrets=[s3_server.aws_secret_access_key])
+        assert_clean_error(
+            info.value,
+            bucket="no-such-bucket-here",
+            endpoint=s3_server.endpoint_url,
+            secrets=[s3_server.aws_secret_access_key],
+        )
     for size in (10, MULTIPART_THRESHOLD + MiB):
-        with pytest.raises(StorageError) as info:
-            with block.open_write("k") as fh:
-                fh.write(b"v" * size)
+        with pytest.raises(StorageError) as info, block.open_write("k") as fh:
+            fh.write(b"v" * size)
         assert "does not exist" in str(info.value)
-        assert_clean_error(info.value, bucket="no-such-bucket-here", endpoint=s3_server.endpoint_url,
-                           secrets=[s3_server.aws_secret_access_key])
+        assert_clean_error(
+            info.value,
+            bucket="no-such-bucket-here",
+            endpoint=s3_server.endpoint_url,
+            secrets=[s3_server.aws_secret_access_key],
+        )
 
 
 @pytest.mark.s3
-def test_wrong_credentials(seaweedfs_server: S3Server, seaweedfs_bucket: str, caplog: pytest.LogCaptureFixture) -> None:
+def test_wrong_credentials(
+    seaweedfs_server: S3Server, seaweedfs_bucket: str, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG, logger="conveyor")
     wrong = "WRONG-secret-" + "q" * 20
     block = attrs.evolve(seaweedfs_server.block(seaweedfs_bucket), aws_secret_access_key=wrong)
-    for action in (lambda: block.read_path("k"), lambda: block.write_path("k", b"v"), lambda: block.exists("k")):
+    for action in (
+        lambda: block.read_path("k"),
+        lambda: block.write_path("k", b"v"),
+        lambda: block.exists("k"),
+    ):
         with pytest.raises(StorageError) as info:
             action()
         assert "refused the credentials" in str(info.value)
-        assert_clean_error(info.value, bucket=seaweedfs_bucket, endpoint=seaweedfs_server.endpoint_url,
-                           secrets=[wrong, seaweedfs_server.aws_access_key_id])
+        assert_clean_error(
+            info.value,
+            bucket=seaweedfs_bucket,
+            endpoint=seaweedfs_server.endpoint_url,
+            secrets=[wrong, seaweedfs_server.aws_access_key_id],
+        )
     assert wrong not in caplog.text
 
 
 @pytest.mark.s3
 def test_unknown_access_key(seaweedfs_server: S3Server, seaweedfs_bucket: str) -> None:
-    block = attrs.evolve(seaweedfs_server.block(seaweedfs_bucket), aws_access_key_id="NOSUCHKEYID00")
+    block = attrs.evolve(
+        seaweedfs_server.block(seaweedfs_bucket), aws_access_key_id="NOSUCHKEYID00"
+    )
     with pytest.raises(StorageError) as info:
         block.write_path("k", b"v")
     assert "refused the credentials" in str(info.value)
-    assert_clean_error(info.value, bucket=seaweedfs_bucket, endpoint=seaweedfs_server.endpoint_url,
-                       secrets=["NOSUCHKEYID00", seaweedfs_server.aws_secret_access_key])
+    assert_clean_error(
+        info.value,
+        bucket=seaweedfs_bucket,
+        endpoint=seaweedfs_server.endpoint_url,
+        secrets=["NOSUCHKEYID00", seaweedfs_server.aws_secret_access_key],
+    )
 
 
 def test_unreachable_endpoint() -> None:
     endpoint = f"http://127.0.0.1:{closed_port()}"
-    block = S3(bucket_path="some-bucket/p", aws_access_key_id="AKIDX", aws_secret_access_key="SECRETX",
-               endpoint_url=endpoint, region_name="us-east-1")
-    for action in (lambda: block.read_path("k"), lambda: block.write_path("k", b"v"), lambda: block.exists("k")):
+    block = S3(
+        bucket_path="some-bucket/p",
+        aws_access_key_id="AKIDX",
+        aws_secret_access_key="SECRETX",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+    )
+    for action in (
+        lambda: block.read_path("k"),
+        lambda: block.write_path("k", b"v"),
+        lambda: block.exists("k"),
+    ):
         with pytest.raises(StorageError) as info:
             action()
         assert "cannot reach" in str(info.value)
-        assert_clean_error(info.value, bucket="some-bucket", endpoint=endpoint, secrets=["SECRETX", "AKIDX"])
+        assert_clean_error(
+            info.value, bucket="some-bucket", endpoint=endpoint, secrets=["SECRETX", "AKIDX"]
+        )
 
 
 def test_no_credentials_anywhere(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
-    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-                "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                "AWS_WEB_IDENTITY_TOKEN_FILE"):
+    for var in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", f"{tmp_path}/none")
     monkeypatch.setenv("AWS_CONFIG_FILE", f"{tmp_path}/none")
@@ -273,10 +327,16 @@ def test_credentials_default_to_the_boto3_chain(
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", seaweedfs_server.aws_secret_access_key)
     clients.clear_clients()
     try:
-        block = S3(bucket_path=f"{seaweedfs_bucket}/env", endpoint_url=seaweedfs_server.endpoint_url,
-                   region_name="us-east-1")
+        block = S3(
+            bucket_path=f"{seaweedfs_bucket}/env",
+            endpoint_url=seaweedfs_server.endpoint_url,
+            region_name="us-east-1",
+        )
         block.write_path("k", b"from the environment")
-        assert seaweedfs_server.block(f"{seaweedfs_bucket}/env").read_path("k") == b"from the environment"
+        assert (
+            seaweedfs_server.block(f"{seaweedfs_bucket}/env").read_path("k")
+            == b"from the environment"
+        )
         assert "AWS_SECRET_ACCESS_KEY" not in repr(block.config())
         assert block.config()["aws_secret_access_key"] is None  # nothing secret is saved
     finally:

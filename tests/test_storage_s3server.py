@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conveyor.testing import s3server
 from conveyor.testing.s3server import GRPC_OFFSET, PORT_RANGE, S3ServerError
 
@@ -67,7 +66,9 @@ def test_seaweedfs_stops_and_cleans_up(tmp_path: Path) -> None:
 
 
 @pytest.mark.s3
-def test_seaweedfs_checks_credentials_and_has_no_auto_buckets(seaweedfs_server: s3server.S3Server) -> None:
+def test_seaweedfs_checks_credentials_and_has_no_auto_buckets(
+    seaweedfs_server: s3server.S3Server,
+) -> None:
     import attrs
     from botocore.exceptions import ClientError
 

@@ -70,7 +70,7 @@ def list_blocks(block_type: str | None = None) -> list[tuple[str, dict[str, Any]
     for btype, name, config in get_store().list_blocks(block_type):
         try:
             shown = get_storage_class(btype).from_config(config).public_config()
-        except Exception:  # plugin missing: show the field names only
+        except Exception:  # noqa: BLE001 - plugin missing or config stale: field names only
             shown = {k: "?" for k in config}
         out.append((f"{btype}/{name}", shown))
     return out

@@ -123,7 +123,8 @@ class StorageBlock(abc.ABC):
         """The block's configuration: its attrs fields (secrets included)."""
         if not attrs.has(type(self)):
             return {}
-        return {f.name: _jsonable(getattr(self, f.name)) for f in attrs.fields(type(self)) if f.init}
+        fields = attrs.fields(type(self))  # type: ignore[arg-type]  # attrs.has() checked above
+        return {f.name: _jsonable(getattr(self, f.name)) for f in fields if f.init}
 
     def public_config(self) -> dict[str, Any]:
         """The configuration with secret fields shown as ``'********'`` when set."""
@@ -197,7 +198,9 @@ def block_from_dict(data: dict[str, Any]) -> StorageBlock:
     config = dict(data)
     block_type = config.pop("block_type", None)
     if not isinstance(block_type, str):
-        raise ConfigurationError(f"block configuration has no 'block_type' (fields: {sorted(data)})")
+        raise ConfigurationError(
+            f"block configuration has no 'block_type' (fields: {sorted(data)})"
+        )
     return get_storage_class(block_type).from_config(config)
 
 

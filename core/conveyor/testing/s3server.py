@@ -156,9 +156,8 @@ def find_weed() -> str:
 
 def _wait_until_ready(server: S3Server, process: subprocess.Popen[bytes], deadline: float) -> None:
     """Poll until ``create_bucket`` works; the probe bucket is removed again."""
-    from botocore.config import Config
-
     import boto3
+    from botocore.config import Config
 
     client = boto3.session.Session().client(
         "s3",
@@ -180,7 +179,7 @@ def _wait_until_ready(server: S3Server, process: subprocess.Popen[bytes], deadli
             client.create_bucket(Bucket=probe)
             client.delete_bucket(Bucket=probe)
             return
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - not up yet: retry until the deadline
             last = exc
             time.sleep(0.1)
     raise S3ServerError(
@@ -368,7 +367,9 @@ def start_moto(workdir: str | os.PathLike[str] | None = None) -> Iterator[S3Serv
 # -- pytest fixtures ----------------------------------------------------------------------
 
 
-def _started(factory: Any, tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[S3Server]:
+def _started(
+    factory: Any, tmp_path_factory: pytest.TempPathFactory, name: str
+) -> Iterator[S3Server]:
     try:
         manager = factory(tmp_path_factory.mktemp(name))
         server = manager.__enter__()

@@ -33,8 +33,25 @@ import pytest
 from conveyor.exceptions import InvalidKeyError, ResultNotFoundError
 from conveyor.filesystems import StorageBlock, block_from_dict, secret_field_names
 
-BAD_KEYS = ["", "   ", "/abs", "/", "../up", "a/../../up", "..", "a/..", "C:\\x", "\\\\server\\share"]
-ODD_KEYS = ["plain", "nested/deeper/key", "with space/and-dash_und.er", "ümlaut/κλειδί", "./dot/./key"]
+BAD_KEYS = [
+    "",
+    "   ",
+    "/abs",
+    "/",
+    "../up",
+    "a/../../up",
+    "..",
+    "a/..",
+    "C:\\x",
+    "\\\\server\\share",
+]
+ODD_KEYS = [
+    "plain",
+    "nested/deeper/key",
+    "with space/and-dash_und.er",
+    "ümlaut/κλειδί",
+    "./dot/./key",
+]
 
 
 class _Boom(Exception):
@@ -105,9 +122,8 @@ class StorageBlockConformance:
         assert not storage_block.exists("never/written")
 
     def test_missing_key_open_read(self, storage_block: StorageBlock) -> None:
-        with pytest.raises(ResultNotFoundError):
-            with storage_block.open_read("never/written") as fh:
-                fh.read()
+        with pytest.raises(ResultNotFoundError), storage_block.open_read("never/written") as fh:
+            fh.read()
 
     def test_bad_keys_refused(self, storage_block: StorageBlock) -> None:
         for key in BAD_KEYS:
@@ -115,19 +131,19 @@ class StorageBlockConformance:
                 storage_block.write_path(key, b"x")
             with pytest.raises(InvalidKeyError):
                 storage_block.read_path(key)
-            with pytest.raises(InvalidKeyError):
-                with storage_block.open_write(key) as fh:
-                    fh.write(b"x")
-            with pytest.raises(InvalidKeyError):
-                with storage_block.open_read(key):
-                    pass
+            with pytest.raises(InvalidKeyError), storage_block.open_write(key) as fh:
+                fh.write(b"x")
+            with pytest.raises(InvalidKeyError), storage_block.open_read(key):
+                pass
             with pytest.raises(InvalidKeyError):
                 storage_block.exists(key)
             if self.supports_delete:
                 with pytest.raises(InvalidKeyError):
                     storage_block.delete(key)
 
-    def test_climbing_key_writes_nothing_outside(self, storage_block: StorageBlock, tmp_path: Path) -> None:
+    def test_climbing_key_writes_nothing_outside(
+        self, storage_block: StorageBlock, tmp_path: Path
+    ) -> None:
         with pytest.raises(InvalidKeyError):
             storage_block.write_path(f"../{tmp_path.name}-escaped", b"x")
         assert not (tmp_path.parent / f"{tmp_path.name}-escaped").exists()
@@ -176,18 +192,16 @@ class StorageBlockConformance:
         assert storage_block.read_path("empty") == b""
 
     def test_open_write_failure_leaves_nothing(self, storage_block: StorageBlock) -> None:
-        with pytest.raises(_Boom):
-            with storage_block.open_write("failed") as fh:
-                fh.write(b"half a value")
-                raise _Boom()
+        with pytest.raises(_Boom), storage_block.open_write("failed") as fh:
+            fh.write(b"half a value")
+            raise _Boom()
         assert not storage_block.exists("failed")
 
     def test_open_write_failure_keeps_old_value(self, storage_block: StorageBlock) -> None:
         storage_block.write_path("kept", b"old value")
-        with pytest.raises(_Boom):
-            with storage_block.open_write("kept") as fh:
-                fh.write(b"new value that never completes")
-                raise _Boom()
+        with pytest.raises(_Boom), storage_block.open_write("kept") as fh:
+            fh.write(b"new value that never completes")
+            raise _Boom()
         assert storage_block.read_path("kept") == b"old value"
 
     def test_open_write_not_visible_before_exit(self, storage_block: StorageBlock) -> None:
@@ -229,11 +243,10 @@ class StorageBlockConformance:
 
     def test_large_value_failure_leaves_nothing(self, storage_block: StorageBlock) -> None:
         piece = os.urandom(1 << 20)
-        with pytest.raises(_Boom):
-            with storage_block.open_write("large-failed") as fh:
-                for _ in range(max(1, self.large_size // len(piece))):
-                    fh.write(piece)
-                raise _Boom()
+        with pytest.raises(_Boom), storage_block.open_write("large-failed") as fh:
+            for _ in range(max(1, self.large_size // len(piece))):
+                fh.write(piece)
+            raise _Boom()
         assert not storage_block.exists("large-failed")
 
     def test_large_write_path(self, storage_block: StorageBlock) -> None:
@@ -252,7 +265,7 @@ class StorageBlockConformance:
                 storage_block.write_path(f"threads/{i}", values[i])
                 with storage_block.open_write("threads/shared") as fh:
                     fh.write(values[i])
-            except BaseException as exc:  # pragma: no cover - reported below
+            except BaseException as exc:  # noqa: BLE001 - reported below
                 errors.append(exc)
 
         threads = [threading.Thread(target=work, args=(i,)) for i in values]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from conveyor import hookimpl
+
 from conveyor_storage_local.local import LocalFileSystem
 
 

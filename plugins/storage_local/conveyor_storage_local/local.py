@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import BinaryIO, ClassVar
 
 import attrs
-
 from conveyor.exceptions import ResultNotFoundError, StorageError
 from conveyor.filesystems import StorageBlock, normalize_key
 
-_WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+_WRITE_FLAGS = (
+    os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+)
 
 
 @attrs.frozen

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conveyor.testing.storage import StorageBlockConformance
 from conveyor_storage_local import LocalFileSystem
 

@@ -31,14 +31,19 @@ from collections.abc import Iterator
 from typing import Any, BinaryIO, ClassVar, NoReturn
 
 import attrs
-
+from boto3.exceptions import Boto3Error
+from botocore.exceptions import BotoCoreError, ClientError
 from conveyor.exceptions import InvalidKeyError, ResultNotFoundError, StorageError
 from conveyor.filesystems import StorageBlock, normalize_key, secret_field
+
 from conveyor_storage_s3 import clients
 from conveyor_storage_s3.errors import is_missing_key, storage_error
 from conveyor_storage_s3.streams import BodyReader, Pipe, PipeAborted, PipeBroken
 
 log = logging.getLogger("conveyor.storage.s3")
+
+#: What boto3 raises for a failed call (turned into StorageError by ``S3._fail``).
+S3_ERRORS = (BotoCoreError, ClientError, Boto3Error)
 
 MiB = 1 << 20
 #: Values at least this large are uploaded in parts (S3's minimum part size is 5 MiB).
@@ -137,7 +142,7 @@ class S3(StorageBlock):
             return self.endpoint_url
         try:
             return str(self.client().meta.endpoint_url)
-        except Exception:
+        except S3_ERRORS:
             return "the default AWS endpoint"
 
     # -- the client --------------------------------------------------------------------
@@ -185,7 +190,7 @@ class S3(StorageBlock):
                 client.upload_fileobj(
                     io.BytesIO(content), self.bucket, key, Config=transfer_config()
                 )
-        except Exception as exc:
+        except S3_ERRORS as exc:
             self._fail(exc, "write", key)
         return f"s3://{self.bucket}/{key}"
 
@@ -210,7 +215,7 @@ class S3(StorageBlock):
         client = self.client()
         try:
             return key, client.get_object(Bucket=self.bucket, Key=key)
-        except Exception as exc:
+        except S3_ERRORS as exc:
             if is_missing_key(exc):
                 raise self._missing(path, key) from None
             self._fail(exc, "read", key)
@@ -220,7 +225,7 @@ class S3(StorageBlock):
         try:
             with contextlib.closing(response["Body"]) as body:
                 return bytes(body.read())
-        except Exception as exc:
+        except S3_ERRORS as exc:
             self._fail(exc, "read", key)
 
     @contextlib.contextmanager
@@ -237,16 +242,14 @@ class S3(StorageBlock):
         try:
             client.head_object(Bucket=self.bucket, Key=key)
             return True
-        except Exception as exc:
+        except S3_ERRORS as exc:
             if not is_missing_key(exc):
                 self._fail(exc, "check", key)
         # HEAD says 404 both for a missing key and for a missing bucket: tell them apart.
         try:
             client.head_bucket(Bucket=self.bucket)
-        except Exception as exc:
+        except S3_ERRORS as exc:
             if is_missing_key(exc):
-                from botocore.exceptions import ClientError
-
                 exc = ClientError({"Error": {"Code": "NoSuchBucket", "Message": ""}}, "HeadBucket")
             self._fail(exc, "check", key)
         return False
@@ -256,7 +259,7 @@ class S3(StorageBlock):
         key = self.object_key(path)
         try:
             self.client().delete_object(Bucket=self.bucket, Key=key)
-        except Exception as exc:
+        except S3_ERRORS as exc:
             self._fail(exc, "delete", key)
 
     def ensure_bucket(self) -> None:
@@ -265,12 +268,12 @@ class S3(StorageBlock):
         try:
             client.head_bucket(Bucket=self.bucket)
             return
-        except Exception as exc:
+        except S3_ERRORS as exc:
             if not is_missing_key(exc):
                 self._fail(exc, "check", None)
         try:
             client.create_bucket(Bucket=self.bucket)
-        except Exception as exc:
+        except S3_ERRORS as exc:
             if "BucketAlreadyOwnedByYou" not in str(exc):
                 self._fail(exc, "create", None)
 
@@ -317,7 +320,7 @@ class _StreamingUpload(io.RawIOBase):
         def upload() -> None:
             try:
                 client.upload_fileobj(pipe, self._block.bucket, self._key, Config=config)
-            except BaseException as exc:  # reported to the writer by finish()/write()
+            except BaseException as exc:  # noqa: BLE001 - reported to the writer by finish()/write()
                 self._error = exc
                 pipe.break_(exc)
 
@@ -336,7 +339,7 @@ class _StreamingUpload(io.RawIOBase):
         if self._pipe is None:
             try:
                 block.client().put_object(Bucket=block.bucket, Key=key, Body=bytes(self._buffer))
-            except Exception as exc:
+            except S3_ERRORS as exc:
                 block._fail(exc, "write", key)
             finally:
                 self._buffer = bytearray()

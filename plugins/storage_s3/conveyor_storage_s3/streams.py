@@ -100,7 +100,9 @@ class Pipe:
                 n = self._size
             else:
                 if n > self._capacity:
-                    raise ValueError(f"read({n}) is larger than the pipe's capacity {self._capacity}")
+                    raise ValueError(
+                        f"read({n}) is larger than the pipe's capacity {self._capacity}"
+                    )
                 while self._size < n and not self._eof:
                     self._cond.wait()
             if self._aborted:

@@ -7,7 +7,6 @@ moto's server mode, so every test runs once on each.
 from __future__ import annotations
 
 import pytest
-
 from conveyor.testing.storage import StorageBlockConformance
 from conveyor_storage_s3 import S3
 
