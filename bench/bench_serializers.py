@@ -131,6 +131,7 @@ def _serializer(lib: str) -> Any:
 
 def run_once(method: str, lib: str, value: Any, path: str, ser: Any) -> tuple[float, float]:
     """(dump seconds, load seconds) of one round trip; the loaded value is dropped."""
+    data: Any = None
     if method in ("raw", "raw-file"):
         dumps, loads = _raw_lib("pickle" if lib == "cloudpickle" else lib)
     if method == "raw":
@@ -163,8 +164,7 @@ def run_once(method: str, lib: str, value: Any, path: str, ser: Any) -> tuple[fl
         t2 = time.perf_counter()
     else:
         raise SystemExit(f"unknown method {method!r}")
-    del back
-    data = None  # noqa: F841
+    del back, data
     return t1 - t0, t2 - t1
 
 
@@ -184,7 +184,7 @@ def child(case: str, method: str, lib: str, scale: int) -> None:
         exact = _reset_peak()
         run_once(method, lib, value, path, ser)
         peak = _peak_kib()
-        extra_kib = max(0, peak - base) if exact else max(0, peak - base)
+        extra_kib = max(0, peak - base)
         times = [run_once(method, lib, value, path, ser) for _ in range(REPEATS)]
     size = len(_raw_lib("pickle" if lib in ("cloudpickle", "pickle") else lib)[0](value))
     best = min(times, key=lambda t: t[0] + t[1])

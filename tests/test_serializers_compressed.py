@@ -6,7 +6,6 @@ import zlib
 from typing import Any
 
 import pytest
-
 from conveyor.compressed import CompressedSerializer
 from conveyor.exceptions import ConfigurationError, SerializationError
 from conveyor.serializers import JSONSerializer, PickleSerializer

@@ -7,7 +7,6 @@ from typing import Any, ClassVar
 
 import attrs
 import pytest
-
 from conveyor import hookimpl, plugins
 from conveyor.compressed import CompressedSerializer
 from conveyor.exceptions import ConfigurationError, UnknownNameError
@@ -100,9 +99,8 @@ def test_unknown_names_list_the_available_ones_sorted() -> None:
 
 def test_unknown_name_is_a_lookup_error_with_install_hint_for_our_plugins() -> None:
     pm = plugins.make_plugin_manager(disabled=["serializer-json"])
-    with plugins.use_plugin_manager(pm):
-        with pytest.raises(LookupError, match="install conveyor-serializer-json"):
-            resolve_serializer("json")
+    with plugins.use_plugin_manager(pm), pytest.raises(LookupError, match="install conveyor-serializer-json"):
+        resolve_serializer("json")
 
 
 @pytest.mark.parametrize("value", [None, 3, b"json", ["json"], {"type": "json"}])

@@ -71,7 +71,7 @@ class CompressedSerializer(Serializer):
 
     type: ClassVar[str] = "compressed"
 
-    serializer: Serializer = attrs.field(default="pickle", converter=_to_serializer)
+    serializer: Serializer = attrs.field(default="pickle", converter=_to_serializer)  # type: ignore[assignment]
     compressionlib: str = attrs.field(default="zlib", validator=_check_lib)
     level: int | None = attrs.field(default=None, validator=_check_level)
 

@@ -61,7 +61,7 @@ class Serializer(abc.ABC):
             return {}
         return {
             f.name: _config_value(getattr(self, f.name))
-            for f in attrs.fields(type(self))
+            for f in attrs.fields(type(self))  # type: ignore[arg-type]
             if f.init
         }
 
@@ -176,8 +176,8 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "ACCEPTED_FORMS",
-    "Serializer",
     "SerializationError",
+    "Serializer",
     "default_serializer",
     "get_serializer_class",
     "resolve_serializer",

@@ -24,6 +24,7 @@ import datetime as dt
 import decimal
 import enum
 import gc
+import math
 import operator
 import pathlib
 import sys
@@ -33,8 +34,8 @@ from collections.abc import Callable
 from typing import Any
 
 import attrs
-
 from conveyor.exceptions import SerializationError
+
 from conveyor_serializer_json import classes
 
 #: The key that marks a JSON object as a tagged value.
@@ -96,7 +97,7 @@ def plain_levels(obj: Any) -> list[list[Any]] | None:
     nan/infinity (both visible in the written bytes, see ``JSONSerializer.dumps``).
     """
     level = [obj]
-    levels = []
+    levels: list[list[Any]] = []
     allowed = _PLAIN_TYPES
     referents = gc.get_referents
     while level:
@@ -172,7 +173,7 @@ class Encoder:
         if t is float:
             if obj - obj == 0.0:  # finite
                 return obj
-            return {MARKER: "float", "v": "nan" if obj != obj else ("inf" if obj > 0 else "-inf")}
+            return {MARKER: "float", "v": "nan" if math.isnan(obj) else ("inf" if obj > 0 else "-inf")}
         if t is bool or obj is None:
             return obj
         if t is dict:
@@ -248,7 +249,7 @@ class Encoder:
     def _set(self, obj: set[Any] | frozenset[Any]) -> Any:
         try:
             items = sorted(obj)
-        except Exception:
+        except Exception:  # noqa: BLE001 - unorderable items keep their order
             items = list(obj)
         name = "set" if type(obj) is set else "frozenset"
         return {MARKER: name, "v": self._items(items, lambda _i, v: f" (element {_key_text(v)})")}
@@ -463,7 +464,7 @@ class Decoder:
         offset = dt.timedelta(*data["v"])
         if "name" in data:
             return dt.timezone(offset, data["name"])
-        return dt.timezone.utc if not offset else dt.timezone(offset)
+        return dt.UTC if not offset else dt.timezone(offset)
 
     def _find(self, data: dict[str, Any], check: Callable[[Any], bool], kind: str) -> Any:
         path = data["cls"]
@@ -486,7 +487,7 @@ class Decoder:
             return cls[data["name"]]
         return cls(self.decode(data["value"]))
 
-    def _build(self, cls: type, fields: dict[str, Any]) -> Any:
+    def _build(self, cls: Any, fields: dict[str, Any]) -> Any:
         obj = cls.__new__(cls)
         for name, value in fields.items():
             object.__setattr__(obj, name, self.decode(value))

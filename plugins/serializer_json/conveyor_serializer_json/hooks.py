@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from conveyor import hookimpl
+
 from conveyor_serializer_json.json_serializer import JSONSerializer
 
 

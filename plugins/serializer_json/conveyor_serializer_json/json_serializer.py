@@ -13,9 +13,9 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 import attrs
-
 from conveyor.exceptions import ConfigurationError, SerializationError
 from conveyor.serializers import Serializer
+
 from conveyor_serializer_json import classes
 from conveyor_serializer_json.codec import MARKER, Decoder, Encoder, count_none, plain_levels
 

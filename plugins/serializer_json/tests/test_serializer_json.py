@@ -17,9 +17,6 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from conveyor.exceptions import ConfigurationError, SerializationError
 from conveyor.serializers import JSONSerializer, serializer_from_dict
 from conveyor.testing.serializers import (
@@ -37,6 +34,8 @@ from conveyor.testing.serializers import (
     plain_values,
 )
 from conveyor_serializer_json.codec import MARKER
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 _bounded = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -104,7 +103,7 @@ EXAMPLES: list[Any] = [
     [1, (2, [3, (4,)])],
     {},
     {"a": 1, "b": {"c": [1, 2]}},
-    {1: "int key", (1, 2): "tuple key", None: "none", True: "bool", 2.5: "float", "s": "str"},
+    {1: "int key", (1, 2): "tuple key", None: "none", False: "bool", 2.5: "float", "s": "str"},
     {frozenset({1, 2}): {"nested": {3: 4}}},
     set(),
     {1, 2, 3},
@@ -113,7 +112,7 @@ EXAMPLES: list[Any] = [
     {1, "mixed", None},
     complex(1, -2),
     dt.datetime(2024, 5, 1, 12, 30, 15, 123456),
-    dt.datetime(2024, 5, 1, 12, 30, tzinfo=dt.timezone.utc),
+    dt.datetime(2024, 5, 1, 12, 30, tzinfo=dt.UTC),
     dt.datetime(2024, 5, 1, 12, 30, tzinfo=dt.timezone(dt.timedelta(hours=-3, minutes=-30), "NST")),
     dt.datetime(2024, 5, 1, 12, 30, tzinfo=zoneinfo.ZoneInfo("Europe/Paris")),
     dt.datetime(2024, 10, 27, 2, 30, fold=1, tzinfo=zoneinfo.ZoneInfo("Europe/Paris")),
@@ -136,7 +135,7 @@ EXAMPLES: list[Any] = [
     SamplePoint("p", payload={"deep": (1, {2})}),
     SampleRecord(key=(1, 2), items=[SampleColor.RED]),
     SampleFrozenRecord("n", 3),
-    SampleModel(name="m", values=[1, 2], when=dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)),
+    SampleModel(name="m", values=[1, 2], when=dt.datetime(2020, 1, 1, tzinfo=dt.UTC)),
     SampleModel(name="only-name"),
     SampleOuterModel(inner=SampleModel(name="i"), tags={"x": 1.0}),
     {MARKER: "tuple", "v": [1, 2]},

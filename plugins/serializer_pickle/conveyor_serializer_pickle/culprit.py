@@ -46,12 +46,11 @@ def _children(obj: Any, protocol: int) -> Iterator[tuple[str, Any]]:
             if name in obj.__globals__:
                 yield f".<global {name}>", obj.__globals__[name]
         return
-    if isinstance(obj, (dict, list, tuple, set, frozenset, str, bytes, int, float, type)):
-        if type(obj) in (dict, list, tuple, set, frozenset, str, bytes, int, float):
-            return
+    if type(obj) in (dict, list, tuple, set, frozenset, str, bytes, int, float):
+        return
     try:
         reduced = obj.__reduce_ex__(protocol)
-    except Exception:
+    except Exception:  # noqa: BLE001 - then it has no parts to look into
         return
     if not isinstance(reduced, tuple):
         return
@@ -95,7 +94,7 @@ def find_culprit(obj: Any, lib: Any, kwargs: dict[str, Any], error: BaseExceptio
             return None
         try:
             children = list(_children(value, protocol))
-        except Exception:
+        except Exception:  # noqa: BLE001 - a part we cannot look into
             return None
         for segment, child in children:
             if id(child) in seen:
@@ -105,7 +104,7 @@ def find_culprit(obj: Any, lib: Any, kwargs: dict[str, Any], error: BaseExceptio
                 lib.dumps(child, **kwargs)
             except RecursionError:
                 continue
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - any pickling failure
                 return search(child, path + segment, depth + 1) or (path + segment, exc)
         return None
 

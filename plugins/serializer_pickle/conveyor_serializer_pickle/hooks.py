@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from conveyor import hookimpl
+
 from conveyor_serializer_pickle.pickle_serializer import PickleSerializer
 
 

@@ -23,9 +23,9 @@ from types import ModuleType
 from typing import Any, BinaryIO, ClassVar
 
 import attrs
-
 from conveyor.exceptions import ConfigurationError, SerializationError
 from conveyor.serializers import Serializer
+
 from conveyor_serializer_pickle.culprit import find_culprit
 
 #: The protocol used when the library supports it (out-of-band capable, no-copy buffers).
@@ -76,7 +76,7 @@ def library_version(name: str) -> str:
     top = name.split(".", 1)[0]
     if top in sys.stdlib_module_names:
         return f"python-{platform.python_version()}"
-    import importlib.metadata as metadata
+    from importlib import metadata
 
     for dist in metadata.packages_distributions().get(top, []):
         try:

@@ -1,7 +1,6 @@
 """The distribution's own entry point is really installed and registers its class."""
 
 import importlib_metadata
-
 from conveyor.plugins import list_plugins, make_plugin_manager
 from conveyor_serializer_pickle import PickleSerializer
 

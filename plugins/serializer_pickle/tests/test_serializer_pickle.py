@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-
 from conveyor.exceptions import ConfigurationError, SerializationError
 from conveyor.serializers import PickleSerializer, serializer_from_dict
 from conveyor.testing.serializers import (
