@@ -304,12 +304,15 @@ class _StreamingUpload(io.RawIOBase):
         view = memoryview(data).cast("B")
         n = len(view)
         self.bytes_written += n
-        if self._pipe is not None:
-            self._pipe.write(view)
-            return n
-        self._buffer += view
-        if len(self._buffer) >= MULTIPART_THRESHOLD:
-            self._start()
+        if self._pipe is None:
+            if len(self._buffer) + n < MULTIPART_THRESHOLD:
+                self._buffer += view
+                return n
+            self._start()  # hands the buffered bytes to the pipe
+            assert self._pipe is not None
+        # A huge single write (pickle hands over large buffers whole) is not copied
+        # whole: the pipe takes it piece by piece as the upload makes room.
+        self._pipe.write(view)
         return n
 
     def _start(self) -> None:
