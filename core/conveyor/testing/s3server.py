@@ -188,6 +188,16 @@ def _wait_until_ready(server: S3Server, process: subprocess.Popen[bytes], deadli
     )
 
 
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """Linux: the server gets SIGTERM if the test process dies without stopping it."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def _stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is not None:
         return
@@ -247,6 +257,9 @@ def start_seaweedfs(workdir: str | os.PathLike[str] | None = None) -> Iterator[S
             ports = free_ports(6)
             master, volume, filer, s3, admin, webdav = ports
             log_path = root / f"weed-{s3}.log"
+            # The ports are free, so socket files named after them are stale leftovers
+            # of a server that was killed: they would get in the new server's way.
+            _remove_sockets(ports)
             command = [
                 weed, "mini",
                 f"-dir={data}",
@@ -275,6 +288,7 @@ def start_seaweedfs(workdir: str | os.PathLike[str] | None = None) -> Iterator[S
                     stdout=log_file,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
+                    preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads yet at this point
                 )
             server = S3Server(
                 name="SeaweedFS",
@@ -336,6 +350,7 @@ def start_moto(workdir: str | os.PathLike[str] | None = None) -> Iterator[S3Serv
                     stdout=log_file,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
+                    preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads yet at this point
                 )
             server = S3Server(
                 name="moto server",
