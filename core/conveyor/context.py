@@ -89,6 +89,9 @@ class FlowRunContext:
         else:
             self.explicit_persist = (None, None)
         self.futures: list[ConveyorFuture] = []
+        #: persistence decisions of this flow run's tasks: the options of a task object
+        #: do not change during a flow run, so the hook is asked once per task per flow run
+        self.decisions: dict[Any, Any] = {}
         self._storage: tuple[StorageBlock, str | None] | None = None
         self._serializer: Serializer | None = None
         self._resolved: dict[Any, Any] = {}

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import time
 import uuid
@@ -34,7 +35,7 @@ from conveyor.context import (
     task_run_context,
 )
 from conveyor.exceptions import ConfigurationError, ConveyorError, SerializationError, StorageError
-from conveyor.futures import ConveyorFuture, contains_futures, resolve_futures
+from conveyor.futures import _ATOMS, ConveyorFuture, contains_futures, resolve_futures
 from conveyor.policy import PersistenceDecision, PersistenceOptions
 from conveyor.results import (
     ResultLiteral,
@@ -43,6 +44,7 @@ from conveyor.results import (
     persist_value,
     result_from_json,
 )
+from conveyor.store import get_store
 from conveyor.states import (
     CANCELLED,
     COMPLETED,
@@ -62,14 +64,39 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("conveyor")
 _INFO = logging.INFO
+_ERROR = logging.ERROR
+_log_enabled = logger.isEnabledFor
 
 _UNPERSISTED_JSON = UnpersistedResult.missing().json()
 _LITERALS = {v: ResultLiteral(v) for v in (True, False, None)}
 _LITERAL_JSON = {v: r.json() for v, r in _LITERALS.items()}
 
 
-def new_run_id() -> str:
-    return str(uuid.uuid4())
+class _RunIds:
+    """Run ids shaped like UUIDs: 80 random bits per process, then a counter.
+
+    ``str(uuid.uuid4())`` costs a system call per run; this costs a counter step. The
+    random part is drawn again after a fork, so processes never share ids.
+    """
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        import itertools
+
+        prefix = uuid.uuid4().hex[:20]
+        self._head = f"{prefix[:8]}-{prefix[8:12]}-{prefix[12:16]}-{prefix[16:20]}-"
+        self._count = itertools.count(int.from_bytes(os.urandom(3), "big") << 24)
+
+    def next(self) -> str:
+        return f"{self._head}{next(self._count) & 0xFFFFFFFFFFFF:012x}"
+
+
+_ids = _RunIds()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_ids.reset)
+new_run_id = _ids.next
 
 
 # -- logging --------------------------------------------------------------------------
@@ -161,7 +188,7 @@ class _Recorder:
     created: bool
     run_count: int
     start_time: float | None
-    current: list[State]
+    current: list[State | None]
     _storage: tuple[StorageBlock, str | None, Serializer] | None
     last_error: BaseException | None
 
@@ -171,8 +198,9 @@ class _Recorder:
         raise NotImplementedError
 
     def record(self, state: State, where: str | None = None) -> State:
-        state.run_id = self.id
-        if state.type is RUNNING:
+        state.run_id = run_id = self.id
+        stype = state.type
+        if stype is RUNNING:
             self.run_count += 1
             if self.start_time is None:
                 self.start_time = state.ts
@@ -183,15 +211,16 @@ class _Recorder:
             data = state.data
             self.writer.set_state(
                 self.kind,
-                self.id,
-                (state.type.value, state.name, state.message, state.ts,
+                run_id,
+                (stype, state.name, state.message, state.ts,
                  None if data is None else _data_json(data)),
                 self.start_time,
-                state.ts if state.type in _FINAL else None,
+                state.ts if stype in _FINAL else None,
                 self.run_count,
             )
         self.current[0] = state
-        _log_state(self.kind, self.name, self.id, state, where)
+        if _log_enabled(_ERROR if stype is FAILED or stype is CRASHED else _INFO):
+            _log_state(self.kind, self.name, run_id, state, where)
         return state
 
     # Persistence ---------------------------------------------------------------------
@@ -303,6 +332,18 @@ class _Recorder:
 _FINAL = frozenset({COMPLETED, FAILED, CRASHED, CANCELLED})
 
 
+def _may_hold_futures(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    atoms = _ATOMS
+    for value in args:
+        if type(value) not in atoms and contains_futures(value):
+            return True
+    if kwargs:
+        for value in kwargs.values():
+            if type(value) not in atoms and contains_futures(value):
+                return True
+    return False
+
+
 def _data_json(data: Any) -> str:
     if type(data) is UnpersistedResult:
         return _UNPERSISTED_JSON
@@ -341,8 +382,6 @@ class TaskRun(_Recorder):
         ctx: FlowRunContext | None,
         persist_by_default: bool | None = None,
     ) -> None:
-        from conveyor.store import get_store
-
         self.obj = task
         self.id = run_id = new_run_id()
         self.name = task.name
@@ -352,7 +391,7 @@ class TaskRun(_Recorder):
         self.created = False
         self.run_count = 0
         self.start_time = None
-        self.current = [State(PENDING, run_id=run_id)]
+        self.current = [None]
         self._storage = None
         self._parameters: dict[str, Any] | None = None
         self.cache_key: str | None = None
@@ -368,6 +407,12 @@ class TaskRun(_Recorder):
             if persist_by_default is None:
                 persist_by_default = configure_logging()
             self.info = TaskRunInfo(run_id, task.name, None)
+        decisions = ctx.decisions if ctx is not None else None
+        if decisions is not None:
+            decision = decisions.get(task)
+            if decision is not None:
+                self.decision = decision
+                return
         self.decision = plugins.resolve_persistence(
             PersistenceOptions(
                 "task",
@@ -383,6 +428,8 @@ class TaskRun(_Recorder):
                 persist_by_default,
             )
         )
+        if decisions is not None:
+            decisions[task] = self.decision
 
     def _create(self, state: State) -> None:
         data = state.data
@@ -391,7 +438,7 @@ class TaskRun(_Recorder):
             self.name,
             self.info.flow_run_id,
             self.cache_key,
-            (state.type.value, state.name, state.message, state.ts,
+            (state.type, state.name, state.message, state.ts,
              None if data is None else _data_json(data)),
             self.start_time,
             self.run_count,
@@ -426,7 +473,7 @@ class TaskRun(_Recorder):
     def prepare(self) -> State | None:
         """Resolve upstream futures and look up the cache; a final state ends the run here."""
         args, kwargs = self.args, self.kwargs
-        if (args and contains_futures(args)) or (kwargs and contains_futures(kwargs)):
+        if _may_hold_futures(args, kwargs):
             try:
                 self.args = resolve_futures(args)
                 self.kwargs = resolve_futures(kwargs)
@@ -612,14 +659,14 @@ class _SubflowPlaceholder(_Recorder):
         self.created = False
         self.run_count = 0
         self.start_time = None
-        self.current = [State(PENDING)]
+        self.current = [None]
         self._storage = None
         self.last_error = None
 
     def _create(self, state: State) -> None:
         self.writer.create_task_run(
             self.id, self.name, self.ctx.flow_run.id if self.ctx else None, None,
-            (state.type.value, state.name, state.message, state.ts, state.data_json()),
+            (state.type, state.name, state.message, state.ts, state.data_json()),
             self.start_time, self.run_count,
         )
 
@@ -646,7 +693,7 @@ class FlowRun(_Recorder):
         self.created = False
         self.run_count = 0
         self.start_time = None
-        self.current = [State(PENDING)]
+        self.current = [None]
         self._storage = None
         self.placeholder: _SubflowPlaceholder | None = None
         self.last_error = None
@@ -697,7 +744,7 @@ class FlowRun(_Recorder):
     def _create(self, state: State) -> None:
         self.writer.create_flow_run(
             self.id, self.name, self.info.parent_task_run_id, self.info.parent_flow_run_id,
-            (state.type.value, state.name, state.message, state.ts, state.data_json()),
+            (state.type, state.name, state.message, state.ts, state.data_json()),
             self.start_time, self.run_count,
         )
 

@@ -26,7 +26,7 @@ class ConveyorFuture(Generic[R]):
         task_run_id: str,
         task_name: str,
         future: concurrent.futures.Future[State],
-        current: list[State],
+        current: list[State | None],
     ) -> None:
         self.task_run_id = task_run_id
         self.task_name = task_name
@@ -40,7 +40,12 @@ class ConveyorFuture(Generic[R]):
         future = self._future
         if future.done() and future.exception() is None:
             return future.result()
-        return self._current[0]
+        current = self._current[0]
+        if current is None:
+            from conveyor.states import PENDING, State
+
+            current = State(PENDING, run_id=self.task_run_id)
+        return current
 
     def done(self) -> bool:
         return self._future.done()
@@ -110,7 +115,10 @@ def contains_futures(value: Any) -> bool:
     if isinstance(value, (ConveyorFuture, State)):
         return True
     if kind is list or kind is tuple or kind is set or kind is frozenset:
-        return any(contains_futures(v) for v in value)
+        for v in value:
+            if type(v) not in _ATOMS and contains_futures(v):
+                return True
+        return False
     if kind is dict:
         return any(contains_futures(v) for v in value.values())
     return False

@@ -102,6 +102,19 @@ MIGRATIONS: list[str] = [
 ]
 
 
+def _set_wal(conn: sqlite3.Connection) -> None:
+    """Switch to WAL mode. Asking while another connection writes can fail at once with
+    "database is locked" (the busy handler does not cover it), so retry for a while."""
+    for attempt in range(200):
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 199:
+                raise
+            time.sleep(0.005)
+
+
 def new_id() -> str:
     """A fresh run id."""
     return str(uuid.uuid4())
@@ -143,7 +156,7 @@ class Store:
         )
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA journal_mode = WAL")
+        _set_wal(conn)
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
         self._local.conn = conn
@@ -292,6 +305,7 @@ class Store:
     def writer(self) -> RunWriter:
         writer: RunWriter | None = getattr(self, "_writer", None)
         if writer is None:
+            self._connect()  # schema and WAL mode settled before the writer thread writes
             with self._init_lock:
                 writer = getattr(self, "_writer", None)
                 if writer is None:
@@ -376,12 +390,12 @@ _CACHE_GET = "SELECT data, expires FROM cache WHERE cache_key = ?"
 _INSERT_FLOW_RUN = (
     "INSERT INTO flow_runs (id, flow_name, parent_task_run_id, parent_flow_run_id, state_type, "
     "state_name, state_message, state_timestamp, state_data, start_time, end_time, run_count, "
-    "created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)"
+    "created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_TASK_RUN = (
     "INSERT INTO task_runs (id, task_name, flow_run_id, cache_key, state_type, state_name, "
     "state_message, state_timestamp, state_data, start_time, end_time, run_count, created) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)"
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_STATE = (
     "INSERT INTO states (run_id, run_kind, type, name, message, timestamp, data) "
@@ -433,16 +447,16 @@ class RunWriter:
         parent_flow_run_id: str | None, state: tuple[str, str, str | None, float, str | None],
         start_time: float | None, run_count: int,
     ) -> None:
-        self._put(("flow_run", (run_id, flow_name, parent_task_run_id, parent_flow_run_id, *state,
-                                start_time, run_count, state[3])))
+        self._put(("flow_run", [run_id, flow_name, parent_task_run_id, parent_flow_run_id, *state,
+                                start_time, None, run_count, state[3]]))
 
     def create_task_run(
         self, run_id: str, task_name: str, flow_run_id: str | None, cache_key: str | None,
         state: tuple[str, str, str | None, float, str | None], start_time: float | None,
         run_count: int,
     ) -> None:
-        self._put(("task_run", (run_id, task_name, flow_run_id, cache_key, *state, start_time,
-                                run_count, state[3])))
+        self._put(("task_run", [run_id, task_name, flow_run_id, cache_key, *state, start_time,
+                                None, run_count, state[3]]))
 
     def set_state(
         self, kind: str, run_id: str, state: tuple[str, str, str | None, float, str | None],
@@ -485,40 +499,45 @@ class RunWriter:
                 self._write_batch(self._drain())
 
     def _write_batch(self, ops: list[tuple[Any, ...]]) -> None:
-        flows, tasks, states, flow_updates, task_updates, caches, waiters = [], [], [], [], [], [], []
+        flows: list[list[Any]] = []
+        tasks: list[list[Any]] = []
+        states: list[tuple[Any, ...]] = []
+        flow_updates: list[tuple[Any, ...]] = []
+        task_updates: list[tuple[Any, ...]] = []
+        caches: list[tuple[Any, ...]] = []
+        waiters: list[threading.Event] = []
+        # Runs created in this batch: a later state of theirs goes into the INSERT itself
+        # (columns 4-8: state, 9: start, 10: end, 11: run count) instead of an UPDATE.
+        created: dict[str, list[Any]] = {}
         for op in ops:
             what = op[0]
             if what == "state":
                 _w, kind, run_id, st, start, end, count = op
                 states.append((run_id, kind, *st))
-                (task_updates if kind == "task" else flow_updates).append(
-                    (*st, start, end, count, run_id)
-                )
+                row = created.get(run_id)
+                if row is not None:
+                    row[4:12] = [*st, start, end, count]
+                else:
+                    (task_updates if kind == "task" else flow_updates).append(
+                        (*st, start, end, count, run_id)
+                    )
             elif what == "task_run":
-                tasks.append(op[1])
-                states.append((op[1][0], "task", *op[1][4:9]))
+                row = op[1]
+                tasks.append(row)
+                created[row[0]] = row
+                states.append((row[0], "task", *row[4:9]))
             elif what == "flow_run":
-                flows.append(op[1])
-                states.append((op[1][0], "flow", *op[1][4:9]))
+                row = op[1]
+                flows.append(row)
+                created[row[0]] = row
+                states.append((row[0], "flow", *row[4:9]))
             elif what == "cache":
                 caches.append(op[1])
             else:
                 waiters.append(op[1])
         try:
             if flows or tasks or states or caches:
-                with self.store.transaction() as conn:
-                    if flows:
-                        conn.executemany(_INSERT_FLOW_RUN, flows)
-                    if tasks:
-                        conn.executemany(_INSERT_TASK_RUN, tasks)
-                    if states:
-                        conn.executemany(_INSERT_STATE, states)
-                    if flow_updates:
-                        conn.executemany(_UPDATE_FLOW_RUN, flow_updates)
-                    if task_updates:
-                        conn.executemany(_UPDATE_TASK_RUN, task_updates)
-                    if caches:
-                        conn.executemany(_PUT_CACHE, caches)
+                self._commit(flows, tasks, states, flow_updates, task_updates, caches)
         except BaseException as exc:  # reported by the next flush
             import logging
 
@@ -533,3 +552,28 @@ class RunWriter:
                     del self.pending_cache[row[0]]
             for done in waiters:
                 done.set()
+
+    def _commit(self, flows: list[Any], tasks: list[Any], states: list[Any], flow_updates: list[Any],
+                task_updates: list[Any], caches: list[Any]) -> None:
+        # The busy timeout covers waiting for other writers; "locked" can still come at once
+        # when a first connection sets WAL mode while another writes: retry those briefly.
+        for attempt in range(100):
+            try:
+                with self.store.transaction() as conn:
+                    if flows:
+                        conn.executemany(_INSERT_FLOW_RUN, flows)
+                    if tasks:
+                        conn.executemany(_INSERT_TASK_RUN, tasks)
+                    if states:
+                        conn.executemany(_INSERT_STATE, states)
+                    if flow_updates:
+                        conn.executemany(_UPDATE_FLOW_RUN, flow_updates)
+                    if task_updates:
+                        conn.executemany(_UPDATE_TASK_RUN, task_updates)
+                    if caches:
+                        conn.executemany(_PUT_CACHE, caches)
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc) or attempt == 99:
+                    raise
+                time.sleep(min(0.001 * (attempt + 1), 0.05))
