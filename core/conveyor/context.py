@@ -92,6 +92,8 @@ class FlowRunContext:
         #: persistence decisions of this flow run's tasks: the options of a task object
         #: do not change during a flow run, so the hook is asked once per task per flow run
         self.decisions: dict[Any, Any] = {}
+        #: storage blocks and serializers of cached references read in this flow run
+        self.references: dict[Any, Any] = {}
         self._storage: tuple[StorageBlock, str | None] | None = None
         self._serializer: Serializer | None = None
         self._resolved: dict[Any, Any] = {}

@@ -17,9 +17,9 @@ a task runner for submitted tasks.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
+import sys
 import threading
 import time
 import uuid
@@ -298,7 +298,8 @@ class _Recorder:
         return state
 
     def crashed(self, exc: BaseException) -> State:
-        if isinstance(exc, (asyncio.CancelledError,)):
+        asyncio = sys.modules.get("asyncio")  # not imported: cannot be a CancelledError
+        if asyncio is not None and isinstance(exc, asyncio.CancelledError):
             state = State(CANCELLED, "Cancelled", "the run was cancelled", UnpersistedResult(exc))
         else:
             message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
@@ -514,7 +515,10 @@ class TaskRun(_Recorder):
             return None
         try:
             data = result_from_json(found)
-            data.get()  # verified and loaded now, so a damaged entry is a miss
+            if type(data) is ResultReference:
+                _load_reference(data, self.ctx)
+            else:
+                data.get()  # verified and loaded now, so a damaged entry is a miss
         except (ConveyorError, OSError) as exc:
             logger.warning(
                 "cache entry %r of task %r is unusable, running the task again: %s", key, self.name, exc
@@ -536,6 +540,29 @@ class TaskRun(_Recorder):
 
     def run_state(self) -> State:
         return self.record(State(RUNNING, "Running" if self.run_count == 0 else "Retrying"))
+
+
+def _load_reference(ref: ResultReference, ctx: FlowRunContext | None) -> None:
+    """Read, verify and cache a reference's value, rebuilding its storage block and
+    serializer once per flow run (the reference's own ``get()`` rebuilds them each time)."""
+    from conveyor.results import read_result
+    from conveyor.serializers import serializer_from_dict
+
+    if ctx is None:
+        ref.get()
+        return
+    resolved = ctx.references
+    key = (ref.storage, ref.storage_document)
+    storage = resolved.get(key)
+    if storage is None:
+        storage = resolved[key] = ref.resolve_storage()
+    skey = tuple(sorted((k, repr(v)) for k, v in ref.serializer.items()))
+    serializer = resolved.get(skey)
+    if serializer is None:
+        serializer = resolved[skey] = serializer_from_dict(ref.serializer)
+    value = read_result(storage, ref.key, serializer=serializer, checksum=ref.checksum,
+                        size=ref.size, label=ref.storage)
+    ref.cache_value(value)
 
 
 def run_task(task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any],
@@ -597,6 +624,8 @@ async def run_task_async(task: Task[Any, Any], args: tuple[Any, ...], kwargs: di
                         state, delay = run.retry_or_fail(exc, task.retries, task.retry_delay_seconds)
                         if state is None:
                             if delay > 0:
+                                import asyncio
+
                                 await asyncio.sleep(delay)
                             continue
                         break
@@ -625,6 +654,8 @@ def submit_task(task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, A
     run.record(State(PENDING, "Pending"))
     if task.is_async:
         def work() -> State:
+            import asyncio
+
             return asyncio.run(run_task_async(task, run.args, run.kwargs, True, run))  # type: ignore[no-any-return]
     else:
         def work() -> State:
@@ -846,6 +877,8 @@ def _outcome(run: FlowRun, state: State, return_state: bool) -> Any:
 async def run_flow_async(flow: Flow[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any],
                          return_state: bool = False) -> Any:
     """Run an async flow; return its value (or final state)."""
+    import asyncio
+
     run = FlowRun(flow)
     token = flow_run_context.set(run.flow_ctx)
     task_token = task_run_context.set(None)
