@@ -110,17 +110,26 @@ assert one_task() == "hello world"
 """
 
 
-def fresh_process() -> tuple[float, float]:
-    """(median wall time of a fresh process running a one-task flow, of bare `python -c pass`)."""
-    def wall(code: str) -> float:
+def fresh_process() -> tuple[float, float, float]:
+    """Median wall times: a fresh process running a one-task flow; the same with the S3
+    plugin disabled (it imports boto3 when the plugins load); bare `python -c pass`."""
+    def wall(code: str, **env: str) -> float:
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], check=True, env=os.environ.copy())
+        subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, **env})
         return time.perf_counter() - start
 
     wall(FRESH)
     flows = [wall(FRESH) for _ in range(REPEATS)]
+    no_s3 = [wall(FRESH, CONVEYOR_DISABLE_PLUGINS="storage-s3") for _ in range(REPEATS)]
     bare = [wall("pass") for _ in range(REPEATS)]
-    return statistics.median(flows), statistics.median(bare)
+    return statistics.median(flows), statistics.median(no_s3), statistics.median(bare)
+
+
+def machine_speed() -> float:
+    """Microseconds for sum(range(1000)): about 10 us on an idle modern desktop core."""
+    import timeit
+
+    return min(timeit.repeat("sum(range(1000))", number=2000, repeat=5)) / 2000 * 1e6
 
 
 def cache_hit(n: int = 2000) -> tuple[float, float]:
@@ -153,6 +162,8 @@ def cache_hit(n: int = 2000) -> tuple[float, float]:
 
 def main() -> None:
     print(f"conveyor engine benchmark (python {sys.version.split()[0]}, work dir {WORK})")
+    print(f"machine speed: sum(range(1000)) takes {machine_speed():.1f} us "
+          f"(about 10 us on an idle modern core; scale the figures below by that ratio)")
     overhead, plain = per_call_overhead()
     recorded = recorded_check()
     print(
@@ -175,10 +186,14 @@ def main() -> None:
         f"1,000 submitted tasks gathered: {total * 1e3:8.1f} ms "
         f"({total * 1e3:.1f} us per task; thread-pool runner, 3 states each)"
     )
-    fresh, bare = fresh_process()
+    fresh, no_s3, bare = fresh_process()
     print(
         f"fresh process, one-task flow:   {fresh * 1e3:8.1f} ms wall (target < 500 ms; "
         f"bare interpreter {bare * 1e3:.1f} ms, conveyor adds {(fresh - bare) * 1e3:.1f} ms)"
+    )
+    print(
+        f"  same, S3 plugin disabled:     {no_s3 * 1e3:8.1f} ms wall "
+        f"(the S3 plugin's import of boto3 costs {(fresh - no_s3) * 1e3:.1f} ms)"
     )
     hit, miss = cache_hit()
     print(

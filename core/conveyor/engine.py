@@ -212,7 +212,7 @@ class _Recorder:
             self.writer.set_state(
                 self.kind,
                 run_id,
-                (stype, state.name, state.message, state.ts,
+                (_TYPE_TEXT[stype], state.name, state.message, state.ts,
                  None if data is None else _data_json(data)),
                 self.start_time,
                 state.ts if stype in _FINAL else None,
@@ -331,6 +331,8 @@ class _Recorder:
 
 
 _FINAL = frozenset({COMPLETED, FAILED, CRASHED, CANCELLED})
+#: plain str of each state type, as the database stores it
+_TYPE_TEXT = {t: str(t.value) for t in (PENDING, RUNNING, COMPLETED, FAILED, CRASHED, CANCELLED)}
 
 
 def _may_hold_futures(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
@@ -439,7 +441,7 @@ class TaskRun(_Recorder):
             self.name,
             self.info.flow_run_id,
             self.cache_key,
-            (state.type, state.name, state.message, state.ts,
+            (_TYPE_TEXT[state.type], state.name, state.message, state.ts,
              None if data is None else _data_json(data)),
             self.start_time,
             self.run_count,
@@ -697,7 +699,7 @@ class _SubflowPlaceholder(_Recorder):
     def _create(self, state: State) -> None:
         self.writer.create_task_run(
             self.id, self.name, self.ctx.flow_run.id if self.ctx else None, None,
-            (state.type, state.name, state.message, state.ts, state.data_json()),
+            (_TYPE_TEXT[state.type], state.name, state.message, state.ts, state.data_json()),
             self.start_time, self.run_count,
         )
 
@@ -775,7 +777,7 @@ class FlowRun(_Recorder):
     def _create(self, state: State) -> None:
         self.writer.create_flow_run(
             self.id, self.name, self.info.parent_task_run_id, self.info.parent_flow_run_id,
-            (state.type, state.name, state.message, state.ts, state.data_json()),
+            (_TYPE_TEXT[state.type], state.name, state.message, state.ts, state.data_json()),
             self.start_time, self.run_count,
         )
 
