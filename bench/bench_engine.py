@@ -24,7 +24,7 @@ os.environ["CONVEYOR_HOME"] = str(WORK / "home")
 os.environ["CONVEYOR_LOCAL_STORAGE_PATH"] = str(WORK / "results")
 os.environ.setdefault("CONVEYOR_LOGGING_LEVEL", "WARNING")
 
-from conveyor import flow, get_client, task  # noqa: E402
+from conveyor import flow, get_client, task
 
 N_CALLS = int(os.environ.get("BENCH_CALLS", "5000"))
 REPEATS = 5

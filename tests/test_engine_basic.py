@@ -7,7 +7,6 @@ import threading
 import time
 
 import pytest
-
 from conveyor import flow, get_client, task
 from conveyor.exceptions import ConfigurationError
 from conveyor.futures import ConveyorFuture

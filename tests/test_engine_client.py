@@ -10,7 +10,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from conveyor import flow, get_client, task
 from conveyor.client import Client
 from conveyor.exceptions import MissingResult, UnknownNameError

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conveyor import flow, get_client, hookimpl, plugins, task
 from conveyor.exceptions import ConfigurationError, UnknownNameError
 from conveyor.filesystems import LocalFileSystem

@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conveyor import flow, get_client, task
 from conveyor.exceptions import ConfigurationError
 from conveyor.results import ResultReference
@@ -147,7 +146,7 @@ def test_cache_key_fn_receives_context_and_parameters():
 
     def key_fn(context, parameters):
         seen.append((context.task.name, context.task_run.id, dict(parameters)))
-        return None  # None: no caching
+        # None: no caching
 
     @task(cache_key_fn=key_fn)
     def work(a, b=2):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conveyor import flow, get_client, task
 from conveyor.exceptions import ConfigurationError
 from conveyor.results import ResultReference, UnpersistedResult

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from hypothesis import given
-from hypothesis import strategies as st
-
 from conveyor import flow, hookimpl, plugins, task
 from conveyor.policy import PersistenceDecision, PersistenceOptions, builtin_rules
 from conveyor.results import ResultReference, UnpersistedResult
+from hypothesis import given
+from hypothesis import strategies as st
 
 options = st.builds(
     PersistenceOptions,

@@ -24,7 +24,7 @@ from conveyor.store import Store, get_store
 
 
 def _when(ts: float | None) -> datetime.datetime | None:
-    return None if ts is None else datetime.datetime.fromtimestamp(ts, datetime.timezone.utc)
+    return None if ts is None else datetime.datetime.fromtimestamp(ts, datetime.UTC)
 
 
 def _state(row: sqlite3.Row) -> State:

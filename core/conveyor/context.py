@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 class FlowRunInfo:
     """What a ``result_storage_key`` template and a ``cache_key_fn`` see of a flow run."""
 
-    __slots__ = ("id", "flow_name", "parent_flow_run_id", "parent_task_run_id")
+    __slots__ = ("flow_name", "id", "parent_flow_run_id", "parent_task_run_id")
 
     def __init__(
         self,
@@ -47,7 +47,7 @@ class FlowRunInfo:
 class TaskRunInfo:
     """What a ``result_storage_key`` template and a ``cache_key_fn`` see of a task run."""
 
-    __slots__ = ("id", "task_name", "flow_run_id")
+    __slots__ = ("flow_run_id", "id", "task_name")
 
     def __init__(self, id: str, task_name: str, flow_run_id: str | None) -> None:
         self.id = id
@@ -154,7 +154,7 @@ class FlowRunContext:
 class TaskRunContext:
     """One running task run: what ``cache_key_fn(context, parameters)`` receives."""
 
-    __slots__ = ("task", "task_run", "flow_run_context", "parameters")
+    __slots__ = ("flow_run_context", "parameters", "task", "task_run")
 
     def __init__(
         self,

@@ -34,7 +34,7 @@ from conveyor.context import (
     flow_run_context,
     task_run_context,
 )
-from conveyor.exceptions import ConfigurationError, ConveyorError, SerializationError, StorageError
+from conveyor.exceptions import ConfigurationError, ConveyorError, SerializationError
 from conveyor.futures import _ATOMS, ConveyorFuture, contains_futures, resolve_futures
 from conveyor.policy import PersistenceDecision, PersistenceOptions
 from conveyor.results import (
@@ -44,7 +44,6 @@ from conveyor.results import (
     persist_value,
     result_from_json,
 )
-from conveyor.store import get_store
 from conveyor.states import (
     CANCELLED,
     COMPLETED,
@@ -54,6 +53,7 @@ from conveyor.states import (
     RUNNING,
     State,
 )
+from conveyor.store import get_store
 
 if TYPE_CHECKING:
     from conveyor.filesystems import StorageBlock
@@ -175,8 +175,18 @@ class _Recorder:
 
     kind = "task"
     __slots__ = (
-        "obj", "id", "name", "ctx", "writer", "decision", "created", "run_count", "start_time",
-        "current", "_storage", "last_error",
+        "_storage",
+        "created",
+        "ctx",
+        "current",
+        "decision",
+        "id",
+        "last_error",
+        "name",
+        "obj",
+        "run_count",
+        "start_time",
+        "writer",
     )
 
     obj: Any
@@ -254,7 +264,7 @@ class _Recorder:
             return UnpersistedResult(exc), None
         try:
             storage, slug, serializer = self.storage()
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001
             logger.warning("could not persist the exception of %s run %r: %s", self.kind, self.name, error)
             return UnpersistedResult(exc), None
         from conveyor.serializers import resolve_serializer
@@ -268,7 +278,7 @@ class _Recorder:
                 return ref, storage.describe(ref.key)
             except SerializationError:
                 continue
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001
                 logger.warning("could not persist the exception of %s run %r: %s", self.kind, self.name, error)
                 break
         return UnpersistedResult(exc), None
@@ -375,7 +385,7 @@ class TaskRun(_Recorder):
     """One call of a task: its id, decision, states and result."""
 
     kind = "task"
-    __slots__ = ("args", "kwargs", "info", "cache_key", "_parameters")
+    __slots__ = ("_parameters", "args", "cache_key", "info", "kwargs")
 
     def __init__(
         self,
@@ -480,7 +490,7 @@ class TaskRun(_Recorder):
             try:
                 self.args = resolve_futures(args)
                 self.kwargs = resolve_futures(kwargs)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001
                 return self.failed(exc, "Failed", f"an upstream run failed: {type(exc).__name__}: {exc}")
         task = self.obj
         if task.cache_key_fn is None:
@@ -504,7 +514,7 @@ class TaskRun(_Recorder):
                         f"or remove cache_key_fn"
                     )
                 return None
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001
             return self.failed(exc)
         if task.refresh_cache:
             return None
@@ -593,7 +603,7 @@ def _attempts(task: Task[Any, Any], run: TaskRun) -> State:
             run.run_state()
             try:
                 value = fn(*run.args, **run.kwargs)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001
                 state, delay = run.retry_or_fail(exc, task.retries, task.retry_delay_seconds)
                 if state is None:
                     _sleep(delay)
@@ -622,7 +632,7 @@ async def run_task_async(task: Task[Any, Any], args: tuple[Any, ...], kwargs: di
                     run.run_state()
                     try:
                         value = await task.fn(*run.args, **run.kwargs)
-                    except Exception as exc:
+                    except Exception as exc:  # noqa: BLE001
                         state, delay = run.retry_or_fail(exc, task.retries, task.retry_delay_seconds)
                         if state is None:
                             if delay > 0:
@@ -712,7 +722,7 @@ class FlowRun(_Recorder):
     """One call of a flow."""
 
     kind = "flow"
-    __slots__ = ("parent", "info", "placeholder", "runner", "flow_ctx")
+    __slots__ = ("flow_ctx", "info", "parent", "placeholder", "runner")
 
     def __init__(self, flow: Flow[Any, Any]) -> None:
         from conveyor.store import get_store
@@ -810,7 +820,7 @@ def _call_with_timeout(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any], t
     def target() -> None:
         try:
             box["value"] = fn(*args, **kwargs)
-        except BaseException as exc:  # handed to the caller
+        except BaseException as exc:  # handed to the caller  # noqa: BLE001
             box["error"] = exc
 
     thread = threading.Thread(target=contextvars.copy_context().run, args=(target,), daemon=True,
@@ -845,7 +855,7 @@ def run_flow(flow: Flow[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]
                         value = flow.fn(*args, **kwargs)
                     value = resolve_futures(value, states=False)
                     run.runner.shutdown(wait=True)
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001
                     run.runner.shutdown(wait=True)
                     state, delay = run.retry_or_fail(exc, flow.retries, flow.retry_delay_seconds)
                     if state is None:
@@ -892,7 +902,7 @@ async def run_flow_async(flow: Flow[Any, Any], args: tuple[Any, ...], kwargs: di
                 if flow.timeout_seconds is not None:
                     try:
                         value = await asyncio.wait_for(flow.fn(*args, **kwargs), flow.timeout_seconds)
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         run.runner.shutdown(wait=False)
                         state = run.timed_out(flow.timeout_seconds)
                         break
@@ -900,7 +910,7 @@ async def run_flow_async(flow: Flow[Any, Any], args: tuple[Any, ...], kwargs: di
                     value = await flow.fn(*args, **kwargs)
                 value = resolve_futures(value, states=False)
                 run.runner.shutdown(wait=True)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001
                 run.runner.shutdown(wait=True)
                 state, delay = run.retry_or_fail(exc, flow.retries, flow.retry_delay_seconds)
                 if state is None:

@@ -114,7 +114,7 @@ class Flow(Generic[R]):
 
 
 @overload
-def flow(__fn: F) -> Flow[Any]: ...
+def flow(fn: F, /) -> Flow[Any]: ...
 
 
 @overload
@@ -131,10 +131,10 @@ def flow(
 ) -> Callable[[F], Flow[Any]]: ...
 
 
-def flow(__fn: Any = None, **options: Any) -> Any:
+def flow(fn: Any = None, /, **options: Any) -> Any:
     """Make a function a flow; works bare (``@flow``) and with options (``@flow(retries=2)``)."""
-    if __fn is not None:
-        return Flow(__fn, **options)
+    if fn is not None:
+        return Flow(fn, **options)
     return lambda fn: Flow(fn, **options)
 
 

@@ -19,7 +19,7 @@ R = TypeVar("R")
 class ConveyorFuture(Generic[R]):
     """The eventual final :class:`~conveyor.states.State` of one task run."""
 
-    __slots__ = ("task_run_id", "task_name", "_future", "_current")
+    __slots__ = ("_current", "_future", "task_name", "task_run_id")
 
     def __init__(
         self,

@@ -53,7 +53,7 @@ ERROR_TYPES = frozenset({FAILED, CRASHED, CANCELLED})
 class State:
     """One state of a run. Built by the engine, or read back from the metadata store."""
 
-    __slots__ = ("type", "name", "message", "ts", "data", "run_id")
+    __slots__ = ("data", "message", "name", "run_id", "ts", "type")
 
     def __init__(
         self,
@@ -78,7 +78,7 @@ class State:
     @property
     def timestamp(self) -> datetime.datetime:
         """When the run entered this state (timezone-aware, UTC)."""
-        return datetime.datetime.fromtimestamp(self.ts, datetime.timezone.utc)
+        return datetime.datetime.fromtimestamp(self.ts, datetime.UTC)
 
     def is_pending(self) -> bool:
         return self.type is PENDING

@@ -538,7 +538,7 @@ class RunWriter:
         try:
             if flows or tasks or states or caches:
                 self._commit(flows, tasks, states, flow_updates, task_updates, caches)
-        except BaseException as exc:  # reported by the next flush
+        except BaseException as exc:  # reported by the next flush  # noqa: BLE001
             import logging
 
             logging.getLogger("conveyor").error(

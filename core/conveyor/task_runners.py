@@ -48,7 +48,7 @@ class SequentialTaskRunner(TaskRunner):
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
         try:
             future.set_result(fn())
-        except BaseException as exc:  # the engine returns states; this is a crash
+        except BaseException as exc:  # the engine returns states; this is a crash  # noqa: BLE001
             future.set_exception(exc)
         return future
 

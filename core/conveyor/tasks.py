@@ -205,7 +205,7 @@ class Task(Generic[R]):
         return f"Task({self.name!r})"
 
 
-class unmapped:  # noqa: N801 - reads like a function at the call site
+class unmapped:
     """Pass ``value`` whole to every run of ``task.map(...)``."""
 
     __slots__ = ("value",)
@@ -240,7 +240,7 @@ def map_arguments(
             f"give them equal lengths, or wrap one in unmapped(...) to pass it to every run"
         )
     (count,) = lengths
-    unwrap = lambda v: v.value if isinstance(v, unmapped) else v  # noqa: E731
+    unwrap = lambda v: v.value if isinstance(v, unmapped) else v
     calls = []
     for i in range(count):
         a = tuple(v[i] if mapped_pos[j] else unwrap(v) for j, v in enumerate(pos))
@@ -277,13 +277,13 @@ def task_input_hash(context: TaskRunContext, parameters: dict[str, Any]) -> str 
         digest.update(repr(code.co_consts).encode())
     try:
         digest.update(cloudpickle.dumps(sorted(parameters.items()), protocol=5))
-    except Exception:
+    except Exception:  # noqa: BLE001
         return None
     return f"{task.name}-{digest.hexdigest()}"
 
 
 @overload
-def task(__fn: F) -> Task[Any]: ...
+def task(fn: F, /) -> Task[Any]: ...
 
 
 @overload
@@ -303,10 +303,10 @@ def task(
 ) -> Callable[[F], Task[Any]]: ...
 
 
-def task(__fn: Any = None, **options: Any) -> Any:
+def task(fn: Any = None, /, **options: Any) -> Any:
     """Make a function a task; works bare (``@task``) and with options (``@task(retries=2)``)."""
-    if __fn is not None:
-        return Task(__fn, **options)
+    if fn is not None:
+        return Task(fn, **options)
     return lambda fn: Task(fn, **options)
 
 
