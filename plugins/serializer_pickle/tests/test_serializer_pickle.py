@@ -10,7 +10,6 @@ import types
 import warnings
 from typing import Any
 
-import numpy as np
 import pytest
 from conveyor.exceptions import ConfigurationError, SerializationError
 from conveyor.serializers import PickleSerializer, serializer_from_dict
@@ -22,6 +21,8 @@ from conveyor.testing.serializers import (
     exact_values,
 )
 from conveyor_serializer_pickle.pickle_serializer import PicklelibVersionWarning, library_version
+
+np = pytest.importorskip("numpy")
 
 
 class TestCloudpickleConformance(SerializerConformance):
