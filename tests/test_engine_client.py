@@ -138,3 +138,44 @@ def test_unknown_ids_are_one_line_errors():
         with pytest.raises(UnknownNameError) as info:
             call("no-such-id")
         assert "\n" not in str(info.value) and "'no-such-id'" in str(info.value)
+
+
+def test_idle_writer_thread_stops_and_restarts(monkeypatch):
+    import threading
+    import time
+
+    from conveyor import store as store_module
+
+    monkeypatch.setattr(store_module, "IDLE_SECONDS", 0.05)
+    state = pipeline("a", return_state=True)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(
+        t.name == "conveyor-store-writer" and t.is_alive() for t in threading.enumerate()
+    ):
+        time.sleep(0.02)
+    writer = store_module.get_store().writer
+    assert not writer._alive
+    again = pipeline("b", return_state=True)
+    runs = {r.id for r in get_client().read_flow_runs()}
+    assert {state.run_id, again.run_id} <= runs
+
+
+def test_rows_queued_at_exit_are_written(tmp_path):
+    script = textwrap.dedent(
+        """
+        from conveyor import task
+        from conveyor.engine import TaskRun
+        from conveyor.states import State, StateType
+
+        @task
+        def t():
+            return 1
+
+        run = TaskRun(t, (), {}, None)
+        run.record(State(StateType.RUNNING))  # queued, never flushed: written at exit
+        print(run.id)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    run_id = done.stdout.strip()
+    assert get_client().read_task_run(run_id).state.is_running()

@@ -413,6 +413,8 @@ _PUT_CACHE = (
 )
 #: Most rows committed in one transaction, so a writer never holds the lock for long.
 MAX_BATCH = 2000
+#: A writer thread without work for this long stops (and closes its connection).
+IDLE_SECONDS = 2.0
 
 
 class RunWriter:
@@ -431,9 +433,17 @@ class RunWriter:
         self._error: BaseException | None = None
         #: cache rows queued but not yet committed: key -> (data JSON, expires)
         self.pending_cache: dict[str, tuple[str, float | None]] = {}
-        self._thread = threading.Thread(target=self._loop, name="conveyor-store-writer", daemon=True)
-        self._thread.start()
-        atexit.register(self.flush)
+        self._lock = threading.Lock()
+        self._alive = False
+        self._start()
+        atexit.register(self._at_exit)
+
+    def _start(self) -> None:
+        with self._lock:
+            if not self._alive:
+                self._alive = True
+                thread = threading.Thread(target=self._loop, name="conveyor-store-writer", daemon=True)
+                thread.start()
 
     # Producers: one tuple per row; the first item says which statement.
 
@@ -441,6 +451,8 @@ class RunWriter:
         self._queue.append(op)
         if not self._wake.is_set():
             self._wake.set()
+        if not self._alive:  # the thread stopped after being idle: start another
+            self._start()
 
     def create_flow_run(
         self, run_id: str, flow_name: str, parent_task_run_id: str | None,
@@ -471,18 +483,29 @@ class RunWriter:
         self._put(("cache", (cache_key, task_run_id, data, created, expires)))
 
     def flush(self, timeout: float | None = None) -> None:
-        if self._thread.is_alive():
-            done = threading.Event()
-            self._put(("flush", done))
-            done.wait(timeout)
-        else:  # interpreter shutting down: write what is left from this thread
-            while self._queue:
-                self._write_batch(self._drain())
+        """Wait until every row queued so far is committed; re-raise a failed commit."""
+        done = threading.Event()
+        self._put(("flush", done))
+        done.wait(timeout)
         error, self._error = self._error, None
         if error is not None:
             raise error
 
-    # The writer thread.
+    def _at_exit(self) -> None:
+        # A running writer finishes the queue; threads may no longer start at interpreter
+        # exit, so what is left is written from here.
+        if self._alive:
+            try:
+                self.flush(timeout=30)
+            except Exception:  # noqa: BLE001 - logged by the writer; exit goes on
+                pass
+        with self._lock:
+            self._alive = True  # no new thread; a running one finishes its batch first
+        while self._queue:
+            self._write_batch(self._drain())
+
+    # The writer thread: it stops after IDLE_SECONDS without work (closing its
+    # connection), and the next row queued starts a new one.
 
     def _drain(self) -> list[tuple[Any, ...]]:
         ops = []
@@ -492,11 +515,28 @@ class RunWriter:
         return ops
 
     def _loop(self) -> None:
-        while True:
-            self._wake.wait()
-            self._wake.clear()
-            while self._queue:
-                self._write_batch(self._drain())
+        try:
+            while True:
+                if not self._wake.wait(IDLE_SECONDS):
+                    if self._stop_if_idle():
+                        return
+                    continue
+                self._wake.clear()
+                while self._queue:
+                    self._write_batch(self._drain())
+        finally:
+            self.store.close()  # this thread's connection
+
+    def _stop_if_idle(self) -> bool:
+        with self._lock:
+            self._alive = False
+        if not self._queue:
+            return True
+        with self._lock:
+            if self._alive:  # a producer already started the next thread
+                return True
+            self._alive = True
+            return False
 
     def _write_batch(self, ops: list[tuple[Any, ...]]) -> None:
         flows: list[list[Any]] = []
