@@ -495,10 +495,8 @@ class RunWriter:
         # A running writer finishes the queue; threads may no longer start at interpreter
         # exit, so what is left is written from here.
         if self._alive:
-            try:
+            with contextlib.suppress(Exception):  # logged by the writer; exit goes on
                 self.flush(timeout=30)
-            except Exception:  # noqa: BLE001 - logged by the writer; exit goes on
-                pass
         with self._lock:
             self._alive = True  # no new thread; a running one finishes its batch first
         while self._queue:
