@@ -238,3 +238,48 @@ def test_literal_results_are_cached_too(tmp_path):
     state = nothing(return_state=True)
     assert state.name == "Cached" and state.result() is None and calls == [1]
     assert not (tmp_path / "conveyor-results").exists()
+
+
+def test_flow_with_persistence_off_refuses_its_retry():
+    @flow(persist_result=False, retries=1)
+    def fragile_flow():
+        raise RuntimeError("flow broke")
+
+    with pytest.raises(ConfigurationError, match="flow 'fragile_flow'.*persist_result=False on flow"):
+        fragile_flow()
+
+
+def test_async_task_retries():
+    import asyncio
+
+    attempts = []
+
+    @task(retries=2)
+    async def flaky():
+        attempts.append(1)
+        if len(attempts) < 2:
+            raise ConnectionError("again")
+        return "async ok"
+
+    @flow
+    async def pipeline():
+        return await flaky()
+
+    assert asyncio.run(pipeline()) == "async ok" and len(attempts) == 2
+
+
+def test_submitted_tasks_use_the_cache_from_worker_threads():
+    calls = []
+
+    @task(cache_key_fn=task_input_hash)
+    def square(x):
+        calls.append(x)
+        return x * x
+
+    @flow
+    def pipeline():
+        return [f.result() for f in square.map([1, 2, 3])]
+
+    assert pipeline() == [1, 4, 9]
+    assert pipeline() == [1, 4, 9]
+    assert sorted(calls) == [1, 2, 3]
