@@ -10,8 +10,10 @@ Run: ``.venv/bin/python bench/bench_engine.py`` (a temporary CONVEYOR_HOME is us
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -20,6 +22,7 @@ import time
 from pathlib import Path
 
 WORK = Path(tempfile.mkdtemp(prefix="conveyor-bench-engine-"))
+atexit.register(shutil.rmtree, WORK, ignore_errors=True)  # runs after the store's final flush
 os.environ["CONVEYOR_HOME"] = str(WORK / "home")
 os.environ["CONVEYOR_LOCAL_STORAGE_PATH"] = str(WORK / "results")
 os.environ.setdefault("CONVEYOR_LOGGING_LEVEL", "WARNING")

@@ -385,7 +385,7 @@ class TaskRun(_Recorder):
     """One call of a task: its id, decision, states and result."""
 
     kind = "task"
-    __slots__ = ("_parameters", "args", "cache_key", "info", "kwargs")
+    __slots__ = ("_parameters", "args", "cache_key", "cached_json", "info", "kwargs")
 
     def __init__(
         self,
@@ -408,6 +408,7 @@ class TaskRun(_Recorder):
         self._storage = None
         self._parameters: dict[str, Any] | None = None
         self.cache_key: str | None = None
+        self.cached_json: str | None = None
         self.last_error = None
         if ctx is not None:
             self.writer = ctx.writer
@@ -446,13 +447,18 @@ class TaskRun(_Recorder):
 
     def _create(self, state: State) -> None:
         data = state.data
+        if data is None:
+            text = None
+        elif self.cached_json is not None and state.name == "Cached":
+            text = self.cached_json  # as read from the cache index: no need to encode again
+        else:
+            text = _data_json(data)
         self.writer.create_task_run(
             self.id,
             self.name,
             self.info.flow_run_id,
             self.cache_key,
-            (_TYPE_TEXT[state.type], state.name, state.message, state.ts,
-             None if data is None else _data_json(data)),
+            (_TYPE_TEXT[state.type], state.name, state.message, state.ts, text),
             self.start_time,
             self.run_count,
         )
@@ -538,6 +544,7 @@ class TaskRun(_Recorder):
             return None
         if type(data) is ResultReference and not self.obj.cache_result_in_memory:
             data.forget()
+        self.cached_json = found
         return self.record(State(COMPLETED, "Cached", f"cache hit for key {key!r}", data))
 
     def _after_completed(self, state: State) -> None:
