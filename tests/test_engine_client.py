@@ -179,3 +179,25 @@ def test_rows_queued_at_exit_are_written(tmp_path):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     run_id = done.stdout.strip()
     assert get_client().read_task_run(run_id).state.is_running()
+
+
+def test_a_forked_child_records_its_own_runs():
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    parent = pipeline("before fork", return_state=True)
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_child_runs_a_flow, args=(queue,))
+    child.start()
+    child_run_id = queue.get(timeout=60)
+    child.join(timeout=60)
+    assert child.exitcode == 0
+    ids = {r.id for r in get_client().read_flow_runs()}
+    assert {parent.run_id, child_run_id} <= ids
+
+
+def _child_runs_a_flow(queue):
+    state = pipeline("in child", return_state=True)
+    queue.put(state.run_id)

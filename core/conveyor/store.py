@@ -372,6 +372,20 @@ _stores: dict[Path, Store] = {}
 _stores_lock = threading.Lock()
 
 
+def _after_fork_in_child() -> None:
+    """A forked child must not use its parent's connections or writer thread (it has none)."""
+    global _stores_lock
+    _stores_lock = threading.Lock()
+    for store in _stores.values():
+        store._local = threading.local()
+        store._init_lock = threading.Lock()
+        store._writer = None  # type: ignore[assignment]
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def get_store(path: str | os.PathLike[str] | None = None) -> Store:
     """The store for ``path`` (default: ``$CONVEYOR_HOME/conveyor.db``), one per file per process."""
     if path is None:
