@@ -340,3 +340,18 @@ def test_logging_one_line_per_state_change(caplog):
     assert lines[0].startswith("flow run 'pipeline'") and lines[0].endswith("Running")
     assert "task run 'add'" in lines[1]
     assert "result persisted to" in lines[2] and "result persisted to" in lines[3]
+
+
+def test_conveyor_logging_level_setting(monkeypatch, caplog):
+    caplog.set_level("DEBUG", logger="conveyor")
+    monkeypatch.setenv("CONVEYOR_LOGGING_LEVEL", "WARNING")
+
+    @flow
+    def quiet():
+        return add(1)
+
+    quiet()
+    assert [r for r in caplog.records if r.name == "conveyor"] == []
+    monkeypatch.setenv("CONVEYOR_LOGGING_LEVEL", "INFO")
+    quiet()
+    assert len([r for r in caplog.records if r.name == "conveyor"]) == 4
