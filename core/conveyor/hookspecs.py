@@ -52,7 +52,9 @@ def conveyor_register_storage() -> list[type[StorageBlock]]:
 def conveyor_resolve_persistence(options: PersistenceOptions) -> PersistenceDecision | None:
     """Decide whether one task run or flow run persists its result.
 
-    Called once per run, before its function is called. The built-in rules of
+    Called before a run's function is called: once per flow run, and once per task per
+    flow run (a task's options cannot change within a flow run, so the answer is reused
+    for its later calls in that flow run). The built-in rules of
     conveyor's documentation are registered ``trylast`` as the default, so a plugin's
     implementation runs first and can replace them.
 
