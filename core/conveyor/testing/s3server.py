@@ -261,7 +261,9 @@ def start_seaweedfs(workdir: str | os.PathLike[str] | None = None) -> Iterator[S
             # of a server that was killed: they would get in the new server's way.
             _remove_sockets(ports)
             command = [
-                weed, "mini",
+                weed,
+                f"-logdir={root}",  # glog files, which would otherwise pile up in /tmp
+                "mini",
                 f"-dir={data}",
                 "-ip=127.0.0.1",
                 "-ip.bind=127.0.0.1",
