@@ -24,6 +24,7 @@ Errors
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import logging
 import threading
@@ -31,8 +32,6 @@ from collections.abc import Iterator
 from typing import Any, BinaryIO, ClassVar, NoReturn
 
 import attrs
-from boto3.exceptions import Boto3Error
-from botocore.exceptions import BotoCoreError, ClientError
 from conveyor.exceptions import InvalidKeyError, ResultNotFoundError, StorageError
 from conveyor.filesystems import StorageBlock, normalize_key, secret_field
 
@@ -43,7 +42,14 @@ from conveyor_storage_s3.streams import BodyReader, Pipe, PipeAborted, PipeBroke
 log = logging.getLogger("conveyor.storage.s3")
 
 #: What boto3 raises for a failed call (turned into StorageError by ``S3._fail``).
-S3_ERRORS = (BotoCoreError, ClientError, Boto3Error)
+@functools.cache
+def s3_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions boto3 and botocore raise; imported on first need, since importing
+    boto3 costs a quarter of a second and plugins are loaded by every conveyor process."""
+    from boto3.exceptions import Boto3Error
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return (BotoCoreError, ClientError, Boto3Error)
 
 MiB = 1 << 20
 #: Values at least this large are uploaded in parts (S3's minimum part size is 5 MiB).
@@ -142,7 +148,7 @@ class S3(StorageBlock):
             return self.endpoint_url
         try:
             return str(self.client().meta.endpoint_url)
-        except S3_ERRORS:
+        except s3_errors():
             return "the default AWS endpoint"
 
     # -- the client --------------------------------------------------------------------
@@ -190,7 +196,7 @@ class S3(StorageBlock):
                 client.upload_fileobj(
                     io.BytesIO(content), self.bucket, key, Config=transfer_config()
                 )
-        except S3_ERRORS as exc:
+        except s3_errors() as exc:
             self._fail(exc, "write", key)
         return f"s3://{self.bucket}/{key}"
 
@@ -215,7 +221,7 @@ class S3(StorageBlock):
         client = self.client()
         try:
             return key, client.get_object(Bucket=self.bucket, Key=key)
-        except S3_ERRORS as exc:
+        except s3_errors() as exc:
             if is_missing_key(exc):
                 raise self._missing(path, key) from None
             self._fail(exc, "read", key)
@@ -225,7 +231,7 @@ class S3(StorageBlock):
         try:
             with contextlib.closing(response["Body"]) as body:
                 return bytes(body.read())
-        except S3_ERRORS as exc:
+        except s3_errors() as exc:
             self._fail(exc, "read", key)
 
     @contextlib.contextmanager
@@ -242,14 +248,16 @@ class S3(StorageBlock):
         try:
             client.head_object(Bucket=self.bucket, Key=key)
             return True
-        except S3_ERRORS as exc:
+        except s3_errors() as exc:
             if not is_missing_key(exc):
                 self._fail(exc, "check", key)
         # HEAD says 404 both for a missing key and for a missing bucket: tell them apart.
         try:
             client.head_bucket(Bucket=self.bucket)
-        except S3_ERRORS as exc:
+        except s3_errors() as exc:
             if is_missing_key(exc):
+                from botocore.exceptions import ClientError
+
                 exc = ClientError({"Error": {"Code": "NoSuchBucket", "Message": ""}}, "HeadBucket")
             self._fail(exc, "check", key)
         return False
@@ -259,7 +267,7 @@ class S3(StorageBlock):
         key = self.object_key(path)
         try:
             self.client().delete_object(Bucket=self.bucket, Key=key)
-        except S3_ERRORS as exc:
+        except s3_errors() as exc:
             self._fail(exc, "delete", key)
 
     def ensure_bucket(self) -> None:
@@ -268,12 +276,12 @@ class S3(StorageBlock):
         try:
             client.head_bucket(Bucket=self.bucket)
             return
-        except S3_ERRORS as exc:
+        except s3_errors() as exc:
             if not is_missing_key(exc):
                 self._fail(exc, "check", None)
         try:
             client.create_bucket(Bucket=self.bucket)
-        except S3_ERRORS as exc:
+        except s3_errors() as exc:
             if "BucketAlreadyOwnedByYou" not in str(exc):
                 self._fail(exc, "create", None)
 
@@ -342,7 +350,7 @@ class _StreamingUpload(io.RawIOBase):
         if self._pipe is None:
             try:
                 block.client().put_object(Bucket=block.bucket, Key=key, Body=bytes(self._buffer))
-            except S3_ERRORS as exc:
+            except s3_errors() as exc:
                 block._fail(exc, "write", key)
             finally:
                 self._buffer = bytearray()
