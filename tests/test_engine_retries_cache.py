@@ -283,3 +283,56 @@ def test_submitted_tasks_use_the_cache_from_worker_threads():
     assert pipeline() == [1, 4, 9]
     assert pipeline() == [1, 4, 9]
     assert sorted(calls) == [1, 2, 3]
+
+
+def test_cache_hits_within_a_flow_run_reuse_a_verified_value_until_its_file_changes(tmp_path: Path, caplog):
+    from conveyor import flow
+
+    calls = []
+
+    @task(cache_key_fn=lambda ctx, params: "in-flow")
+    def work():
+        calls.append(1)
+        return ["value"] * 10
+
+    @flow
+    def pipeline():
+        first = work(return_state=True)           # computed and persisted
+        path = tmp_path / "conveyor-results" / first.data.key
+        hits = [work(return_state=True) for _ in range(3)]  # read and verified once, then reused
+        assert [h.name for h in hits] == ["Cached"] * 3 and len(calls) == 1
+        path.unlink()                             # removed behind conveyor's back: a miss
+        again = work(return_state=True)
+        assert again.name == "Completed" and len(calls) == 2
+        path = tmp_path / "conveyor-results" / again.data.key
+        assert work(return_state=True).name == "Cached"
+        data = bytearray(path.read_bytes())       # damaged in place: the file changed, so
+        data[len(data) // 2] ^= 0xFF              # it is read again, fails its checksum,
+        path.write_bytes(bytes(data))             # and the task runs again
+        third = work(return_state=True)
+        assert third.name == "Completed" and len(calls) == 3
+        return third.result()
+
+    with caplog.at_level(logging.WARNING, logger="conveyor"):
+        assert pipeline() == ["value"] * 10
+    assert sum("unusable" in r.getMessage() for r in caplog.records) == 2
+
+
+def test_cache_result_in_memory_false_keeps_no_verified_value(tmp_path: Path):
+    from conveyor import flow
+
+    calls = []
+
+    @task(cache_key_fn=lambda ctx, params: "no-memo", cache_result_in_memory=False)
+    def work():
+        calls.append(1)
+        return "v"
+
+    @flow
+    def pipeline():
+        work()
+        state = work(return_state=True)
+        assert state.name == "Cached" and not state.data.is_cached
+        return state.result()
+
+    assert pipeline() == "v" and len(calls) == 1

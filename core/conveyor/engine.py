@@ -534,7 +534,7 @@ class TaskRun(_Recorder):
         try:
             data = result_from_json(found)
             if type(data) is ResultReference:
-                _load_reference(data, self.ctx)
+                _load_reference(data, self.ctx, memo=self.obj.cache_result_in_memory)
             else:
                 data.get()  # verified and loaded now, so a damaged entry is a miss
         except (ConveyorError, OSError) as exc:
@@ -561,7 +561,7 @@ class TaskRun(_Recorder):
         return self.record(State(RUNNING, "Running" if self.run_count == 0 else "Retrying"))
 
 
-def _load_reference(ref: ResultReference, ctx: FlowRunContext | None) -> None:
+def _load_reference(ref: ResultReference, ctx: FlowRunContext | None, memo: bool = True) -> None:
     """Read, verify and cache a reference's value, rebuilding its storage block and
     serializer once per flow run (the reference's own ``get()`` rebuilds them each time)."""
     from conveyor.results import read_result
@@ -575,13 +575,25 @@ def _load_reference(ref: ResultReference, ctx: FlowRunContext | None) -> None:
     storage = resolved.get(key)
     if storage is None:
         storage = resolved[key] = ref.resolve_storage()
+    # A value this flow run already read and verified is reused while the stored file
+    # is provably the same one (the block's fingerprint: for a local file its inode,
+    # size and mtime); a rewritten, damaged-by-rewrite or deleted value is read again.
+    verified = resolved.get(("verified", ref.checksum, ref.key)) if memo else None
+    if verified is not None:
+        fingerprint = storage.fingerprint(ref.key)
+        if fingerprint is not None and fingerprint == verified[0]:
+            ref.cache_value(verified[1])
+            return
     skey = tuple(sorted((k, repr(v)) for k, v in ref.serializer.items()))
     serializer = resolved.get(skey)
     if serializer is None:
         serializer = resolved[skey] = serializer_from_dict(ref.serializer)
+    before = storage.fingerprint(ref.key) if memo else None
     value = read_result(storage, ref.key, serializer=serializer, checksum=ref.checksum,
                         size=ref.size, label=ref.storage)
     ref.cache_value(value)
+    if before is not None and before == storage.fingerprint(ref.key):
+        resolved[("verified", ref.checksum, ref.key)] = (before, value)
 
 
 def run_task(task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any],

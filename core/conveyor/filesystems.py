@@ -111,6 +111,16 @@ class StorageBlock(abc.ABC):
         """Remove key ``path``. Blocks that cannot delete say so."""
         raise NotImplementedError(f"storage block {self.block_type!r} cannot delete keys")
 
+    def fingerprint(self, path: str) -> object | None:
+        """A cheap token that changes whenever key ``path`` is rewritten or removed.
+
+        Lets conveyor reuse a value it has already read and verified in this process
+        (a cache hit within a flow run) without reading it again. ``None`` (the default)
+        means the block cannot tell cheaply, so the value is always read and verified.
+        A block that implements it raises ``ResultNotFoundError`` for a missing key.
+        """
+        return None
+
     def describe(self, path: str | None = None) -> str:
         """Where ``path`` lives, for people (``s3://bucket/prefix/key``, a file path…)."""
         shown = ", ".join(f"{k}={v!r}" for k, v in self.public_config().items())

@@ -155,6 +155,18 @@ class StorageBlockConformance:
         storage_block.write_path("e", b"")
         assert storage_block.exists("e")
 
+    def test_fingerprint_changes_on_rewrite_and_removal(self, storage_block: StorageBlock) -> None:
+        """Optional: a block whose ``fingerprint`` is not None must notice every change."""
+        storage_block.write_path("fp/key", b"one")
+        first = storage_block.fingerprint("fp/key")
+        if first is None:
+            return  # the block does not offer fingerprints: values are always re-read
+        assert storage_block.fingerprint("fp/key") == first
+        storage_block.write_path("fp/key", b"two")
+        assert storage_block.fingerprint("fp/key") != first
+        with pytest.raises(ResultNotFoundError):
+            storage_block.fingerprint("fp/absent")
+
     def test_delete(self, storage_block: StorageBlock) -> None:
         if not self.supports_delete:
             pytest.skip("this block does not delete")

@@ -209,6 +209,18 @@ class LocalFileSystem(StorageBlock):
     def exists(self, path: str) -> bool:
         return os.path.isfile(self._full(path))
 
+    def fingerprint(self, path: str) -> object | None:
+        """``(inode, size, mtime)`` of the key's file: any rewrite (always a new file,
+        renamed into place) or removal changes it."""
+        full = self._full(path)
+        try:
+            st = os.stat(full)
+        except FileNotFoundError:
+            raise self._missing(path, full) from None
+        except OSError as exc:
+            raise self._error("stat", full, exc) from exc
+        return (st.st_ino, st.st_size, st.st_mtime_ns)
+
     def delete(self, path: str) -> None:
         """Remove ``path``; a key that does not exist is not an error."""
         full = self._full(path)
