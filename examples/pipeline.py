@@ -85,14 +85,6 @@ def sales_pipeline(n_orders: int = 20_000) -> dict:
     return {"report": report, "anomalies": has_anomalies(report)}
 
 
-WHY = {
-    "extract": "retries=2 needs the value later (rule 4) -> persisted with the defaults (pickle, local folder)",
-    "clean": "cache_key_fn needs the value later (rule 4) -> persisted, and cached",
-    "region_totals": "nothing needs it later (rule 5, CONVEYOR_RESULTS_PERSIST_BY_DEFAULT=false) -> memory only",
-    "build_report": "its own result_serializer='json' (rule 2) -> persisted as JSON",
-    "has_anomalies": "returns a bool: a literal, stored in the database itself, no file",
-    "sales-pipeline": "the flow has retries=1 (rule 4) -> its result persisted with the defaults",
-}
 
 
 def where(data: object) -> str:
@@ -110,10 +102,12 @@ def show_run(label: str, state) -> None:
     client = get_client()
     run = client.read_flow_run(state.run_id)
     print(f"\n{label}: flow run {run.id} -> {run.state.name}")
-    print(f"  {'sales-pipeline (flow)':<22} {run.state.name:<26} {where(run.state.data)}")
-    for t in client.read_task_runs(run.id):
-        attempts = f" after {t.run_count} attempts" if t.run_count > 1 else ""
-        print(f"  {t.task_name:<22} {t.state.name + attempts:<26} {where(t.state.data)}")
+    rows = [("sales-pipeline (flow)", run)] + [(t.task_name, t) for t in client.read_task_runs(run.id)]
+    for name, r in rows:
+        attempts = f" after {r.run_count} attempts" if r.run_count > 1 else ""
+        print(f"  {name:<22} {r.state.name + attempts:<26} {where(r.state.data)}")
+        if r.state.message:  # which rule of the policy decided, recorded with the state
+            print(f"  {'':<22} {'':<26} why: {r.state.message}")
 
 
 def main() -> int:
@@ -126,9 +120,14 @@ def main() -> int:
     show_run("Run 1", first)
     show_run("Run 2", second)
 
-    print("\nWhy each result went where it did (the persistence policy, first rule that applies):")
-    for name, why in WHY.items():
-        print(f"  {name:<15} {why}")
+    print(
+        "\nThe persistence policy (first rule that applies): 1 the run's own persist_result;"
+        "\n2 its own result_storage / result_serializer / result_storage_key; 3 the enclosing"
+        "\nflow's persist_result; 4 retries or a cache_key_fn need the value later;"
+        "\n5 CONVEYOR_RESULTS_PERSIST_BY_DEFAULT. True/False/None are always literals, kept"
+        "\nin the database itself with no file. The 'why' lines above are what conveyor"
+        "\nrecorded with each state."
+    )
     print(
         "\nIn run 2, 'clean' is Cached: its input hash matched run 1, so its function did not"
         "\nrun and its value was read back from storage through the reference. 'extract'"

@@ -25,6 +25,10 @@ def test_demo_pipeline_explains_every_result(tmp_path):
     assert "literal False in the database" in out       # a literal
     assert "[json, " in out and "[pickle, " in out      # both serializers
     assert "runs show" in out and "results get" in out  # what to look at next
+    # Each persisted or in-memory result says which rule of the policy decided.
+    assert "why: result persisted: retries on task 'extract' needs the value later (rule 4)" in out
+    assert "why: result persisted: result_serializer set on task 'build_report' (rule 2)" in out
+    assert "why: result not persisted: CONVEYOR_RESULTS_PERSIST_BY_DEFAULT=false (rule 5)" in out
     files = list((tmp_path / "results").iterdir())
     assert files and all(f.stat().st_size > 0 for f in files)
     # The commands it prints work.

@@ -339,7 +339,10 @@ def test_logging_one_line_per_state_change(caplog):
     assert len(lines) == 4
     assert lines[0].startswith("flow run 'pipeline'") and lines[0].endswith("Running")
     assert "task run 'add'" in lines[1]
-    assert "result persisted to" in lines[2] and "result persisted to" in lines[3]
+    for line in lines[2:]:  # what was persisted, why (the policy's rule), and where
+        assert "Completed: result persisted: persist_result=True on " in line
+        assert "(rule " in line and "; written to " in line
+    assert "(rule 3); written to" in lines[2] and "(rule 1); written to" in lines[3]
 
 
 def test_conveyor_logging_level_setting(monkeypatch, caplog):

@@ -175,6 +175,8 @@ def _cmd_runs_show(args: argparse.Namespace) -> int:
         width = max(len(t.task_name) for t in tasks)
         for t in tasks:
             print(f"    {t.id}  {t.task_name.ljust(width)}  {t.state.name:<9} {_result_line(t.state.data)}")
+            if t.state.message:
+                print(f"        {t.state.message}")
     if subflows:
         print(f"  subflow runs ({len(subflows)}):")
         for f in subflows:

@@ -131,7 +131,7 @@ def _log_state(kind: str, name: str, run_id: str, state: State, where: str | Non
     if state.message:
         line += f": {state.message}"
     if where:
-        line += f"; result persisted to {where}"
+        line += f"; written to {where}"
     logger.log(level, line)
 
 
@@ -288,6 +288,8 @@ class _Recorder:
             data, where = self.result_for(value)
         except (ConveyorError, OSError) as exc:  # the value could not be persisted
             return self.failed(exc)
+        if message is None and type(data) is not ResultLiteral:
+            message = _why(self.decision)
         state = self.record(State(COMPLETED, name, message, data), where)
         self._after_completed(state)
         if where is not None:
@@ -559,6 +561,13 @@ class TaskRun(_Recorder):
 
     def run_state(self) -> State:
         return self.record(State(RUNNING, "Running" if self.run_count == 0 else "Retrying"))
+
+
+def _why(decision: PersistenceDecision) -> str:
+    """The Completed state's message: whether the result was persisted, and which rule said so."""
+    rule = f"rule {decision.rule}" if decision.rule else "a plugin's rule"
+    done = "persisted" if decision.persist else "not persisted"
+    return f"result {done}: {decision.reason} ({rule})"
 
 
 def _load_reference(ref: ResultReference, ctx: FlowRunContext | None, memo: bool = True) -> None:
