@@ -47,8 +47,10 @@ def test_with_options_returns_a_changed_copy():
     assert add.name == "add" and add.retries == 0
     f2 = flow(lambda: 1).with_options(name="other", timeout_seconds=3)
     assert f2.name == "other" and f2.timeout_seconds == 3
-    with pytest.raises(TypeError, match="unknown option"):
+    with pytest.raises(TypeError, match=r"with_options\(\) of task 'add' got unknown option\(s\) bogus"):
         add.with_options(bogus=1)
+    with pytest.raises(TypeError, match=r"of flow 'other' got unknown option\(s\) cache_key_fn; options: name"):
+        f2.with_options(cache_key_fn=None)
 
 
 def test_return_state_for_flow_and_task():

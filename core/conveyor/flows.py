@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from conveyor.exceptions import ConfigurationError
-from conveyor.tasks import check_common_options
+from conveyor.tasks import changed_options, check_common_options
 
 if TYPE_CHECKING:
     from conveyor.filesystems import StorageBlock
@@ -91,15 +91,7 @@ class Flow(Generic[R]):
 
     def with_options(self, **options: Any) -> Flow[R]:
         """A copy of this flow with some options changed (same keywords as ``@flow``)."""
-        current = self._options()
-        unknown = sorted(set(options) - set(current))
-        if unknown:
-            raise TypeError(
-                f"with_options() of flow {self.name!r} got unknown option(s) {', '.join(unknown)}; "
-                f"options: {', '.join(sorted(current))}"
-            )
-        current.update(options)
-        return Flow(self.fn, **current)
+        return Flow(self.fn, **changed_options("flow", self.name, self._options(), options))
 
     def __call__(self, *args: Any, return_state: bool = False, **kwargs: Any) -> Any:
         """Run the flow: its value (a failure raises), or its final state with ``return_state=True``."""

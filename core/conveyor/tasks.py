@@ -38,6 +38,17 @@ CacheKeyFn = Callable[["TaskRunContext", dict[str, Any]], "str | None"]
 _NOT_SET: Any = object()
 
 
+def changed_options(kind: str, name: str, current: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """``current`` updated with ``changes`` for ``with_options``; unknown keywords are refused."""
+    unknown = sorted(set(changes) - set(current))
+    if unknown:
+        raise TypeError(
+            f"with_options() of {kind} {name!r} got unknown option(s) {', '.join(unknown)}; "
+            f"options: {', '.join(sorted(current))}"
+        )
+    return {**current, **changes}
+
+
 def check_common_options(
     kind: str,
     name: str,
@@ -143,15 +154,7 @@ class Task(Generic[R]):
 
     def with_options(self, **options: Any) -> Task[R]:
         """A copy of this task with some options changed (same keywords as ``@task``)."""
-        current = self._options()
-        unknown = sorted(set(options) - set(current))
-        if unknown:
-            raise TypeError(
-                f"with_options() of task {self.name!r} got unknown option(s) {', '.join(unknown)}; "
-                f"options: {', '.join(sorted(current))}"
-            )
-        current.update(options)
-        return Task(self.fn, **current)
+        return Task(self.fn, **changed_options("task", self.name, self._options(), options))
 
     def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         """The call's arguments by parameter name, defaults applied."""
