@@ -81,7 +81,7 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX task_runs_by_flow ON task_runs (flow_run_id, created);
     CREATE TABLE states (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        seq INTEGER PRIMARY KEY,
         run_id TEXT NOT NULL,
         run_kind TEXT NOT NULL,         -- 'flow' or 'task'
         type TEXT NOT NULL,
