@@ -27,9 +27,9 @@ os.environ.setdefault("CONVEYOR_HOME", str(DEMO / "home"))
 os.environ.setdefault("CONVEYOR_LOCAL_STORAGE_PATH", str(DEMO / "results"))
 os.environ.setdefault("CONVEYOR_LOGGING_LEVEL", "WARNING")  # the summary below says it all
 
-from conveyor import flow, get_client, task  # noqa: E402
-from conveyor.results import ResultLiteral, ResultReference, UnpersistedResult  # noqa: E402
-from conveyor.tasks import task_input_hash, unmapped  # noqa: E402
+from conveyor import flow, get_client, task
+from conveyor.results import ResultLiteral, ResultReference, UnpersistedResult
+from conveyor.tasks import task_input_hash, unmapped
 
 REGIONS = ["north", "south", "east", "west"]
 _flaky = threading.local()

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conveyor import flow, get_client, task
 from conveyor.cli import main
 
@@ -167,7 +166,7 @@ def test_results_get_of_failed_run_shows_exception_and_exits_1(capsys):
     ],
 )
 def test_unknown_ids_are_one_line_errors(capsys, argv):
-    code, out, err = run(capsys, *argv)
+    code, _out, err = run(capsys, *argv)
     assert code == 1
     assert err.startswith("conveyor: error: ")
     assert len(err.strip().splitlines()) == 1
@@ -194,6 +193,6 @@ def test_results_verify_reports_missing_and_damaged(capsys, conveyor_home):
 def test_every_command_has_help():
     for argv in (["runs", "ls"], ["runs", "show"], ["results", "get"], ["results", "verify"]):
         proc = subprocess.run(
-            [sys.executable, "-m", "conveyor.cli", *argv, "--help"], capture_output=True, text=True
+            [sys.executable, "-m", "conveyor.cli", *argv, "--help"], capture_output=True, text=True, check=False
         )
         assert proc.returncode == 0 and "usage: conveyor" in proc.stdout

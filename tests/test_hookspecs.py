@@ -6,7 +6,6 @@ import inspect
 from pathlib import Path
 
 import pytest
-
 from conveyor import hookspecs
 
 HOOKS = [

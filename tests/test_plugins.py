@@ -10,7 +10,6 @@ from typing import ClassVar
 import attrs
 import importlib_metadata
 import pytest
-
 from conveyor import hookimpl, plugins
 from conveyor.exceptions import DuplicatePluginError, PluginLoadError, UnknownNameError
 from conveyor.filesystems import StorageBlock

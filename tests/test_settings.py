@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import pytest
-
 from conveyor.exceptions import ConfigurationError, SettingsError
 from conveyor.settings import get_settings
 

@@ -8,7 +8,6 @@ import sys
 import textwrap
 
 import pytest
-
 from conveyor import store as store_module
 from conveyor.exceptions import BlockExistsError, ConfigurationError
 from conveyor.store import MIGRATIONS, Store, get_store
@@ -67,12 +66,11 @@ def test_unwritable_home_is_a_clear_error(tmp_path):
 
 def test_failed_transaction_leaves_nothing(tmp_path):
     s = Store(tmp_path / "db.sqlite")
-    with pytest.raises(RuntimeError):
-        with s.transaction() as conn:
-            conn.execute(
-                "INSERT INTO block_documents (id, block_type, config, created) VALUES ('x', 't', '{}', 0)"
-            )
-            raise RuntimeError("abort")
+    with pytest.raises(RuntimeError), s.transaction() as conn:
+        conn.execute(
+            "INSERT INTO block_documents (id, block_type, config, created) VALUES ('x', 't', '{}', 0)"
+        )
+        raise RuntimeError("abort")
     assert s.query("SELECT count(*) FROM block_documents")[0][0] == 0
 
 

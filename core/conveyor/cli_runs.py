@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from conveyor.exceptions import MissingResult
+from conveyor.exceptions import ConveyorError, MissingResult
 
 _NO_RESULT = "-"
 
@@ -260,7 +260,7 @@ def _cmd_results_verify(args: argparse.Namespace) -> int:
                 continue
             try:
                 data = result_from_dict(data)
-            except Exception as exc:  # a damaged record is a finding, not a crash
+            except (ConveyorError, ValueError, TypeError) as exc:  # a damaged record is a finding
                 problems += 1
                 print(f"DAMAGED  {kind} run {rid}: {exc}")
                 continue

@@ -146,7 +146,6 @@ def set_plugin_manager(pm: pluggy.PluginManager | None) -> None:
 @contextlib.contextmanager
 def use_plugin_manager(pm: pluggy.PluginManager) -> Iterator[pluggy.PluginManager]:
     """Use ``pm`` inside the block, then restore the previous manager."""
-    global _manager
     with _lock:
         previous = _manager
     set_plugin_manager(pm)
