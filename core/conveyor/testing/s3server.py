@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -225,6 +225,53 @@ def _remove_sockets(ports: list[int] | tuple[int, ...]) -> None:
             os.unlink(path)
 
 
+def _launch(
+    command: list[str], *, cwd: Path, log_path: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start a server process in its own session, its output going to ``log_path``."""
+    with open(log_path, "wb") as log_file:
+        return subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads yet at this point
+        )
+
+
+def _serve(
+    attempt: Callable[[], tuple[subprocess.Popen[bytes], S3Server, Callable[[], None]]],
+) -> Iterator[S3Server]:
+    """Start a server with ``attempt()`` (process, server, cleanup), wait until it answers,
+    yield it, then stop it and clean up. A start that fails is tried again, up to three
+    times in all: a port may be taken between picking it and the server binding it."""
+    error: S3ServerError | None = None
+    for _attempt in range(3):
+        process, server, cleanup = attempt()
+        try:
+            _wait_until_ready(server, process, time.monotonic() + START_TIMEOUT)
+        except S3ServerError as exc:
+            _stop(process)
+            cleanup()
+            error = exc
+            continue
+        except BaseException:
+            _stop(process)
+            cleanup()
+            raise
+        try:
+            yield server
+        finally:
+            _stop(process)
+            cleanup()
+        return
+    assert error is not None
+    raise error
+
+
 @contextlib.contextmanager
 def start_seaweedfs(workdir: str | os.PathLike[str] | None = None) -> Iterator[S3Server]:
     """Run ``weed mini`` on 127.0.0.1 with a fresh data folder; stop it on exit."""
@@ -252,8 +299,7 @@ def start_seaweedfs(workdir: str | os.PathLike[str] | None = None) -> Iterator[S
             )
         )
         config.chmod(0o600)
-        error: S3ServerError | None = None
-        for _attempt in range(3):  # a port may be taken between picking and binding
+        def attempt() -> tuple[subprocess.Popen[bytes], S3Server, Callable[[], None]]:
             ports = free_ports(6)
             master, volume, filer, s3, admin, webdav = ports
             log_path = root / f"weed-{s3}.log"
@@ -281,17 +327,7 @@ def start_seaweedfs(workdir: str | os.PathLike[str] | None = None) -> Iterator[S
                 f"-s3.config={config}",
             ]  # fmt: skip
             env = dict(os.environ, GOMEMLIMIT="256MiB")
-            with open(log_path, "wb") as log_file:
-                process = subprocess.Popen(
-                    command,
-                    cwd=root,
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log_file,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                    preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads yet at this point
-                )
+            process = _launch(command, cwd=root, log_path=log_path, env=env)
             server = S3Server(
                 name="SeaweedFS",
                 endpoint_url=f"http://127.0.0.1:{s3}",
@@ -301,25 +337,9 @@ def start_seaweedfs(workdir: str | os.PathLike[str] | None = None) -> Iterator[S
                 ports=tuple(ports),
                 pid=process.pid,
             )
-            try:
-                _wait_until_ready(server, process, time.monotonic() + START_TIMEOUT)
-            except S3ServerError as exc:
-                _stop(process)
-                _remove_sockets(ports)
-                error = exc
-                continue
-            except BaseException:
-                _stop(process)
-                _remove_sockets(ports)
-                raise
-            try:
-                yield server
-            finally:
-                _stop(process)
-                _remove_sockets(ports)
-            return
-        assert error is not None
-        raise error
+            return process, server, lambda: _remove_sockets(ports)
+
+        yield from _serve(attempt)
 
 
 # -- moto ---------------------------------------------------------------------------------
@@ -340,20 +360,11 @@ def start_moto(workdir: str | os.PathLike[str] | None = None) -> Iterator[S3Serv
             workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="conveyor-moto-"))
         root = Path(workdir)
         root.mkdir(parents=True, exist_ok=True)
-        error: S3ServerError | None = None
-        for _attempt in range(3):
+        def attempt() -> tuple[subprocess.Popen[bytes], S3Server, Callable[[], None]]:
             (port,) = free_ports(1, with_grpc=False)
             log_path = root / f"moto-{port}.log"
-            with open(log_path, "wb") as log_file:
-                process = subprocess.Popen(
-                    [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                    cwd=root,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log_file,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                    preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads yet at this point
-                )
+            command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+            process = _launch(command, cwd=root, log_path=log_path)
             server = S3Server(
                 name="moto server",
                 endpoint_url=f"http://127.0.0.1:{port}",
@@ -363,22 +374,9 @@ def start_moto(workdir: str | os.PathLike[str] | None = None) -> Iterator[S3Serv
                 ports=(port,),
                 pid=process.pid,
             )
-            try:
-                _wait_until_ready(server, process, time.monotonic() + START_TIMEOUT)
-            except S3ServerError as exc:
-                _stop(process)
-                error = exc
-                continue
-            except BaseException:
-                _stop(process)
-                raise
-            try:
-                yield server
-            finally:
-                _stop(process)
-            return
-        assert error is not None
-        raise error
+            return process, server, lambda: None
+
+        yield from _serve(attempt)
 
 
 # -- pytest fixtures ----------------------------------------------------------------------
