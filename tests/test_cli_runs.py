@@ -196,3 +196,23 @@ def test_every_command_has_help():
             [sys.executable, "-m", "conveyor.cli", *argv, "--help"], capture_output=True, text=True, check=False
         )
         assert proc.returncode == 0 and "usage: conveyor" in proc.stdout
+
+
+def test_runs_show_lists_subflow_runs(capsys):
+    @flow(name="child-flow", persist_result=True)
+    def child():
+        return [1, 2]
+
+    @flow(name="parent-flow")
+    def parent():
+        return child()
+
+    state = parent(return_state=True)
+    (sub,) = get_client().read_subflow_runs(state.run_id)
+    assert sub.flow_name == "child-flow" and sub.state.result() == [1, 2]
+    assert get_client().read_subflow_runs(sub.id) == []
+    code, out, _ = run(capsys, "runs", "show", state.run_id)
+    assert code == 0
+    assert "subflow runs (1):" in out and f"{sub.id}  child-flow  Completed" in out
+    code, out, _ = run(capsys, "runs", "show", state.run_id, "--json")
+    assert [f["id"] for f in json.loads(out)["subflow_runs"]] == [sub.id]

@@ -140,12 +140,7 @@ def _cmd_runs_show(args: argparse.Namespace) -> int:
     run = client.read_run(args.run_id)
     if isinstance(run, FlowRun):
         tasks = client.read_task_runs(run.id)
-        subflows = [
-            client.read_flow_run(r["id"])
-            for r in client.store.query(
-                "SELECT id FROM flow_runs WHERE parent_flow_run_id = ? ORDER BY created", (run.id,)
-            )
-        ]
+        subflows = client.read_subflow_runs(run.id)
     else:
         tasks, subflows = [], []
     if args.json:
@@ -232,11 +227,7 @@ def _verify_targets(client: Any, run_id: str | None) -> list[tuple[str, str, Any
 
     out: list[tuple[str, str, Any]] = []
     if run_id is None:
-        rows = client.store.query(
-            "SELECT 'flow' AS kind, id, state_data FROM flow_runs WHERE state_data IS NOT NULL "
-            "UNION ALL SELECT 'task', id, state_data FROM task_runs WHERE state_data IS NOT NULL"
-        )
-        for r in rows:
+        for r in client.store.read_result_records():
             out.append((r["kind"], r["id"], json.loads(r["state_data"])))
         return out
     run = client.read_run(run_id)

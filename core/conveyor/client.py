@@ -106,6 +106,10 @@ class Client:
         """The task runs of one flow run, in the order they were created."""
         return [TaskRun.from_row(r) for r in self.store.read_task_runs(str(flow_run_id))]
 
+    def read_subflow_runs(self, flow_run_id: str) -> list[FlowRun]:
+        """The subflow runs started by flow run ``flow_run_id``, in the order they were created."""
+        return [FlowRun.from_row(r) for r in self.store.read_subflow_runs(str(flow_run_id))]
+
     def read_task_run(self, run_id: str) -> TaskRun:
         """The task run with id ``run_id``; UnknownNameError if there is none."""
         row = self.store.read_task_run(str(run_id))

@@ -353,6 +353,22 @@ class Store:
             params.append(int(limit))
         return self.query(sql, tuple(params))
 
+    def read_subflow_runs(self, flow_run_id: str) -> list[sqlite3.Row]:
+        """Flow runs whose parent flow run is ``flow_run_id``, in creation order."""
+        self.flush()
+        return self.query(
+            "SELECT * FROM flow_runs WHERE parent_flow_run_id = ? ORDER BY created, rowid",
+            (flow_run_id,),
+        )
+
+    def read_result_records(self) -> list[sqlite3.Row]:
+        """``(kind, id, state_data)`` of every flow run and task run that has result data."""
+        self.flush()
+        return self.query(
+            "SELECT 'flow' AS kind, id, state_data FROM flow_runs WHERE state_data IS NOT NULL "
+            "UNION ALL SELECT 'task', id, state_data FROM task_runs WHERE state_data IS NOT NULL"
+        )
+
     def read_task_run(self, run_id: str) -> sqlite3.Row | None:
         self.flush()
         return self._connect().execute("SELECT * FROM task_runs WHERE id = ?", (run_id,)).fetchone()
