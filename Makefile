@@ -8,7 +8,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-PLUGINS := $(wildcard plugins/*/pyproject.toml)
+PLUGINS := $(filter-out plugins/_template/%,$(wildcard plugins/*/pyproject.toml))
 PYTEST_ARGS ?=
 PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 

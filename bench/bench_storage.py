@@ -266,7 +266,7 @@ def main() -> None:
         return 2 if case in ("read", "stream-read") else 1
 
     targets = [args.only] if args.only else ["local", "s3"]
-    from conveyor.testing.s3server import start_seaweedfs
+    from conveyor_storage_s3.testing import start_seaweedfs
 
     started = time.perf_counter()
     with (

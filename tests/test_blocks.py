@@ -10,7 +10,7 @@ import pytest
 from conveyor import blocks, hookimpl, plugins
 from conveyor.exceptions import BlockExistsError, ConfigurationError, UnknownNameError
 from conveyor.filesystems import S3, LocalFileSystem, StorageBlock, resolve_storage
-from conveyor.store import get_store
+from conveyor.metadata import get_store
 from conveyor.testing.storage import StorageBlockConformance
 
 
@@ -147,12 +147,12 @@ def test_unsaved_block_recorded_once_per_configuration(tmp_path: Path) -> None:
 
 def test_dedup_holds_across_store_instances(tmp_path: Path) -> None:
     """A second process (a fresh Store object on the same file) does not add a duplicate."""
+    from conveyor.metadata import SQLiteStore
     from conveyor.settings import get_settings
-    from conveyor.store import Store
 
     block = S3(bucket_path="bucket/p", endpoint_url="http://127.0.0.1:1")
     doc = blocks.record_block(block)
-    other = Store(get_settings().database_path)
+    other = SQLiteStore(get_settings().database_path)
     assert other.put_block_document(block.block_type, block.config()) == doc
     assert int(other.query("SELECT COUNT(*) FROM block_documents WHERE id = ?", (doc,))[0][0]) == 1
     other.close()

@@ -144,16 +144,17 @@ def test_idle_writer_thread_stops_and_restarts(monkeypatch):
     import threading
     import time
 
-    from conveyor import store as store_module
+    from conveyor.metadata import get_store
+    from conveyor.metadata import writer as writer_module
 
-    monkeypatch.setattr(store_module, "IDLE_SECONDS", 0.05)
+    monkeypatch.setattr(writer_module, "IDLE_SECONDS", 0.05)
     state = pipeline("a", return_state=True)
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and any(
         t.name == "conveyor-store-writer" and t.is_alive() for t in threading.enumerate()
     ):
         time.sleep(0.02)
-    writer = store_module.get_store().writer
+    writer = get_store().writer
     assert not writer._alive
     again = pipeline("b", return_state=True)
     runs = {r.id for r in get_client().read_flow_runs()}
@@ -164,14 +165,14 @@ def test_rows_queued_at_exit_are_written(tmp_path):
     script = textwrap.dedent(
         """
         from conveyor import task
-        from conveyor.engine import TaskRun
+        from conveyor.engine.task_run import ActiveTaskRun
         from conveyor.states import State, StateType
 
         @task
         def t():
             return 1
 
-        run = TaskRun(t, (), {}, None)
+        run = ActiveTaskRun(t, (), {}, None)
         run.record(State(StateType.RUNNING))  # queued, never flushed: written at exit
         print(run.id)
         """

@@ -65,7 +65,7 @@ def test_literals_never_touch_storage_even_when_persisting(results_dir):
 
 
 def get_store_row(run_id: str) -> str:
-    from conveyor.store import get_store
+    from conveyor.metadata import get_store
 
     return get_store().read_task_run(run_id)["state_data"]
 

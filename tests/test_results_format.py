@@ -14,11 +14,11 @@ from typing import Any, ClassVar
 
 import attrs
 import pytest
-from conveyor import resultformat
 from conveyor.exceptions import CorruptResultError, ResultNotFoundError, SerializationError
 from conveyor.filesystems import LocalFileSystem, StorageBlock
 from conveyor.results import (
     ResultReference,
+    hashing,
     persist_value,
     read_result,
     read_result_file,
@@ -26,6 +26,8 @@ from conveyor.results import (
     result_from_dict,
     verify,
 )
+from conveyor.results.hashing import HashingWriter, write_stream
+from conveyor.results.payload import PayloadReader, check_payload, read_chunks
 from conveyor.serializers import JSONSerializer, PickleSerializer
 
 
@@ -289,9 +291,9 @@ def test_non_seekable_damage_is_detected():
 def test_spool_path_with_any_read_size_and_rollover_to_disk(step):
     payload = bytes(range(256)) * 300
     out = io.BytesIO()
-    checksum, size = resultformat.write_stream(out, {"type": "x"}, lambda w: w.write(payload))
+    checksum, size = write_stream(out, {"type": "x"}, lambda w: w.write(payload))
     source = OneWayReader(out.getvalue(), step=step)
-    checked, spool = resultformat.check_payload(
+    checked, spool = check_payload(
         source, "test", expected_checksum=checksum, spool_max_memory=1000
     )
     try:
@@ -306,7 +308,7 @@ def test_payload_reader_is_bounded():
     data = b"HEAD" + b"line1\nline2\n" + b"TRAILER"
     source = io.BytesIO(data)
     source.seek(4)
-    reader = resultformat.PayloadReader(source, 12)  # type: ignore[arg-type]
+    reader = PayloadReader(source, 12)  # type: ignore[arg-type]
     assert reader.readline() == b"line1\n"
     buf = bytearray(100)
     assert reader.readinto(buf) == 6 and bytes(buf[:6]) == b"line2\n"
@@ -316,7 +318,7 @@ def test_payload_reader_is_bounded():
 @pytest.mark.parametrize("threshold", [1, 1 << 30])
 def test_hashing_writer_hashes_and_counts_any_buffer(threshold):
     target = io.BytesIO()
-    writer = resultformat.HashingWriter(target, parallel_threshold=threshold)
+    writer = HashingWriter(target, parallel_threshold=threshold)
     pieces: list[Any] = [b"abc", bytearray(b"def" * 1000), memoryview(b"0123456789")[2:8]]
     try:
         import numpy as np
@@ -354,16 +356,16 @@ def test_storage_failure_while_streaming_is_a_storage_error(tmp_path):
 def test_early_writeback_on_a_real_file(tmp_path, monkeypatch):
     import threading
 
-    monkeypatch.setattr(resultformat, "WRITEBACK_THRESHOLD", 1)
+    monkeypatch.setattr(hashing, "WRITEBACK_THRESHOLD", 1)
     payload = [b"a" * 5000, bytearray(b"b" * 70000), b"c"]
     path = tmp_path / "out.bin"
     with open(path, "wb") as fh:
-        checksum, size = resultformat.write_stream(
+        checksum, size = write_stream(
             fh, {"type": "t"}, lambda w: [w.write(p) for p in payload]
         )
     assert not [t for t in threading.enumerate() if t.name == "conveyor-writeback"]
     with open(path, "rb") as fh:
-        checked, spool = resultformat.check_payload(fh, "test", expected_checksum=checksum)
+        checked, spool = check_payload(fh, "test", expected_checksum=checksum)
         assert spool is None and checked.reader.read() == b"".join(payload)
     assert size == 75001
 
@@ -374,7 +376,7 @@ def test_early_writeback_on_a_real_file(tmp_path, monkeypatch):
 def test_read_chunks_reads_exactly_what_was_asked(limit, step, ahead):
     data = bytes(range(256)) * 40  # 10,240 bytes
     source = OneWayReader(data, step=step)
-    chunks = resultformat.read_chunks(source, limit, chunk=1000, ahead=ahead)
+    chunks = read_chunks(source, limit, chunk=1000, ahead=ahead)
     got = b"".join(bytes(c) for c in chunks)
     assert got == data[: limit if limit is not None else len(data)]
 
@@ -387,7 +389,7 @@ def test_read_chunks_passes_on_a_source_error():
             return super().readinto(buffer)
 
     with pytest.raises(OSError, match="Connection reset"):
-        for _chunk in resultformat.read_chunks(Failing(b"x" * 10_000, step=500), chunk=1000):
+        for _chunk in read_chunks(Failing(b"x" * 10_000, step=500), chunk=1000):
             pass
 
 

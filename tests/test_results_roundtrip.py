@@ -123,26 +123,28 @@ def test_byte_format_round_trip_and_no_flip_passes_silently(
     import io
 
     import pytest
-    from conveyor import resultformat
     from conveyor.exceptions import CorruptResultError
+    from conveyor.results.hashing import HashingWriter, write_stream
+    from conveyor.results.layout import PREFIX_SIZE
+    from conveyor.results.payload import check_payload
 
     out = io.BytesIO()
 
-    def dump(writer: resultformat.HashingWriter) -> None:
+    def dump(writer: HashingWriter) -> None:
         writer._threshold = threshold
         for piece in pieces:
             writer.write(piece)
 
-    checksum, size = resultformat.write_stream(out, {"type": "t"}, dump)
+    checksum, size = write_stream(out, {"type": "t"}, dump)
     raw = bytearray(out.getvalue())
     payload = b"".join(pieces)
-    header_end = resultformat.PREFIX_SIZE + int.from_bytes(raw[9:13], "big")
+    header_end = PREFIX_SIZE + int.from_bytes(raw[9:13], "big")
     if flip is not None:
         flip %= len(raw)
         raw[flip] ^= 0x01
     source = io.BytesIO(bytes(raw)) if seekable else _Trickle(bytes(raw), step)
     try:
-        checked, spool = resultformat.check_payload(
+        checked, spool = check_payload(
             source,  # type: ignore[arg-type]
             "t",
             expected_checksum=checksum,
@@ -154,7 +156,7 @@ def test_byte_format_round_trip_and_no_flip_passes_silently(
         return
     try:
         assert checked.reader.read() == payload and size == len(payload)
-        assert flip is None or resultformat.PREFIX_SIZE <= flip < header_end
+        assert flip is None or PREFIX_SIZE <= flip < header_end
     finally:
         if spool is not None:
             spool.close()
@@ -162,4 +164,4 @@ def test_byte_format_round_trip_and_no_flip_passes_silently(
         with pytest.raises(CorruptResultError):  # the trailer alone also guards the payload
             bad = bytearray(raw)
             bad[-40] ^= 0x80
-            resultformat.check_payload(io.BytesIO(bytes(bad)), "t")
+            check_payload(io.BytesIO(bytes(bad)), "t")

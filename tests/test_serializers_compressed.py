@@ -6,8 +6,8 @@ import zlib
 from typing import Any
 
 import pytest
-from conveyor.compressed import CompressedSerializer
 from conveyor.exceptions import ConfigurationError, SerializationError
+from conveyor.serialization.compressed import CompressedSerializer
 from conveyor.serializers import JSONSerializer, PickleSerializer
 from conveyor.testing.serializers import (
     NonSeekableReader,

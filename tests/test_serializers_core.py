@@ -8,8 +8,8 @@ from typing import Any, ClassVar
 import attrs
 import pytest
 from conveyor import hookimpl, plugins
-from conveyor.compressed import CompressedSerializer
 from conveyor.exceptions import ConfigurationError, UnknownNameError
+from conveyor.serialization.compressed import CompressedSerializer
 from conveyor.serializers import (
     JSONSerializer,
     PickleSerializer,
@@ -134,10 +134,6 @@ def test_default_serializer_follows_the_setting(monkeypatch: pytest.MonkeyPatch)
 @pytest.mark.parametrize(
     "serializer",
     [
-        JSONSerializer(),
-        JSONSerializer(jsonlib="orjson"),
-        PickleSerializer(),
-        PickleSerializer(picklelib="pickle"),
         CompressedSerializer(),
         CompressedSerializer(serializer=JSONSerializer(jsonlib="orjson"), compressionlib="lzma", level=1),
         CompressedSerializer(serializer=CompressedSerializer(compressionlib="bz2")),

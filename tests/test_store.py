@@ -8,9 +8,9 @@ import sys
 import textwrap
 
 import pytest
-from conveyor import store as store_module
 from conveyor.exceptions import BlockExistsError, ConfigurationError
-from conveyor.store import MIGRATIONS, Store, get_store
+from conveyor.metadata import MIGRATIONS, SQLiteStore, get_store
+from conveyor.metadata import schema as store_module
 
 
 def test_database_lives_under_conveyor_home(conveyor_home):
@@ -22,13 +22,13 @@ def test_database_lives_under_conveyor_home(conveyor_home):
 
 
 def test_wal_mode_and_busy_timeout(tmp_path):
-    s = Store(tmp_path / "db.sqlite")
+    s = SQLiteStore(tmp_path / "db.sqlite")
     assert s.query("PRAGMA journal_mode")[0][0] == "wal"
     assert s.query("PRAGMA busy_timeout")[0][0] == store_module.BUSY_TIMEOUT_MS
 
 
 def test_schema_version_recorded(tmp_path):
-    s = Store(tmp_path / "db.sqlite")
+    s = SQLiteStore(tmp_path / "db.sqlite")
     assert s.schema_version == len(MIGRATIONS)
     tables = {r[0] for r in s.query("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"schema_version", "block_documents", "saved_blocks", "flow_runs", "task_runs", "states", "cache"} <= tables
@@ -36,36 +36,36 @@ def test_schema_version_recorded(tmp_path):
 
 def test_migrations_run_once_and_in_order(tmp_path, monkeypatch):
     path = tmp_path / "db.sqlite"
-    Store(path).list_blocks()
+    SQLiteStore(path).list_blocks()
     extra = "CREATE TABLE extra_table (x INTEGER)"
     monkeypatch.setattr(store_module, "MIGRATIONS", [*MIGRATIONS, extra])
-    s = Store(path)
+    s = SQLiteStore(path)
     assert s.schema_version == len(MIGRATIONS) + 1
     assert s.query("SELECT count(*) FROM extra_table")[0][0] == 0
     # Opening again does not re-run it (it would fail: the table exists).
-    assert Store(path).schema_version == len(MIGRATIONS) + 1
+    assert SQLiteStore(path).schema_version == len(MIGRATIONS) + 1
 
 
 def test_newer_schema_is_refused(tmp_path):
     path = tmp_path / "db.sqlite"
-    Store(path).list_blocks()
+    SQLiteStore(path).list_blocks()
     conn = sqlite3.connect(path)
     conn.execute("UPDATE schema_version SET version = 999")
     conn.commit()
     conn.close()
     with pytest.raises(ConfigurationError, match="schema version 999, newer than this conveyor"):
-        Store(path).list_blocks()
+        SQLiteStore(path).list_blocks()
 
 
 def test_unwritable_home_is_a_clear_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     with pytest.raises(ConfigurationError, match="set CONVEYOR_HOME to a writable folder"):
-        Store(blocker / "sub" / "db.sqlite").list_blocks()
+        SQLiteStore(blocker / "sub" / "db.sqlite").list_blocks()
 
 
 def test_failed_transaction_leaves_nothing(tmp_path):
-    s = Store(tmp_path / "db.sqlite")
+    s = SQLiteStore(tmp_path / "db.sqlite")
     with pytest.raises(RuntimeError), s.transaction() as conn:
         conn.execute(
             "INSERT INTO block_documents (id, block_type, config, created) VALUES ('x', 't', '{}', 0)"
@@ -75,7 +75,7 @@ def test_failed_transaction_leaves_nothing(tmp_path):
 
 
 def test_block_documents_are_deduplicated(tmp_path):
-    s = Store(tmp_path / "db.sqlite")
+    s = SQLiteStore(tmp_path / "db.sqlite")
     a = s.put_block_document("local-file-system", {"basepath": "/a"})
     b = s.put_block_document("local-file-system", {"basepath": "/a"})
     c = s.put_block_document("local-file-system", {"basepath": "/b"})
@@ -85,7 +85,7 @@ def test_block_documents_are_deduplicated(tmp_path):
 
 
 def test_saved_block_round_trip_and_overwrite(tmp_path):
-    s = Store(tmp_path / "db.sqlite")
+    s = SQLiteStore(tmp_path / "db.sqlite")
     s.save_block("local-file-system", "dev", {"basepath": "/a"})
     with pytest.raises(BlockExistsError, match="overwrite=True"):
         s.save_block("local-file-system", "dev", {"basepath": "/b"})
@@ -99,8 +99,8 @@ def test_saved_block_round_trip_and_overwrite(tmp_path):
 WRITER = textwrap.dedent(
     """
     import sys
-    from conveyor.store import Store
-    s = Store(sys.argv[1])
+    from conveyor.metadata import SQLiteStore
+    s = SQLiteStore(sys.argv[1])
     worker = sys.argv[2]
     for i in range(int(sys.argv[3])):
         s.save_block("local-file-system", f"w{worker}-{i}", {"basepath": f"/{worker}/{i}"})
@@ -110,14 +110,14 @@ WRITER = textwrap.dedent(
 
 def test_several_processes_write_at_once_without_loss(tmp_path):
     path = tmp_path / "db.sqlite"
-    Store(path).list_blocks()  # schema created once up front, as in real use
+    SQLiteStore(path).list_blocks()  # schema created once up front, as in real use
     per_worker, workers = 60, 4
     procs = [
         subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(w), str(per_worker)])
         for w in range(workers)
     ]
     assert [p.wait(timeout=120) for p in procs] == [0] * workers
-    s = Store(path)
+    s = SQLiteStore(path)
     names = {name for _t, name, _c in s.list_blocks()}
     assert len(names) == per_worker * workers
     assert s.query("PRAGMA integrity_check")[0][0] == "ok"
@@ -129,5 +129,5 @@ def test_several_processes_create_the_schema_at_once(tmp_path):
         subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(w), "5"]) for w in range(4)
     ]
     assert [p.wait(timeout=120) for p in procs] == [0] * 4
-    assert Store(path).schema_version == len(MIGRATIONS)
-    assert len(Store(path).list_blocks()) == 20
+    assert SQLiteStore(path).schema_version == len(MIGRATIONS)
+    assert len(SQLiteStore(path).list_blocks()) == 20

@@ -2,14 +2,17 @@
 
     from conveyor import flow, task
 
-Names are imported lazily so that ``import conveyor`` stays fast.
+Names are imported lazily so that ``import conveyor`` stays fast. The map of the package
+(what each part is for, and what may import what) is docs/architecture.md.
+
+May import: conveyor.markers only (everything else lazily, by name, on first use).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from conveyor.hookspecs import hookimpl
+from conveyor.markers import hookimpl
 
 __version__ = "0.1.0"
 

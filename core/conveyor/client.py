@@ -13,21 +13,20 @@ marker of a value that was never persisted (its ``result()`` raises ``MissingRes
 from __future__ import annotations
 
 import datetime
-import sqlite3
 from typing import Any
 
 import attrs
 
 from conveyor.exceptions import UnknownNameError
+from conveyor.metadata import MetadataStore, Row, get_store
 from conveyor.states import State
-from conveyor.store import Store, get_store
 
 
 def _when(ts: float | None) -> datetime.datetime | None:
     return None if ts is None else datetime.datetime.fromtimestamp(ts, datetime.UTC)
 
 
-def _state(row: sqlite3.Row) -> State:
+def _state(row: Row) -> State:
     return State.from_record(
         row["state_type"], row["state_name"], row["state_message"], row["state_timestamp"],
         row["state_data"], row["id"],
@@ -49,7 +48,7 @@ class FlowRun:
     created: datetime.datetime
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> FlowRun:
+    def from_row(cls, row: Row) -> FlowRun:
         return cls(
             id=row["id"], flow_name=row["flow_name"], state=_state(row),
             parent_task_run_id=row["parent_task_run_id"],
@@ -74,7 +73,7 @@ class TaskRun:
     created: datetime.datetime
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> TaskRun:
+    def from_row(cls, row: Row) -> TaskRun:
         return cls(
             id=row["id"], task_name=row["task_name"], flow_run_id=row["flow_run_id"],
             state=_state(row), cache_key=row["cache_key"],
@@ -86,7 +85,7 @@ class TaskRun:
 class Client:
     """Read access to the runs in one metadata store."""
 
-    def __init__(self, store: Store | None = None) -> None:
+    def __init__(self, store: MetadataStore | None = None) -> None:
         self.store = store if store is not None else get_store()
 
     def read_flow_run(self, run_id: str) -> FlowRun:

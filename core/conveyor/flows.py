@@ -11,6 +11,8 @@ inside another flow is a subflow: its own run, linked to the caller.
 
 Calling an ``async def`` flow returns a coroutine: ``asyncio.run(pipeline(...))`` or
 ``await pipeline(...)``.
+
+May import: conveyor.engine, conveyor.exceptions, conveyor.task_runners.
 """
 
 from __future__ import annotations
@@ -20,13 +22,14 @@ import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
+from conveyor import engine
+from conveyor.engine.options import changed_options, check_common_options
 from conveyor.exceptions import ConfigurationError
-from conveyor.tasks import changed_options, check_common_options
+from conveyor.task_runners import TaskRunner, resolve_task_runner
 
 if TYPE_CHECKING:
-    from conveyor.filesystems import StorageBlock
-    from conveyor.serializers import Serializer
-    from conveyor.task_runners import TaskRunner
+    from conveyor.serialization.base import Serializer
+    from conveyor.storage.base import StorageBlock
 
 R = TypeVar("R")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -64,8 +67,6 @@ class Flow(Generic[R]):
                 f"seconds > 0, or None for no timeout"
             )
         if task_runner is not None:
-            from conveyor.task_runners import resolve_task_runner
-
             resolve_task_runner(task_runner)  # refuse a wrong value now
         self.retries = retries
         self.retry_delay_seconds = retry_delay_seconds
@@ -95,8 +96,6 @@ class Flow(Generic[R]):
 
     def __call__(self, *args: Any, return_state: bool = False, **kwargs: Any) -> Any:
         """Run the flow: its value (a failure raises), or its final state with ``return_state=True``."""
-        from conveyor import engine
-
         if self.is_async:
             return engine.run_flow_async(self, args, kwargs, return_state)
         return engine.run_flow(self, args, kwargs, return_state)

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import concurrent.futures
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-if TYPE_CHECKING:
-    from conveyor.states import State
+from conveyor.states import PENDING, State
 
 R = TypeVar("R")
 
@@ -42,8 +41,6 @@ class ConveyorFuture(Generic[R]):
             return future.result()
         current = self._current[0]
         if current is None:
-            from conveyor.states import PENDING, State
-
             current = State(PENDING, run_id=self.task_run_id)
         return current
 
@@ -83,12 +80,10 @@ def wait(futures: Iterable[ConveyorFuture[Any]], timeout: float | None = None) -
 def resolve_futures(value: Any, states: bool = True) -> Any:
     """``value`` with every future (and, with ``states``, state) inside lists, tuples, sets
     and dicts replaced by its result; a failed upstream run raises its exception."""
-    from conveyor.states import State
-
     kind = type(value)
     if kind is ConveyorFuture:
         return value.result()
-    if kind in _ATOMS:
+    if kind in ATOMS:
         return value
     if isinstance(value, ConveyorFuture):
         return value.result()
@@ -107,16 +102,14 @@ def resolve_futures(value: Any, states: bool = True) -> Any:
 
 def contains_futures(value: Any) -> bool:
     """Whether ``value`` holds a future or state anywhere inside lists, tuples, sets, dicts."""
-    from conveyor.states import State
-
     kind = type(value)
-    if kind in _ATOMS:
+    if kind in ATOMS:
         return False
     if isinstance(value, (ConveyorFuture, State)):
         return True
     if kind is list or kind is tuple or kind is set or kind is frozenset:
         for v in value:
-            if type(v) not in _ATOMS and contains_futures(v):
+            if type(v) not in ATOMS and contains_futures(v):
                 return True
         return False
     if kind is dict:
@@ -124,6 +117,6 @@ def contains_futures(value: Any) -> bool:
     return False
 
 
-_ATOMS = frozenset({int, float, str, bytes, bool, type(None), complex})
+ATOMS = frozenset({int, float, str, bytes, bool, type(None), complex})
 
 __all__ = ["ConveyorFuture", "resolve_futures", "wait"]

@@ -2,24 +2,32 @@
 
 Plugins are found through the entry-point group ``conveyor``; the entry point's value is
 a module (by convention the plugin's ``hooks`` module) whose functions are marked with
-:data:`hookimpl`. conveyor's own behaviour is registered through these same hooks.
+:data:`hookimpl`. conveyor's own behaviour is registered through these same hooks
+(the built-in plugins of :data:`conveyor.plugins.builtin.DEFAULT_PLUGINS`).
+
+May import: conveyor.markers (and, for type hints only, the classes named in the specs).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import pluggy
+from conveyor.markers import PROJECT_NAME, hookimpl, hookspec
 
 if TYPE_CHECKING:
-    from conveyor.filesystems import StorageBlock
     from conveyor.policy import PersistenceDecision, PersistenceOptions
-    from conveyor.serializers import Serializer
+    from conveyor.serialization.base import Serializer
+    from conveyor.storage.base import StorageBlock
 
-PROJECT_NAME = "conveyor"
-
-hookspec = pluggy.HookspecMarker(PROJECT_NAME)
-hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+__all__ = [
+    "PROJECT_NAME",
+    "conveyor_register_serializers",
+    "conveyor_register_storage",
+    "conveyor_resolve_persistence",
+    "conveyor_result_persisted",
+    "hookimpl",
+    "hookspec",
+]
 
 
 @hookspec

@@ -8,8 +8,11 @@ For each task run and flow run the first rule that applies decides:
 4. a feature that needs the value later (``retries > 0`` or a ``cache_key_fn``): persist;
 5. the setting ``CONVEYOR_RESULTS_PERSIST_BY_DEFAULT``.
 
-The rules are registered as the ``trylast`` implementation of
-``conveyor_resolve_persistence``, so a plugin can replace them.
+The rules are a plain function here; :mod:`conveyor.plugins.builtin_policy` registers
+them as the ``trylast`` implementation of ``conveyor_resolve_persistence``, so a plugin
+can replace them.
+
+May import: attrs only (a test can call the rules with any combination of options).
 """
 
 from __future__ import annotations
@@ -17,8 +20,6 @@ from __future__ import annotations
 from typing import Literal
 
 import attrs
-
-from conveyor.hookspecs import hookimpl
 
 RunKind = Literal["task", "flow"]
 
@@ -107,8 +108,3 @@ def builtin_rules(options: PersistenceOptions) -> PersistenceDecision:
         return PersistenceDecision(True, 4, f"{feature} on {own} needs the value later")
     flag = options.persist_by_default
     return PersistenceDecision(flag, 5, f"CONVEYOR_RESULTS_PERSIST_BY_DEFAULT={str(flag).lower()}")
-
-
-@hookimpl(trylast=True)
-def conveyor_resolve_persistence(options: PersistenceOptions) -> PersistenceDecision:
-    return builtin_rules(options)

@@ -15,12 +15,10 @@ from __future__ import annotations
 import datetime
 import enum
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from conveyor.exceptions import MissingResult
-
-if TYPE_CHECKING:
-    from conveyor.results import Result
+from conveyor.results import Result, result_from_dict
 
 
 class StateType(str, enum.Enum):
@@ -141,8 +139,6 @@ class State:
         run_id: str,
     ) -> State:
         """Rebuild a state from the metadata store's columns."""
-        from conveyor.results import result_from_dict
-
         result = result_from_dict(json.loads(data)) if data else None
         return cls(StateType(type), name, message, result, run_id, ts)
 

@@ -11,6 +11,8 @@ futures. Outside a flow a call is a run of its own.
 
 Async tasks: awaited (``await load(p)``) where an event loop runs; called from a sync
 flow, they run to completion and return the value.
+
+May import: conveyor.engine, conveyor.exceptions.
 """
 
 from __future__ import annotations
@@ -22,13 +24,15 @@ import inspect
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
+from conveyor import engine
+from conveyor.engine.options import changed_options, check_common_options
 from conveyor.exceptions import ConfigurationError
 
 if TYPE_CHECKING:
-    from conveyor.context import TaskRunContext
-    from conveyor.filesystems import StorageBlock
+    from conveyor.engine.context import TaskRunContext
     from conveyor.futures import ConveyorFuture
-    from conveyor.serializers import Serializer
+    from conveyor.serialization.base import Serializer
+    from conveyor.storage.base import StorageBlock
 
 R = TypeVar("R")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -36,54 +40,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 CacheKeyFn = Callable[["TaskRunContext", dict[str, Any]], "str | None"]
 
 _NOT_SET: Any = object()
-
-
-def changed_options(kind: str, name: str, current: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    """``current`` updated with ``changes`` for ``with_options``; unknown keywords are refused."""
-    unknown = sorted(set(changes) - set(current))
-    if unknown:
-        raise TypeError(
-            f"with_options() of {kind} {name!r} got unknown option(s) {', '.join(unknown)}; "
-            f"options: {', '.join(sorted(current))}"
-        )
-    return {**current, **changes}
-
-
-def check_common_options(
-    kind: str,
-    name: str,
-    retries: int,
-    retry_delay_seconds: float | list[float],
-    persist_result: bool | None,
-    result_storage: Any,
-    result_serializer: Any,
-) -> None:
-    """Refuse option values that can never work, at decoration time."""
-    from conveyor.filesystems import StorageBlock
-    from conveyor.serializers import Serializer
-
-    where = f"{kind} {name!r}"
-    if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
-        raise ConfigurationError(f"retries={retries!r} on {where} must be an integer >= 0")
-    delays = retry_delay_seconds if isinstance(retry_delay_seconds, (list, tuple)) else [retry_delay_seconds]
-    if not all(isinstance(d, (int, float)) and not isinstance(d, bool) and d >= 0 for d in delays):
-        raise ConfigurationError(
-            f"retry_delay_seconds={retry_delay_seconds!r} on {where} must be a number of seconds "
-            f">= 0, or a list of them (one per retry)"
-        )
-    if persist_result is not None and not isinstance(persist_result, bool):
-        raise ConfigurationError(f"persist_result={persist_result!r} on {where} must be True, False or None")
-    if result_storage is not None and not isinstance(result_storage, (str, StorageBlock)):
-        raise TypeError(
-            f"result_storage on {where} must be a saved block slug such as 's3/prod' or a storage "
-            f"block instance such as LocalFileSystem(basepath='results'); got "
-            f"{type(result_storage).__name__} {result_storage!r}"
-        )
-    if result_serializer is not None and not isinstance(result_serializer, (str, Serializer)):
-        raise TypeError(
-            f"result_serializer on {where} must be a serializer name such as 'json' or 'pickle', "
-            f"or a Serializer instance; got {type(result_serializer).__name__} {result_serializer!r}"
-        )
 
 
 class Task(Generic[R]):
@@ -172,12 +128,10 @@ class Task(Generic[R]):
 
     def __call__(self, *args: Any, return_state: bool = False, **kwargs: Any) -> Any:
         """Run the task now: its value, or its final state with ``return_state=True``."""
-        from conveyor import engine
-
         if self.is_async:
             coro = engine.run_task_async(self, args, kwargs, return_state)
             if engine.flow_run_context.get() is not None and not _loop_running():
-                import asyncio
+                import asyncio  # lazy: only async tasks need it
 
                 return asyncio.run(coro)
             return coro
@@ -185,8 +139,6 @@ class Task(Generic[R]):
 
     def submit(self, *args: Any, **kwargs: Any) -> ConveyorFuture[R]:
         """Queue a run on the flow's task runner; futures among the arguments are awaited first."""
-        from conveyor import engine
-
         return engine.submit_task(self, args, kwargs)
 
     def map(self, *args: Any, **kwargs: Any) -> list[ConveyorFuture[R]]:
@@ -194,8 +146,6 @@ class Task(Generic[R]):
 
         Wrap an iterable in :func:`unmapped` to pass it whole to every run.
         """
-        from conveyor import engine
-
         calls = map_arguments(self.name, args, kwargs)
         return [engine.submit_task(self, a, k) for a, k in calls]
 
@@ -253,7 +203,7 @@ def map_arguments(
 
 
 def _loop_running() -> bool:
-    import asyncio
+    import asyncio  # lazy: sync-only programs never pay its start-up
 
     try:
         asyncio.get_running_loop()
@@ -268,7 +218,7 @@ def task_input_hash(context: TaskRunContext, parameters: dict[str, Any]) -> str 
     Equal inputs (compared by their pickle) give equal keys; changing the task's code
     gives a new key. Inputs that cannot be pickled give ``None`` (no caching).
     """
-    import cloudpickle
+    import cloudpickle  # lazy: only tasks that use this cache key function pay its import
 
     task = context.task
     fn = task.fn

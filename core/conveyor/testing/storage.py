@@ -30,6 +30,7 @@ from typing import Any
 import attrs
 import pytest
 
+from conveyor.blocks import load_block
 from conveyor.exceptions import InvalidKeyError, ResultNotFoundError
 from conveyor.filesystems import StorageBlock, block_from_dict, secret_field_names
 
@@ -324,8 +325,6 @@ class StorageBlockConformance:
         assert "some/key" in storage_block.describe("some/key").replace(os.sep, "/")
 
     def test_save_and_load(self, storage_block: StorageBlock, conveyor_home: Any) -> None:
-        from conveyor.blocks import load_block
-
         slug = storage_block.save("conformance")
         assert slug == f"{storage_block.block_type}/conformance"
         assert type(storage_block).load("conformance") == storage_block

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from conveyor.exceptions import ConfigurationError, SerializationError
-from conveyor.serializers import JSONSerializer, serializer_from_dict
+from conveyor.serializers import JSONSerializer, Serializer, serializer_from_dict
 from conveyor.testing.serializers import (
     SampleColor,
     SampleFlag,
@@ -268,6 +268,22 @@ def test_configuration_is_json_and_rebuilds() -> None:
         "object_decoder": None,
     }
     assert serializer_from_dict(json.loads(json.dumps(serializer.to_dict()))) == serializer
+
+
+@pytest.mark.parametrize(
+    "serializer",
+    [
+        JSONSerializer(),
+        JSONSerializer(jsonlib="orjson"),
+    ],
+    ids=repr,
+)
+def test_every_configuration_is_json_and_rebuilds_exactly(serializer: Serializer) -> None:
+    data = serializer.to_dict()
+    text = json.dumps(data)
+    rebuilt = serializer_from_dict(json.loads(text))
+    assert rebuilt == serializer and rebuilt.to_dict() == data
+    assert type(serializer).from_config(json.loads(json.dumps(serializer.config()))) == serializer
 
 
 def test_bad_options_are_clear_errors() -> None:

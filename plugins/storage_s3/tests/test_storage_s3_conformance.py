@@ -1,7 +1,7 @@
 """S3 passes the storage conformance suite against two real servers on 127.0.0.1.
 
-``s3_block`` (from ``conveyor.testing.s3server``) is parametrized over SeaweedFS and
-moto's server mode, so every test runs once on each.
+``s3_block`` (from ``conveyor_storage_s3.testing.fixtures``) is parametrized over
+SeaweedFS and moto's server mode, so every test runs once on each.
 """
 
 from __future__ import annotations

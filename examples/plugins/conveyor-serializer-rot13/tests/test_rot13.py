@@ -19,12 +19,3 @@ class TestRot13JSON(SerializerConformance):
 
 def test_bytes_are_rot13_of_json() -> None:
     assert Rot13JSON().dumps({"word": "hello"}) == b'{"jbeq": "uryyb"}'
-
-
-def test_entry_point_is_installed() -> None:
-    import importlib_metadata
-
-    eps = {ep.name: ep for ep in importlib_metadata.entry_points(group="conveyor")}
-    ep = eps["serializer-rot13"]
-    assert ep.value == "conveyor_serializer_rot13.hooks"
-    assert ep.dist is not None and ep.dist.metadata["Name"] == "conveyor-serializer-rot13"

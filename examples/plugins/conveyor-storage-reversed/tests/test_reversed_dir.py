@@ -22,12 +22,3 @@ def test_bytes_are_stored_reversed(tmp_path: Path) -> None:
     block = ReversedDir(root=str(tmp_path))
     block.write_path("a/b", b"hello")
     assert (tmp_path / "a" / "b").read_bytes() == b"olleh"
-
-
-def test_entry_point_is_installed() -> None:
-    import importlib_metadata
-
-    eps = {ep.name: ep for ep in importlib_metadata.entry_points(group="conveyor")}
-    ep = eps["storage-reversed"]
-    assert ep.value == "conveyor_storage_reversed.hooks"
-    assert ep.dist is not None and ep.dist.metadata["Name"] == "conveyor-storage-reversed"

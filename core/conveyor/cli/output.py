@@ -1,0 +1,107 @@
+"""Shared formatting of the ``conveyor`` command: dates, durations, sizes, results, runs.
+
+Secret fields of storage blocks are never shown: a result is described by its storage
+slug, key, serializer type and size.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from conveyor.results import ResultLiteral, ResultReference, UnpersistedResult
+
+NO_RESULT = "-"
+
+
+def format_when(value: datetime.datetime | None) -> str:
+    if value is None:
+        return NO_RESULT
+    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def format_duration(start: datetime.datetime | None, end: datetime.datetime | None) -> str:
+    if start is None or end is None:
+        return NO_RESULT
+    seconds = (end - start).total_seconds()
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 120:
+        return f"{seconds:.1f}s"
+    return f"{seconds / 60:.1f}min"
+
+
+def format_size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"  # pragma: no cover
+
+
+def describe_result(data: Any) -> dict[str, Any]:
+    """What a state's result data says, for people and ``--json``: never a secret."""
+    if data is None:
+        return {"kind": "none"}
+    if isinstance(data, ResultLiteral):
+        return {"kind": "literal", "value": data.get()}
+    if isinstance(data, UnpersistedResult):
+        return {"kind": "unpersisted"}
+    if isinstance(data, ResultReference):
+        return {
+            "kind": "reference",
+            "storage": data.storage,
+            "key": data.key,
+            "serializer": data.serializer.get("type"),
+            "size": data.size,
+            "checksum": data.checksum,
+        }
+    return {"kind": type(data).__name__}
+
+
+def result_line(data: Any) -> str:
+    """One line saying where a state's result is (or that it has none)."""
+    info = describe_result(data)
+    kind = info["kind"]
+    if kind == "literal":
+        return f"literal {info['value']!r} (kept in the database)"
+    if kind == "unpersisted":
+        return "not persisted (passed in memory only)"
+    if kind == "reference":
+        size = format_size(info["size"])
+        return f"{info['storage']} key {info['key']} ({info['serializer']}, {size})"
+    return "no result"
+
+
+def run_dict(run: Any) -> dict[str, Any]:
+    """A flow run or task run as ``--json`` prints it."""
+    out: dict[str, Any] = {
+        "id": run.id,
+        "state": run.state.type.value,
+        "state_name": run.state.name,
+        "message": run.state.message,
+        "start": run.start_time.isoformat() if run.start_time else None,
+        "end": run.end_time.isoformat() if run.end_time else None,
+        "run_count": run.run_count,
+        "result": describe_result(run.state.data),
+    }
+    if hasattr(run, "flow_name"):
+        out["flow"] = run.flow_name
+        out["parent_task_run_id"] = run.parent_task_run_id
+    else:
+        out["task"] = run.task_name
+        out["flow_run_id"] = run.flow_run_id
+        out["cache_key"] = run.cache_key
+    return out
+
+
+__all__ = [
+    "NO_RESULT",
+    "describe_result",
+    "format_duration",
+    "format_size",
+    "format_when",
+    "result_line",
+    "run_dict",
+]

@@ -1,0 +1,107 @@
+"""``conveyor runs ls|show``: past flow runs and task runs.
+
+Everything shown comes from the metadata database, read through ``conveyor.client``;
+no result value is read from storage here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from conveyor.cli.output import format_duration, format_when, result_line, run_dict
+from conveyor.client import FlowRun, get_client
+
+
+def _cmd_runs_ls(args: argparse.Namespace) -> int:
+    if args.limit is not None and args.limit < 0:
+        raise ValueError(f"--limit {args.limit} must be 0 or more")
+    runs = get_client().read_flow_runs(flow_name=args.flow, limit=args.limit)
+    if args.json:
+        print(json.dumps([run_dict(r) for r in runs], indent=2, default=str))
+        return 0
+    if not runs:
+        which = f" of flow {args.flow!r}" if args.flow else ""
+        print(f"no flow runs{which} recorded yet")
+        return 0
+    rows = [
+        (
+            r.id,
+            r.flow_name,
+            r.state.name,
+            format_when(r.start_time),
+            format_duration(r.start_time, r.end_time),
+        )
+        for r in runs
+    ]
+    header = ("ID", "FLOW", "STATE", "START", "DURATION")
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    for row in (header, *rows):
+        print("  ".join(str(x).ljust(w) for x, w in zip(row, widths)).rstrip())
+    return 0
+
+
+def _cmd_runs_show(args: argparse.Namespace) -> int:
+    client = get_client()
+    run = client.read_run(args.run_id)
+    if isinstance(run, FlowRun):
+        tasks = client.read_task_runs(run.id)
+        subflows = client.read_subflow_runs(run.id)
+    else:
+        tasks, subflows = [], []
+    if args.json:
+        doc = run_dict(run)
+        if isinstance(run, FlowRun):
+            doc["task_runs"] = [run_dict(t) for t in tasks]
+            doc["subflow_runs"] = [run_dict(f) for f in subflows]
+        print(json.dumps(doc, indent=2, default=str))
+        return 0
+    if isinstance(run, FlowRun):
+        print(f"flow run {run.id}  ({run.flow_name})")
+        if run.parent_task_run_id:
+            print(f"  subflow of task run {run.parent_task_run_id}")
+    else:
+        print(f"task run {run.id}  ({run.task_name})")
+        if run.flow_run_id:
+            print(f"  in flow run {run.flow_run_id}")
+        if run.cache_key:
+            print(f"  cache key {run.cache_key}")
+    state = run.state
+    message = f" - {state.message}" if state.message else ""
+    print(f"  state    {state.name}{message}")
+    print(
+        f"  started  {format_when(run.start_time)}   "
+        f"took {format_duration(run.start_time, run.end_time)}   attempts {run.run_count}"
+    )
+    print(f"  result   {result_line(state.data)}")
+    if tasks:
+        print(f"  task runs ({len(tasks)}):")
+        width = max(len(t.task_name) for t in tasks)
+        for t in tasks:
+            name = t.task_name.ljust(width)
+            print(f"    {t.id}  {name}  {t.state.name:<9} {result_line(t.state.data)}")
+            if t.state.message:
+                print(f"        {t.state.message}")
+    if subflows:
+        print(f"  subflow runs ({len(subflows)}):")
+        for f in subflows:
+            print(f"    {f.id}  {f.flow_name}  {f.state.name:<9} {result_line(f.state.data)}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``conveyor runs`` and its sub-commands to the ``conveyor`` parser."""
+    runs = sub.add_parser("runs", help="list and show past flow runs")
+    runs_sub = runs.add_subparsers(dest="runs_command", metavar="COMMAND")
+    runs_sub.required = True
+    ls = runs_sub.add_parser("ls", help="list flow runs, newest first")
+    ls.add_argument("--flow", metavar="NAME", help="only runs of this flow")
+    ls.add_argument("--limit", metavar="N", type=int, help="at most N runs")
+    ls.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    ls.set_defaults(func=_cmd_runs_ls)
+    show = runs_sub.add_parser(
+        "show", help="a flow run or task run: its state, task runs and where each result is"
+    )
+    show.add_argument("run_id", metavar="RUN_ID", help="id of a flow run or task run")
+    show.add_argument("--json", action="store_true", help="print JSON instead of text")
+    show.set_defaults(func=_cmd_runs_show)

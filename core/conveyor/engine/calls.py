@@ -1,0 +1,206 @@
+"""Calling tasks and flows: the entry points ``Task.__call__``, ``submit``, ``map`` and
+``Flow.__call__`` use.
+
+Each builds its run (:class:`~conveyor.engine.task_run.ActiveTaskRun`,
+:class:`~conveyor.engine.flow_run.ActiveFlowRun`), sets the run context, and hands the
+run to the one attempt loop (:mod:`conveyor.engine.attempts`) with a sync or an async
+driver.
+
+May import: conveyor.engine (attempts, context, flow_run, task_run), conveyor.futures,
+conveyor.states, conveyor.task_runners.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from conveyor.engine.attempts import attempts, drive, drive_async
+from conveyor.engine.context import flow_run_context, task_run_context
+from conveyor.engine.flow_run import TIMED_OUT, ActiveFlowRun, call_with_timeout
+from conveyor.engine.task_run import ActiveTaskRun
+from conveyor.futures import ConveyorFuture, resolve_futures
+from conveyor.states import COMPLETED, PENDING, State
+from conveyor.task_runners import SequentialTaskRunner
+
+if TYPE_CHECKING:
+    from conveyor.flows import Flow
+    from conveyor.tasks import Task
+
+
+# -- tasks ----------------------------------------------------------------------------
+
+
+def run_task(task: Task[Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+             return_state: bool = False, run: ActiveTaskRun | None = None) -> Any:
+    """Run a sync task now, in this thread; return its value (or final state)."""
+    if run is None:
+        run = ActiveTaskRun(task, args, kwargs, flow_run_context.get())
+    top_level = run.ctx is None
+    try:
+        state = run.prepare()
+        if state is None:
+            token = task_run_context.set(run.context())
+            try:
+                fn = task.fn
+                state = drive(attempts(run, task.retries, task.retry_delay_seconds),
+                              lambda: fn(*run.args, **run.kwargs))
+            except BaseException as exc:
+                run.crashed(exc)
+                raise
+            finally:
+                task_run_context.reset(token)
+    finally:
+        if top_level:
+            run.writer.flush()
+    if return_state:
+        return state
+    return state.result()
+
+
+async def run_task_async(task: Task[Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+                         return_state: bool = False, run: ActiveTaskRun | None = None) -> Any:
+    """Run an async task; return its value (or final state)."""
+    if run is None:
+        run = ActiveTaskRun(task, args, kwargs, flow_run_context.get())
+    top_level = run.ctx is None
+    try:
+        state = run.prepare()
+        if state is None:
+            token = task_run_context.set(run.context())
+            try:
+                fn = task.fn
+                state = await drive_async(attempts(run, task.retries, task.retry_delay_seconds),
+                                          lambda: fn(*run.args, **run.kwargs))
+            except BaseException as exc:
+                run.crashed(exc)
+                raise
+            finally:
+                task_run_context.reset(token)
+    finally:
+        if top_level:
+            run.writer.flush()
+    if return_state:
+        return state
+    return state.result()
+
+
+def submit_task(task: Task[Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> ConveyorFuture[Any]:
+    """Queue a task run on the flow run's task runner; return its future.
+
+    Outside a flow the run executes at once and the returned future is done.
+    """
+    ctx = flow_run_context.get()
+    run = ActiveTaskRun(task, args, kwargs, ctx)
+    run.record(State(PENDING, "Pending"))
+    if task.is_async:
+        def work() -> State:
+            import asyncio  # lazy: only async tasks need it
+
+            return asyncio.run(run_task_async(task, run.args, run.kwargs, True, run))  # type: ignore[no-any-return]
+    else:
+        def work() -> State:
+            return run_task(task, run.args, run.kwargs, True, run)  # type: ignore[no-any-return]
+    runner = ctx.runner if ctx is not None else SequentialTaskRunner()
+    future: ConveyorFuture[Any] = ConveyorFuture(run.id, task.name, runner.submit(work), run.current)
+    if ctx is not None:
+        ctx.futures.append(future)
+    return future
+
+
+# -- flows ----------------------------------------------------------------------------
+
+
+def run_flow(flow: Flow[Any], args: tuple[Any, ...], kwargs: dict[str, Any], return_state: bool = False) -> Any:
+    """Run a sync flow in this thread; return its value (or final state)."""
+    run = ActiveFlowRun(flow)
+    runner = run.runner
+    timeout = flow.timeout_seconds
+
+    def attempt() -> Any:
+        try:
+            if timeout is not None:
+                done, value = call_with_timeout(flow.fn, args, kwargs, timeout)
+                if not done:
+                    runner.shutdown(wait=False)
+                    return TIMED_OUT
+            else:
+                value = flow.fn(*args, **kwargs)
+            value = resolve_futures(value, states=False)
+        except Exception:
+            runner.shutdown(wait=True)
+            raise
+        runner.shutdown(wait=True)
+        return value
+
+    token = flow_run_context.set(run.flow_ctx)
+    task_token = task_run_context.set(None)
+    state: State | None = None
+    try:
+        try:
+            state = drive(attempts(run, flow.retries, flow.retry_delay_seconds), attempt)
+        except BaseException as exc:
+            runner.shutdown(wait=False)
+            state = run.crashed(exc)
+            raise
+        finally:
+            flow_run_context.reset(token)
+            task_run_context.reset(task_token)
+            if state is not None:
+                run.finish(state)
+    finally:
+        runner.shutdown(wait=False)
+    return _outcome(run, state, return_state)
+
+
+async def run_flow_async(flow: Flow[Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+                         return_state: bool = False) -> Any:
+    """Run an async flow; return its value (or final state)."""
+    import asyncio  # lazy: only async flows need it
+
+    run = ActiveFlowRun(flow)
+    runner = run.runner
+    timeout = flow.timeout_seconds
+
+    async def attempt() -> Any:
+        try:
+            if timeout is not None:
+                try:
+                    value = await asyncio.wait_for(flow.fn(*args, **kwargs), timeout)
+                except TimeoutError:
+                    runner.shutdown(wait=False)
+                    return TIMED_OUT
+            else:
+                value = await flow.fn(*args, **kwargs)
+            value = resolve_futures(value, states=False)
+        except Exception:
+            runner.shutdown(wait=True)
+            raise
+        runner.shutdown(wait=True)
+        return value
+
+    token = flow_run_context.set(run.flow_ctx)
+    task_token = task_run_context.set(None)
+    state: State | None = None
+    try:
+        state = await drive_async(attempts(run, flow.retries, flow.retry_delay_seconds), attempt)
+    except BaseException as exc:
+        runner.shutdown(wait=False)
+        state = run.crashed(exc)
+        raise
+    finally:
+        flow_run_context.reset(token)
+        task_run_context.reset(task_token)
+        if state is not None:
+            run.finish(state)
+    return _outcome(run, state, return_state)
+
+
+def _outcome(run: ActiveFlowRun, state: State, return_state: bool) -> Any:
+    if return_state:
+        return state
+    if state.type is not COMPLETED and run.last_error is not None:
+        raise run.last_error
+    return state.result()
+
+
+__all__ = ["run_flow", "run_flow_async", "run_task", "run_task_async", "submit_task"]

@@ -1,0 +1,172 @@
+"""Where and how a run's result goes: the one place that answers it.
+
+A :class:`ResultDestination` is a storage block, the identity a reference records for it
+(its saved slug, or ``anonymous/<block document id>``) and a serializer. A flow run owns
+one :class:`Destinations`, which resolves the options once for the flow run: the flow's
+own ``result_storage``/``result_serializer``, else its parent flow's (already resolved),
+else the defaults (``CONVEYOR_LOCAL_STORAGE_PATH``, ``CONVEYOR_RESULTS_DEFAULT_SERIALIZER``);
+a task's own options override either half. Each distinct destination is built once per
+flow run and records its block document once; the engine asks it, nothing else
+re-resolves.
+
+May import: conveyor.blocks, conveyor.exceptions, conveyor.filesystems, conveyor.results,
+conveyor.serializers.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from conveyor.blocks import record_block
+from conveyor.filesystems import StorageBlock, default_storage, resolve_storage
+from conveyor.results import ANONYMOUS_PREFIX, ResultReference, persist_value
+from conveyor.serializers import Serializer, default_serializer, resolve_serializer
+
+if TYPE_CHECKING:
+    from conveyor.flows import Flow
+
+StoragePair = tuple[StorageBlock, "str | None"]
+
+
+class ResultDestination:
+    """One storage block (with the identity references record) and one serializer."""
+
+    __slots__ = ("_document", "serializer", "slug", "storage")
+
+    def __init__(self, storage: StorageBlock, serializer: Serializer, slug: str | None = None) -> None:
+        self.storage = storage
+        self.serializer = serializer
+        #: the saved slug the block was given by, or None for an instance
+        self.slug = slug
+        self._document: str | None = None
+
+    def document(self) -> str:
+        """The block's document id in the metadata store, recorded on first use."""
+        if self._document is None:
+            self._document = record_block(self.storage)
+        return self._document
+
+    @property
+    def label(self) -> str:
+        """How a reference names the storage: the slug, else ``anonymous/<document id>``."""
+        return self.slug or f"{ANONYMOUS_PREFIX}{self.document()}"
+
+    def persist(self, value: Any, key: str | None = None, serializer: Serializer | None = None) -> ResultReference:
+        """Write ``value`` here (at ``key``, default a fresh one); return its reference."""
+        return persist_value(
+            value,
+            storage=self.storage,
+            serializer=serializer or self.serializer,
+            key=key,
+            storage_slug=self.slug,
+            storage_document=self.document(),
+        )
+
+    def describe(self, key: str) -> str:
+        """Where ``key`` lives, for people (a file path, ``s3://...``)."""
+        return self.storage.describe(key)
+
+    def __repr__(self) -> str:
+        return f"ResultDestination({self.slug or self.storage!r}, {self.serializer!r})"
+
+
+def _storage_option(value: Any) -> StoragePair:
+    """A ``result_storage`` option as (block, slug); the slug is None for an instance."""
+    return resolve_storage(value), value if isinstance(value, str) else None
+
+
+class Destinations:
+    """The result destinations of one flow run (or of one task run outside any flow).
+
+    :param flow: the flow whose run this is (None: a task called outside any flow).
+    :param parent: the enclosing flow run's destinations, for a subflow.
+    """
+
+    __slots__ = ("_built", "_flow", "_resolved", "_serializer", "_storage", "flow", "parent")
+
+    def __init__(self, flow: Flow[Any] | None = None, parent: Destinations | None = None) -> None:
+        self.flow = flow
+        self.parent = parent
+        self._storage: StoragePair | None = None
+        self._serializer: Serializer | None = None
+        self._flow: ResultDestination | None = None
+        self._resolved: dict[Any, Any] = {}
+        self._built: dict[tuple[int, int], tuple[StorageBlock, Serializer, ResultDestination]] = {}
+
+    # The flow run's own halves, inherited by its tasks and subflows --------------------
+
+    def storage(self) -> StoragePair:
+        """(block, slug or None): the flow's own result_storage, else inherited, else default."""
+        if self._storage is None:
+            own = self.flow.result_storage if self.flow is not None else None
+            if own is not None:
+                self._storage = self.resolve_storage(own)
+            elif self.parent is not None:
+                self._storage = self.parent.storage()
+            else:
+                self._storage = (default_storage(), None)
+        return self._storage
+
+    def serializer(self) -> Serializer:
+        """The flow's own result_serializer, else inherited, else the default."""
+        if self._serializer is None:
+            own = self.flow.result_serializer if self.flow is not None else None
+            if own is not None:
+                self._serializer = self.resolve_serializer(own)
+            elif self.parent is not None:
+                self._serializer = self.parent.serializer()
+            else:
+                self._serializer = default_serializer()
+        return self._serializer
+
+    # Destinations ----------------------------------------------------------------------
+
+    def for_flow(self) -> ResultDestination:
+        """Where the flow run's own result goes."""
+        if self._flow is None:
+            self._flow = self._destination(self.storage(), self.serializer())
+        return self._flow
+
+    def for_task(self, result_storage: Any, result_serializer: Any) -> ResultDestination:
+        """Where a task run's result goes, given the task's own two options (None: inherit)."""
+        if result_storage is None and result_serializer is None:
+            return self.for_flow()
+        storage = self.resolve_storage(result_storage) if result_storage is not None else self.storage()
+        serializer = (
+            self.resolve_serializer(result_serializer) if result_serializer is not None else self.serializer()
+        )
+        return self._destination(storage, serializer)
+
+    def _destination(self, storage: StoragePair, serializer: Serializer) -> ResultDestination:
+        block, slug = storage
+        key = (id(block), id(serializer))
+        built = self._built.get(key)
+        if built is None:
+            # the block and serializer are kept alive with it, so their ids stay theirs
+            built = self._built[key] = (block, serializer, ResultDestination(block, serializer, slug))
+        return built[2]
+
+    # Option values, resolved once per flow run -----------------------------------------
+
+    def resolve_storage(self, value: Any) -> StoragePair:
+        """A ``result_storage`` value as (block, slug), resolved once per flow run."""
+        try:
+            return self._resolved[("storage", value)]  # type: ignore[no-any-return]
+        except TypeError:  # unhashable block
+            return _storage_option(value)
+        except KeyError:
+            resolved = self._resolved[("storage", value)] = _storage_option(value)
+            return resolved  # type: ignore[no-any-return]
+
+    def resolve_serializer(self, value: Any) -> Serializer:
+        """A ``result_serializer`` value as an instance, resolved once per flow run."""
+        try:
+            return self._resolved[("serializer", value)]  # type: ignore[no-any-return]
+        except TypeError:
+            return resolve_serializer(value)
+        except KeyError:
+            resolved = self._resolved[("serializer", value)] = resolve_serializer(value)
+            return resolved
+
+
+__all__ = ["Destinations", "ResultDestination"]

@@ -1,0 +1,250 @@
+"""What task runs and flow runs share: recording states, persisting results, failing, retrying.
+
+A run records each state change through the metadata store's writer (one small row each,
+committed in batches) and logs one line for it. A successful run's value becomes its
+result: a literal, a reference to the value persisted at the run's
+:class:`~conveyor.engine.destination.ResultDestination`, or the value in memory only.
+
+May import: conveyor.engine.destination, conveyor.engine.logs, conveyor.exceptions,
+conveyor.plugins, conveyor.policy, conveyor.results, conveyor.serializers, conveyor.states.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import TYPE_CHECKING, Any
+
+from conveyor import plugins
+from conveyor.engine.logs import log_state, logger
+from conveyor.exceptions import ConfigurationError, ConveyorError, SerializationError
+from conveyor.policy import PersistenceDecision
+from conveyor.results import ResultLiteral, UnpersistedResult
+from conveyor.serializers import resolve_serializer
+from conveyor.states import (
+    CANCELLED,
+    COMPLETED,
+    CRASHED,
+    FAILED,
+    PENDING,
+    RUNNING,
+    State,
+)
+
+if TYPE_CHECKING:
+    from conveyor.engine.context import FlowRunContext
+    from conveyor.engine.destination import ResultDestination
+    from conveyor.metadata import MetadataWriter
+
+_INFO = logging.INFO
+_ERROR = logging.ERROR
+_log_enabled = logger.isEnabledFor
+
+_UNPERSISTED_JSON = UnpersistedResult.missing().json()
+_LITERALS = {v: ResultLiteral(v) for v in (True, False, None)}
+_LITERAL_JSON = {v: r.json() for v, r in _LITERALS.items()}
+
+FINAL = frozenset({COMPLETED, FAILED, CRASHED, CANCELLED})
+#: plain str of each state type, as the database stores it
+TYPE_TEXT = {t: str(t.value) for t in (PENDING, RUNNING, COMPLETED, FAILED, CRASHED, CANCELLED)}
+
+
+def data_json(data: Any) -> str:
+    """The JSON the metadata store holds for a state's result."""
+    if type(data) is UnpersistedResult:
+        return _UNPERSISTED_JSON
+    if type(data) is ResultLiteral:
+        return _LITERAL_JSON[data.value]
+    return data.json()  # type: ignore[no-any-return]
+
+
+def retry_delay(delays: Any, index: int) -> float:
+    """Seconds before retry number ``index + 1``: one number, or one per retry (last repeats)."""
+    if isinstance(delays, (list, tuple)):
+        if not delays:
+            return 0.0
+        return float(delays[min(index, len(delays) - 1)])
+    return float(delays or 0)
+
+
+def why(decision: PersistenceDecision) -> str:
+    """The Completed state's message: whether the result was persisted, and which rule said so."""
+    rule = f"rule {decision.rule}" if decision.rule else "a plugin's rule"
+    done = "persisted" if decision.persist else "not persisted"
+    return f"result {done}: {decision.reason} ({rule})"
+
+
+class Recorder:
+    """What task runs and flow runs share: states, persistence, logging."""
+
+    kind = "task"
+    __slots__ = (
+        "_destination",
+        "created",
+        "ctx",
+        "current",
+        "decision",
+        "id",
+        "last_error",
+        "name",
+        "obj",
+        "run_count",
+        "start_time",
+        "writer",
+    )
+
+    obj: Any
+    id: str
+    name: str
+    ctx: FlowRunContext | None
+    writer: MetadataWriter
+    decision: PersistenceDecision
+    created: bool
+    run_count: int
+    start_time: float | None
+    current: list[State | None]
+    _destination: ResultDestination | None
+    last_error: BaseException | None
+
+    # Recording -----------------------------------------------------------------------
+
+    def _create(self, state: State) -> None:
+        raise NotImplementedError
+
+    def record(self, state: State, where: str | None = None) -> State:
+        state.run_id = run_id = self.id
+        stype = state.type
+        if stype is RUNNING:
+            self.run_count += 1
+            if self.start_time is None:
+                self.start_time = state.ts
+        if not self.created:
+            self.created = True
+            self._create(state)
+        else:
+            data = state.data
+            self.writer.set_state(
+                self.kind,
+                run_id,
+                (TYPE_TEXT[stype], state.name, state.message, state.ts,
+                 None if data is None else data_json(data)),
+                self.start_time,
+                state.ts if stype in FINAL else None,
+                self.run_count,
+            )
+        self.current[0] = state
+        if _log_enabled(_ERROR if stype is FAILED or stype is CRASHED else _INFO):
+            log_state(self.kind, self.name, run_id, state, where)
+        return state
+
+    # Persistence ---------------------------------------------------------------------
+
+    def destination(self) -> ResultDestination:
+        """Where this run's result goes (asked of the flow run's destinations)."""
+        raise NotImplementedError
+
+    def storage_key(self) -> str | None:
+        return None
+
+    def result_for(self, value: Any) -> tuple[Any, str | None]:
+        """(result, where it was persisted) for a successful run's value."""
+        if value is None or value is True or value is False:
+            return _LITERALS[value], None
+        if not self.decision.persist:
+            return UnpersistedResult(value), None
+        destination = self.destination()
+        reference = destination.persist(value, self.storage_key())
+        return reference, destination.describe(reference.key)
+
+    def exception_result(self, exc: BaseException) -> tuple[Any, str | None]:
+        """(result, where) for a failed run's exception: persisted when the policy persists.
+
+        Never at the user's ``result_storage_key`` (a random key); with pickle when the
+        configured serializer cannot encode the exception.
+        """
+        if not self.decision.persist:
+            return UnpersistedResult(exc), None
+        try:
+            destination = self.destination()
+        except Exception as error:  # noqa: BLE001
+            logger.warning("could not persist the exception of %s run %r: %s", self.kind, self.name, error)
+            return UnpersistedResult(exc), None
+        serializer = destination.serializer
+        attempts = [serializer]
+        if serializer.type != "pickle":
+            attempts.append(resolve_serializer("pickle"))
+        for candidate in attempts:
+            try:
+                ref = destination.persist(exc, serializer=candidate)
+                return ref, destination.describe(ref.key)
+            except SerializationError:
+                continue
+            except Exception as error:  # noqa: BLE001
+                logger.warning("could not persist the exception of %s run %r: %s", self.kind, self.name, error)
+                break
+        return UnpersistedResult(exc), None
+
+    def completed(self, value: Any, name: str = "Completed", message: str | None = None) -> State:
+        try:
+            data, where = self.result_for(value)
+        except (ConveyorError, OSError) as exc:  # the value could not be persisted
+            return self.failed(exc)
+        if message is None and type(data) is not ResultLiteral:
+            message = why(self.decision)
+        state = self.record(State(COMPLETED, name, message, data), where)
+        self._after_completed(state)
+        if where is not None:
+            plugins.result_persisted(self.id, self.kind, data)
+        return state
+
+    def _after_completed(self, state: State) -> None:
+        pass
+
+    def attempt_returned(self, value: Any) -> State:
+        """The attempt loop's step when the function returned ``value``: the final state."""
+        return self.completed(value)
+
+    def failed(self, exc: BaseException, name: str = "Failed", message: str | None = None) -> State:
+        data, where = self.exception_result(exc)
+        self.last_error = exc
+        if message is None:
+            message = f"{type(exc).__name__}: {exc}"
+        state = self.record(State(FAILED, name, message, data), where)
+        if where is not None:
+            plugins.result_persisted(self.id, self.kind, data)
+        return state
+
+    def crashed(self, exc: BaseException) -> State:
+        asyncio = sys.modules.get("asyncio")  # not imported: cannot be a CancelledError
+        if asyncio is not None and isinstance(exc, asyncio.CancelledError):
+            state = State(CANCELLED, "Cancelled", "the run was cancelled", UnpersistedResult(exc))
+        else:
+            message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            state = State(CRASHED, "Crashed", message, UnpersistedResult(exc))
+        return self.record(state)
+
+    def retry_or_fail(self, exc: Exception, retries: int, delays: Any) -> tuple[State | None, float]:
+        """After a failed attempt: (None, delay) to retry, or (final Failed state, 0)."""
+        attempt = self.run_count  # attempts made so far
+        if attempt > retries:
+            return self.failed(exc), 0.0
+        disabled = self.decision.disabled_by
+        if not self.decision.persist and disabled:
+            message = (
+                f"{self.kind} {self.name!r} failed ({type(exc).__name__}: {exc}) and would retry "
+                f"(retries={retries}), but {disabled} switched result persistence off and "
+                f"retries need persisted results; remove persist_result=False (or set "
+                f"persist_result=True on the {self.kind}), or set retries=0"
+            )
+            error = ConfigurationError(message)
+            error.__cause__ = exc
+            return self.failed(error), 0.0
+        delay = retry_delay(delays, attempt - 1)
+        self.record(
+            State(PENDING, "AwaitingRetry", f"attempt {attempt} of {retries + 1} failed: "
+                  f"{type(exc).__name__}: {exc}; retrying in {delay:g} s")
+        )
+        return None, delay
+
+
+__all__ = ["FINAL", "TYPE_TEXT", "Recorder", "data_json", "retry_delay", "why"]

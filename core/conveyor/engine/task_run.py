@@ -1,0 +1,267 @@
+"""One call of a task: its id, persistence decision, cache lookup, states and result.
+
+May import: conveyor.engine (context, destination, ids, logs, recorder), conveyor.exceptions,
+conveyor.futures, conveyor.metadata, conveyor.plugins, conveyor.policy, conveyor.results,
+conveyor.states.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from conveyor import plugins
+from conveyor.engine.context import FlowRunContext, TaskRunContext, TaskRunInfo
+from conveyor.engine.destination import Destinations, ResultDestination
+from conveyor.engine.ids import new_run_id
+from conveyor.engine.logs import configure_logging, logger
+from conveyor.engine.recorder import TYPE_TEXT, Recorder, data_json
+from conveyor.exceptions import ConfigurationError, ConveyorError
+from conveyor.futures import ATOMS, contains_futures, resolve_futures
+from conveyor.metadata import get_store
+from conveyor.policy import PersistenceOptions
+from conveyor.results import ResultReference, UnpersistedResult, read_result, result_from_json
+from conveyor.serializers import serializer_from_dict
+from conveyor.states import COMPLETED, RUNNING, State
+
+if TYPE_CHECKING:
+    from conveyor.metadata import MetadataStore
+    from conveyor.tasks import Task
+
+
+def _may_hold_futures(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    atoms = ATOMS
+    for value in args:
+        if type(value) not in atoms and contains_futures(value):
+            return True
+    if kwargs:
+        for value in kwargs.values():
+            if type(value) not in atoms and contains_futures(value):
+                return True
+    return False
+
+
+class ActiveTaskRun(Recorder):
+    """One call of a task going on in this process: its id, decision, states and result.
+
+    (What the metadata store holds of it afterwards, read back, is :class:`conveyor.client.TaskRun`.)
+    """
+
+    kind = "task"
+    __slots__ = ("_parameters", "args", "cache_key", "cached_json", "info", "kwargs")
+
+    def __init__(
+        self,
+        task: Task[Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        ctx: FlowRunContext | None,
+        persist_by_default: bool | None = None,
+    ) -> None:
+        self.obj = task
+        self.id = run_id = new_run_id()
+        self.name = task.name
+        self.ctx = ctx
+        self.args = args
+        self.kwargs = kwargs
+        self.created = False
+        self.run_count = 0
+        self.start_time = None
+        self.current = [None]
+        self._destination = None
+        self._parameters: dict[str, Any] | None = None
+        self.cache_key: str | None = None
+        self.cached_json: str | None = None
+        self.last_error = None
+        if ctx is not None:
+            self.writer = ctx.writer
+            flow_persist, flow_name = ctx.explicit_persist
+            persist_by_default = ctx.persist_by_default
+            self.info = TaskRunInfo(run_id, task.name, ctx.flow_run.id)
+        else:
+            self.writer = get_store().writer
+            flow_persist, flow_name = None, None
+            if persist_by_default is None:
+                persist_by_default = configure_logging()
+            self.info = TaskRunInfo(run_id, task.name, None)
+        decisions = ctx.decisions if ctx is not None else None
+        if decisions is not None:
+            decision = decisions.get(task)
+            if decision is not None:
+                self.decision = decision
+                return
+        self.decision = plugins.resolve_persistence(
+            PersistenceOptions(
+                "task",
+                task.name,
+                task.persist_result,
+                task.result_storage is not None,
+                task.result_serializer is not None,
+                task.result_storage_key is not None,
+                flow_persist,
+                flow_name,
+                task.retries,
+                task.cache_key_fn is not None,
+                persist_by_default,
+            )
+        )
+        if decisions is not None:
+            decisions[task] = self.decision
+
+    def _create(self, state: State) -> None:
+        data = state.data
+        if data is None:
+            text = None
+        elif self.cached_json is not None and state.name == "Cached":
+            text = self.cached_json  # as read from the cache index: no need to encode again
+        else:
+            text = data_json(data)
+        self.writer.create_task_run(
+            self.id,
+            self.name,
+            self.info.flow_run_id,
+            self.cache_key,
+            (TYPE_TEXT[state.type], state.name, state.message, state.ts, text),
+            self.start_time,
+            self.run_count,
+        )
+
+    def destination(self) -> ResultDestination:
+        if self._destination is None:
+            task = self.obj
+            ctx = self.ctx
+            destinations = ctx.destinations if ctx is not None else Destinations()
+            self._destination = destinations.for_task(task.result_storage, task.result_serializer)
+        return self._destination
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        if self._parameters is None:
+            self._parameters = self.obj.bind(self.args, self.kwargs)
+        return self._parameters
+
+    def context(self) -> TaskRunContext:
+        return TaskRunContext(self.obj, self.info, self.ctx, self._parameters)
+
+    def storage_key(self) -> str | None:
+        template = self.obj.result_storage_key
+        if template is None:
+            return None
+        flow_run = self.ctx.flow_run if self.ctx is not None else None
+        try:
+            return str(template.format(parameters=self.parameters, flow_run=flow_run, task_run=self.info))
+        except (KeyError, AttributeError, IndexError, ValueError) as exc:
+            raise ConfigurationError(
+                f"result_storage_key {template!r} of task {self.name!r} cannot be filled: "
+                f"{type(exc).__name__}: {exc}; it may use {{parameters[<name>]}} with the task's "
+                f"parameters ({', '.join(self.parameters) or 'none'}), {{task_run.id}}, "
+                f"{{task_run.task_name}}, {{flow_run.id}} and {{flow_run.flow_name}}"
+            ) from exc
+
+    # Before the first attempt ----------------------------------------------------------
+
+    def prepare(self) -> State | None:
+        """Resolve upstream futures and look up the cache; a final state ends the run here."""
+        args, kwargs = self.args, self.kwargs
+        if _may_hold_futures(args, kwargs):
+            try:
+                self.args = resolve_futures(args)
+                self.kwargs = resolve_futures(kwargs)
+            except Exception as exc:  # noqa: BLE001
+                return self.failed(exc, "Failed", f"an upstream run failed: {type(exc).__name__}: {exc}")
+        task = self.obj
+        if task.cache_key_fn is None:
+            return None
+        try:
+            self._parameters = self.parameters
+            self.cache_key = key = task.cache_key_fn(self.context(), self._parameters)
+            if key is None:
+                return None
+            if not isinstance(key, str):
+                raise ConfigurationError(
+                    f"cache_key_fn of task {self.name!r} returned {type(key).__name__} {key!r:.80}; "
+                    f"it must return a string (or None for no caching)"
+                )
+            if not self.decision.persist:
+                if self.decision.disabled_by:
+                    raise ConfigurationError(
+                        f"task {self.name!r} has a cache_key_fn, but {self.decision.disabled_by} "
+                        f"switched result persistence off and a cache needs the persisted value; "
+                        f"remove persist_result=False (or set persist_result=True on the task), "
+                        f"or remove cache_key_fn"
+                    )
+                return None
+        except Exception as exc:  # noqa: BLE001
+            return self.failed(exc)
+        if task.refresh_cache:
+            return None
+        return self._cache_hit(key)
+
+    def _cache_hit(self, key: str) -> State | None:
+        store: MetadataStore = self.writer.store
+        found = store.cache_lookup(key, time.time())
+        if found is None:
+            return None
+        try:
+            data = result_from_json(found)
+            if type(data) is ResultReference:
+                load_reference(data, self.ctx, memo=self.obj.cache_result_in_memory)
+            else:
+                data.get()  # verified and loaded now, so a damaged entry is a miss
+        except (ConveyorError, OSError) as exc:
+            logger.warning(
+                "cache entry %r of task %r is unusable, running the task again: %s", key, self.name, exc
+            )
+            return None
+        if type(data) is ResultReference and not self.obj.cache_result_in_memory:
+            data.forget()
+        self.cached_json = found
+        return self.record(State(COMPLETED, "Cached", f"cache hit for key {key!r}", data))
+
+    def _after_completed(self, state: State) -> None:
+        key = self.cache_key
+        data = state.data
+        if key is not None and type(data) is not UnpersistedResult:
+            expiration = self.obj.cache_expiration
+            expires = state.ts + expiration.total_seconds() if expiration is not None else None
+            self.writer.put_cache(key, self.id, data_json(data), state.ts, expires)
+        if type(data) is ResultReference and not self.obj.cache_result_in_memory:
+            data.forget()
+
+    def run_state(self) -> State:
+        return self.record(State(RUNNING, "Running" if self.run_count == 0 else "Retrying"))
+
+
+def load_reference(ref: ResultReference, ctx: FlowRunContext | None, memo: bool = True) -> None:
+    """Read, verify and cache a reference's value, rebuilding its storage block and
+    serializer once per flow run (the reference's own ``get()`` rebuilds them each time)."""
+    if ctx is None:
+        ref.get()
+        return
+    resolved = ctx.references
+    key = (ref.storage, ref.storage_document)
+    storage = resolved.get(key)
+    if storage is None:
+        storage = resolved[key] = ref.resolve_storage()
+    # A value this flow run already read and verified is reused while the stored file
+    # is provably the same one (the block's fingerprint: for a local file its inode,
+    # size and mtime); a rewritten, damaged-by-rewrite or deleted value is read again.
+    verified = resolved.get(("verified", ref.checksum, ref.key)) if memo else None
+    if verified is not None:
+        fingerprint = storage.fingerprint(ref.key)
+        if fingerprint is not None and fingerprint == verified[0]:
+            ref.cache_value(verified[1])
+            return
+    skey = tuple(sorted((k, repr(v)) for k, v in ref.serializer.items()))
+    serializer = resolved.get(skey)
+    if serializer is None:
+        serializer = resolved[skey] = serializer_from_dict(ref.serializer)
+    before = storage.fingerprint(ref.key) if memo else None
+    value = read_result(storage, ref.key, serializer=serializer, checksum=ref.checksum,
+                        size=ref.size, label=ref.storage)
+    ref.cache_value(value)
+    if before is not None and before == storage.fingerprint(ref.key):
+        resolved[("verified", ref.checksum, ref.key)] = (before, value)
+
+
+__all__ = ["ActiveTaskRun", "load_reference"]

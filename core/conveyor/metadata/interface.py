@@ -1,0 +1,253 @@
+"""What the rest of conveyor may ask of a metadata database: :class:`MetadataStore`.
+
+The engine, the client, blocks and the CLI use a store only through the methods listed
+here, so a second backend (PostgreSQL, say) implements these two protocols and nothing
+in the engine changes. :class:`conveyor.metadata.SQLiteStore` is the implementation
+today; ``tests/test_metadata_interface.py`` checks it has every method, with the same
+signature.
+
+Guarantees every backend keeps:
+
+- *Read your own writes.* Every ``read_*`` method (and :meth:`MetadataStore.cache_lookup`)
+  sees every row queued through :attr:`MetadataStore.writer` earlier in this process.
+- *Short writes.* Every write is one short transaction; a busy database is waited on,
+  not failed. Several processes may write at once.
+- *Never a value.* The store holds a result's literal (True, False, None) or reference
+  (where the value is), as JSON, never the value itself.
+
+A *state tuple* is ``(type, name, message, timestamp, data)``: the state type's and name's
+strings, the message or None, the unix time, and the JSON of the state's result literal
+or reference, or None.
+
+Rows read back are :class:`Row` objects: values by column name (``row["state_type"]``).
+Their keys are the ``*_COLUMNS`` tuples below. Several rows come as a sequence (SQLite: a
+list of ``sqlite3.Row``).
+
+Not part of the interface: ``SQLiteStore.transaction()`` and ``SQLiteStore.query()``
+(raw SQL, for the SQLite tests and benchmarks only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+#: (type, name, message, timestamp, data JSON): one state as the store records it.
+StateTuple = tuple[str, str, str | None, float, str | None]
+
+#: Keys of a flow run row (times are unix times; ``state_data`` is JSON or None).
+FLOW_RUN_COLUMNS = (
+    "id", "flow_name", "parent_task_run_id", "parent_flow_run_id", "state_type", "state_name",
+    "state_message", "state_timestamp", "state_data", "start_time", "end_time", "run_count",
+    "created",
+)
+#: Keys of a task run row.
+TASK_RUN_COLUMNS = (
+    "id", "task_name", "flow_run_id", "cache_key", "state_type", "state_name", "state_message",
+    "state_timestamp", "state_data", "start_time", "end_time", "run_count", "created",
+)
+#: Keys of a state row (``run_kind`` is ``'flow'`` or ``'task'``; ``seq`` grows with each row).
+STATE_COLUMNS = ("seq", "run_id", "run_kind", "type", "name", "message", "timestamp", "data")
+#: Keys of a result record row (``kind`` is ``'flow'`` or ``'task'``).
+RESULT_RECORD_COLUMNS = ("kind", "id", "state_data")
+
+
+class Row(Protocol):
+    """One row read back: its values by column name. SQLite returns a ``sqlite3.Row``."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+    def keys(self) -> list[str]: ...
+
+
+class MetadataWriter(Protocol):
+    """Queues run, state and cache rows; commits them in the background, in batches.
+
+    A call only queues its row and returns; :meth:`flush` waits until they are committed.
+    Batches are committed in queue order, each in one transaction. Rows queued when the
+    process exits normally (including Ctrl-C) are committed before it ends; SIGKILL may
+    lose them.
+    """
+
+    @property
+    def store(self) -> MetadataStore:
+        """The store this writer commits to."""
+        ...
+
+    def create_flow_run(
+        self, run_id: str, flow_name: str, parent_task_run_id: str | None,
+        parent_flow_run_id: str | None, state: StateTuple, start_time: float | None,
+        run_count: int,
+    ) -> None:
+        """Queue a new flow run ``run_id`` in ``state`` (also its first state row).
+
+        ``parent_task_run_id``/``parent_flow_run_id``: the run that started it, for a
+        subflow; ``start_time``: unix time or None; its ``created`` is the state's
+        timestamp, its ``end_time`` None.
+        """
+        ...
+
+    def create_task_run(
+        self, run_id: str, task_name: str, flow_run_id: str | None, cache_key: str | None,
+        state: StateTuple, start_time: float | None, run_count: int,
+    ) -> None:
+        """Queue a new task run ``run_id`` in ``state`` (also its first state row).
+
+        ``flow_run_id``: the flow run it ran in, or None; ``cache_key``: the key its
+        result is cached under, or None; ``created`` is the state's timestamp.
+        """
+        ...
+
+    def set_state(
+        self, kind: str, run_id: str, state: StateTuple, start_time: float | None,
+        end_time: float | None, run_count: int,
+    ) -> None:
+        """Queue a new state for run ``run_id`` (``kind``: ``'flow'`` or ``'task'``).
+
+        Appends a state row and sets the run's current state, ``end_time`` and
+        ``run_count``; ``start_time`` is kept if the run already has one.
+        """
+        ...
+
+    def put_cache(
+        self, cache_key: str, task_run_id: str, data: str, created: float, expires: float | None
+    ) -> None:
+        """Queue a cache entry: ``data`` (result JSON) under ``cache_key``, replacing any.
+
+        ``expires``: unix time after which it no longer counts, or None for never. The
+        entry is visible to :meth:`MetadataStore.cache_lookup` at once, before it is
+        committed.
+        """
+        ...
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Wait (at most ``timeout`` seconds; None: no limit) until every row queued so
+        far is committed; re-raise the error of a commit that failed since the last flush."""
+        ...
+
+
+class MetadataStore(Protocol):
+    """One metadata database: runs, states, result references, blocks, the cache index.
+
+    Thread-safe; one per database per process (see :func:`conveyor.metadata.get_store`).
+    """
+
+    @property
+    def path(self) -> Path:
+        """Where the database is, as named in error messages."""
+        ...
+
+    @property
+    def schema_version(self) -> int:
+        """How far this database's schema has been migrated (equal to the number of
+        migrations this conveyor knows, once opened)."""
+        ...
+
+    def close(self) -> None:
+        """Close this thread's connection (the next call opens a new one)."""
+        ...
+
+    # -- blocks ------------------------------------------------------------------------
+
+    def put_block_document(self, block_type: str, config: dict[str, Any]) -> str:
+        """Record a block configuration once; return its id.
+
+        The id is :func:`conveyor.metadata.document_id` of the two arguments: the same
+        for equal configurations, in every process and backend. Recording it again adds
+        nothing.
+        """
+        ...
+
+    def get_block_document(self, doc_id: str) -> tuple[str, dict[str, Any]]:
+        """``(block_type, config)`` recorded as document ``doc_id``.
+
+        Raises :class:`conveyor.exceptions.UnknownNameError` if there is none.
+        """
+        ...
+
+    def save_block(
+        self, block_type: str, name: str, config: dict[str, Any], overwrite: bool = False
+    ) -> None:
+        """Save ``config`` as block ``block_type/name`` (recording its document).
+
+        Raises :class:`conveyor.exceptions.BlockExistsError` if that name is saved and
+        ``overwrite`` is false; with ``overwrite`` the name points to the new document.
+        """
+        ...
+
+    def load_block(self, block_type: str, name: str) -> dict[str, Any] | None:
+        """The configuration saved as ``block_type/name``, or None if there is none."""
+        ...
+
+    def list_blocks(self, block_type: str | None = None) -> list[tuple[str, str, dict[str, Any]]]:
+        """``(block_type, name, config)`` of every saved block (of ``block_type`` only
+        when given), sorted by block type, then name."""
+        ...
+
+    def delete_block(self, block_type: str, name: str) -> bool:
+        """Forget the saved name ``block_type/name`` (its document stays); True if there
+        was one."""
+        ...
+
+    def saved_block_names(self, doc_id: str) -> list[tuple[str, str]]:
+        """``(block_type, name)`` of every saved block whose configuration is document
+        ``doc_id``, sorted by name; empty if none."""
+        ...
+
+    # -- runs, states and the cache ----------------------------------------------------
+
+    @property
+    def writer(self) -> MetadataWriter:
+        """The writer that records runs, states and cache entries (one per store)."""
+        ...
+
+    def flush(self) -> None:
+        """Wait until every queued run, state and cache row is committed; re-raise a
+        failed commit."""
+        ...
+
+    def cache_lookup(self, cache_key: str, now: float) -> str | None:
+        """The result JSON cached under ``cache_key`` and not expired at unix time
+        ``now``, or None. Sees entries queued but not yet committed."""
+        ...
+
+    def cache_delete(self, cache_key: str) -> None:
+        """Remove the cache entry under ``cache_key`` (after committing queued rows), if
+        there is one."""
+        ...
+
+    def read_flow_run(self, run_id: str) -> Row | None:
+        """The flow run ``run_id`` (keys :data:`FLOW_RUN_COLUMNS`), or None."""
+        ...
+
+    def read_flow_runs(
+        self, flow_name: str | None = None, limit: int | None = None
+    ) -> Sequence[Row]:
+        """Flow runs (keys :data:`FLOW_RUN_COLUMNS`), newest first; only those named
+        ``flow_name`` when given; at most ``limit`` when given."""
+        ...
+
+    def read_subflow_runs(self, flow_run_id: str) -> Sequence[Row]:
+        """Flow runs whose parent flow run is ``flow_run_id`` (keys
+        :data:`FLOW_RUN_COLUMNS`), in creation order."""
+        ...
+
+    def read_result_records(self) -> Sequence[Row]:
+        """``(kind, id, state_data)`` (keys :data:`RESULT_RECORD_COLUMNS`) of every flow
+        run and task run whose current state has result data (``state_data`` not None)."""
+        ...
+
+    def read_task_run(self, run_id: str) -> Row | None:
+        """The task run ``run_id`` (keys :data:`TASK_RUN_COLUMNS`), or None."""
+        ...
+
+    def read_task_runs(self, flow_run_id: str) -> Sequence[Row]:
+        """The task runs of flow run ``flow_run_id`` (keys :data:`TASK_RUN_COLUMNS`), in
+        creation order."""
+        ...
+
+    def read_states(self, run_id: str) -> Sequence[Row]:
+        """Every state run ``run_id`` went through (keys :data:`STATE_COLUMNS`), oldest
+        first."""
+        ...

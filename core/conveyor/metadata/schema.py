@@ -1,0 +1,144 @@
+"""The database file's layout and how a file is brought to it.
+
+:data:`MIGRATIONS` creates and migrates the schema; the ``schema_version`` table records
+how far a file has come. :func:`connect` opens a connection in WAL mode with the busy
+timeout; :func:`migrate` applies the missing migrations in one transaction.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+
+from conveyor.exceptions import ConfigurationError
+
+BUSY_TIMEOUT_MS = 30_000
+
+#: Each entry migrates the schema from version ``i`` to ``i + 1``.
+MIGRATIONS: list[str] = [
+    # 0 -> 1: blocks, runs, states, cache index.
+    """
+    CREATE TABLE block_documents (
+        id TEXT PRIMARY KEY,            -- hash of block type + canonical configuration
+        block_type TEXT NOT NULL,
+        config TEXT NOT NULL,           -- JSON of the block's fields
+        created REAL NOT NULL
+    );
+    CREATE TABLE saved_blocks (
+        block_type TEXT NOT NULL,
+        name TEXT NOT NULL,
+        document_id TEXT NOT NULL REFERENCES block_documents(id),
+        created REAL NOT NULL,
+        updated REAL NOT NULL,
+        PRIMARY KEY (block_type, name)
+    );
+    CREATE TABLE flow_runs (
+        id TEXT PRIMARY KEY,
+        flow_name TEXT NOT NULL,
+        parent_task_run_id TEXT,
+        parent_flow_run_id TEXT,
+        state_type TEXT NOT NULL,
+        state_name TEXT NOT NULL,
+        state_message TEXT,
+        state_timestamp REAL NOT NULL,
+        state_data TEXT,                -- JSON of a ResultLiteral / ResultReference, or NULL
+        start_time REAL,
+        end_time REAL,
+        run_count INTEGER NOT NULL DEFAULT 0,
+        created REAL NOT NULL
+    );
+    CREATE INDEX flow_runs_by_name ON flow_runs (flow_name, created);
+    CREATE INDEX flow_runs_by_created ON flow_runs (created);
+    CREATE TABLE task_runs (
+        id TEXT PRIMARY KEY,
+        task_name TEXT NOT NULL,
+        flow_run_id TEXT,
+        cache_key TEXT,
+        state_type TEXT NOT NULL,
+        state_name TEXT NOT NULL,
+        state_message TEXT,
+        state_timestamp REAL NOT NULL,
+        state_data TEXT,
+        start_time REAL,
+        end_time REAL,
+        run_count INTEGER NOT NULL DEFAULT 0,
+        created REAL NOT NULL
+    );
+    CREATE INDEX task_runs_by_flow ON task_runs (flow_run_id, created);
+    CREATE TABLE states (
+        seq INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        run_kind TEXT NOT NULL,         -- 'flow' or 'task'
+        type TEXT NOT NULL,
+        name TEXT NOT NULL,
+        message TEXT,
+        timestamp REAL NOT NULL,
+        data TEXT
+    );
+    CREATE INDEX states_by_run ON states (run_id, seq);
+    CREATE TABLE cache (
+        cache_key TEXT PRIMARY KEY,
+        task_run_id TEXT NOT NULL,
+        data TEXT NOT NULL,             -- JSON of the result's literal or reference
+        created REAL NOT NULL,
+        expires REAL                    -- unix time, NULL: never
+    );
+    """,
+]
+
+
+def set_wal(conn: sqlite3.Connection) -> None:
+    """Switch to WAL mode. Asking while another connection writes can fail at once with
+    "database is locked" (the busy handler does not cover it), so retry for a while."""
+    for attempt in range(200):
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 199:
+                raise
+            time.sleep(0.005)
+
+
+def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
+    """A new connection to ``path``: autocommit, rows by name, busy timeout, WAL mode,
+    ``synchronous = NORMAL``, foreign keys enforced. The folder must exist."""
+    conn = sqlite3.connect(
+        path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+    )
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    set_wal(conn)
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+def migrate(conn: sqlite3.Connection, path: str | os.PathLike[str]) -> None:
+    """Bring the database behind ``conn`` to ``len(MIGRATIONS)`` in one transaction.
+
+    Refuses (:class:`ConfigurationError`, naming ``path``) a file whose schema is newer
+    than this conveyor knows; nothing is changed then, nor when a migration fails.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        row = conn.execute("SELECT version FROM schema_version").fetchone()
+        version = row[0] if row else 0
+        if row is None:
+            conn.execute("INSERT INTO schema_version (version) VALUES (0)")
+        if version > len(MIGRATIONS):
+            raise ConfigurationError(
+                f"the metadata database {path} has schema version {version}, newer "
+                f"than this conveyor knows ({len(MIGRATIONS)}); upgrade conveyor"
+            )
+        for step in range(version, len(MIGRATIONS)):
+            for statement in MIGRATIONS[step].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute("UPDATE schema_version SET version = ?", (step + 1,))
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

@@ -1,0 +1,186 @@
+"""The plugin manager: pluggy's manager, where each plugin came from, one registry per kind.
+
+:func:`make_plugin_manager` builds one (a factory, never import-time state): the
+built-in plugins of :data:`~conveyor.plugins.builtin.DEFAULT_PLUGINS` first, then the
+installed entry points one at a time, then ``check_pending()`` so a misspelt hook fails
+at once, then the registries, so a duplicate name fails at once too. The process's
+current manager is kept by :func:`get_plugin_manager`; tests swap it with
+:func:`set_plugin_manager` or :func:`use_plugin_manager`.
+
+May import: conveyor.exceptions, conveyor.hookspecs, conveyor.markers, conveyor.settings,
+the sibling modules.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import threading
+from collections.abc import Iterable, Iterator
+from types import ModuleType
+from typing import Any
+
+import attrs
+import importlib_metadata
+import pluggy
+
+from conveyor import hookspecs
+from conveyor.markers import PROJECT_NAME
+from conveyor.plugins.builtin import DEFAULT_PLUGINS
+from conveyor.plugins.loading import Provenance, installed_entry_points, load_entry_point
+from conveyor.plugins.registry import SERIALIZERS, STORAGE, ClassRegistry, RegistryKind
+from conveyor.settings import get_settings
+
+
+@attrs.define(eq=False)
+class PluginManager:
+    """pluggy's manager plus what conveyor knows about each registered plugin.
+
+    :ivar pluggy: the underlying :class:`pluggy.PluginManager` (``.hook`` is only called
+        through :mod:`conveyor.plugins`' typed functions).
+    :ivar provenance: plugin name -> where it came from (entry point, distribution, version).
+    """
+
+    pluggy: pluggy.PluginManager
+    provenance: dict[str, Provenance] = attrs.field(factory=dict)
+    _registries: dict[RegistryKind, ClassRegistry] = attrs.field(factory=dict, init=False)
+    _lock: threading.Lock = attrs.field(factory=threading.Lock, init=False)
+
+    # Registries ------------------------------------------------------------------------
+
+    @property
+    def serializers(self) -> ClassRegistry:
+        """Registered serializer classes by ``type``."""
+        return self.registry(SERIALIZERS)
+
+    @property
+    def storage(self) -> ClassRegistry:
+        """Registered storage block classes by ``block_type``."""
+        return self.registry(STORAGE)
+
+    def registry(self, kind: RegistryKind) -> ClassRegistry:
+        """The registry of one kind, collected from its hook on first use."""
+        found = self._registries.get(kind)
+        if found is None:
+            with self._lock:
+                found = self._registries.get(kind)
+                if found is None:
+                    hook = getattr(self.pluggy.hook, kind.hook)
+                    impls = [(impl.function, impl.plugin) for impl in reversed(hook.get_hookimpls())]
+                    found = self._registries[kind] = ClassRegistry.collect(kind, impls, self.label)
+        return found
+
+    # Plugins ---------------------------------------------------------------------------
+
+    def register(self, plugin: object, name: str | None = None) -> str | None:
+        """Register one more plugin object; the registries are collected afresh on next use."""
+        registered = self.pluggy.register(plugin, name=name)
+        self.pluggy.check_pending()
+        with self._lock:
+            self._registries.clear()
+        return registered
+
+    def unregister(self, plugin: object | None = None, name: str | None = None) -> Any:
+        """Remove a plugin (by object or name); the registries are collected afresh on next use."""
+        removed = self.pluggy.unregister(plugin, name=name)
+        with self._lock:
+            self._registries.clear()
+        return removed
+
+    def get_plugin(self, name: str) -> Any:
+        """The plugin registered under ``name``, or None."""
+        return self.pluggy.get_plugin(name)
+
+    def list_name_plugin(self) -> list[tuple[str, Any]]:
+        """``[(name, plugin)]`` of every registered plugin."""
+        return self.pluggy.list_name_plugin()
+
+    def label(self, plugin: object) -> str:
+        """Human name of a registered plugin: its distribution when known, else its name."""
+        name = self.pluggy.get_name(plugin) or repr(plugin)
+        origin = self.provenance.get(name)
+        if origin is not None and origin.distribution:
+            return f"{name} ({origin.distribution} {origin.version})"
+        return name
+
+
+def make_plugin_manager(
+    *,
+    load_entry_points: bool = True,
+    entry_points: Iterable[importlib_metadata.EntryPoint] | None = None,
+    plugins: Iterable[ModuleType | object] = (),
+    disabled: Iterable[str] | None = None,
+) -> PluginManager:
+    """Build a fresh plugin manager.
+
+    :param load_entry_points: load the plugins installed in the entry-point group
+        ``conveyor`` (one at a time, each failure a :class:`PluginLoadError`).
+    :param entry_points: use these entry points instead of the installed ones (tests).
+    :param plugins: extra plugin objects to register directly.
+    :param disabled: entry-point names to skip; defaults to ``CONVEYOR_DISABLE_PLUGINS``.
+    """
+    pm = pluggy.PluginManager(PROJECT_NAME)
+    pm.add_hookspecs(hookspecs)
+    manager = PluginManager(pm)
+    for name, module in DEFAULT_PLUGINS:
+        # Loaded by name, as entry points are: built-in plugins go the same way.
+        pm.register(importlib.import_module(module), name=name)
+    blocked = set(get_settings().disabled_plugins if disabled is None else disabled)
+    if load_entry_points or entry_points is not None:
+        seen: set[str] = set()
+        for ep in installed_entry_points() if entry_points is None else entry_points:
+            if ep.name in blocked or ep.name in seen:
+                continue
+            seen.add(ep.name)
+            if pm.get_plugin(ep.name) is not None:
+                continue
+            manager.provenance[ep.name] = load_entry_point(pm, ep)
+    for plugin in plugins:
+        pm.register(plugin)
+    pm.check_pending()
+    manager.serializers, manager.storage  # noqa: B018 - a duplicate name fails now, not later
+    return manager
+
+
+_lock = threading.RLock()
+_manager: PluginManager | None = None
+
+
+def get_plugin_manager() -> PluginManager:
+    """The process's plugin manager, built on first use."""
+    global _manager
+    manager = _manager
+    if manager is not None:
+        return manager
+    with _lock:
+        if _manager is None:
+            _manager = make_plugin_manager()
+        return _manager
+
+
+def set_plugin_manager(pm: PluginManager | None) -> None:
+    """Replace the process's plugin manager (``None``: build afresh on next use)."""
+    global _manager
+    with _lock:
+        _manager = pm
+
+
+@contextlib.contextmanager
+def use_plugin_manager(pm: PluginManager) -> Iterator[PluginManager]:
+    """Use ``pm`` inside the block, then restore the previous manager."""
+    with _lock:
+        previous = _manager
+    set_plugin_manager(pm)
+    try:
+        yield pm
+    finally:
+        set_plugin_manager(previous)
+
+
+__all__ = [
+    "PluginManager",
+    "get_plugin_manager",
+    "make_plugin_manager",
+    "set_plugin_manager",
+    "use_plugin_manager",
+]

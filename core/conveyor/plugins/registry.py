@@ -1,0 +1,136 @@
+"""Name → class registries of plugin-provided classes, one per kind.
+
+A plugin's registration hook returns classes that carry their selection name as a class
+attribute (``Serializer.type``, ``StorageBlock.block_type``). A :class:`ClassRegistry`
+holds one kind's classes by that name, refuses a name provided twice (naming both
+providers), and answers an unknown name with the one error of its kind, with an install
+hint when the name belongs to a plugin of ours that is not installed.
+
+May import: conveyor.exceptions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import attrs
+
+from conveyor.exceptions import DuplicatePluginError, PluginLoadError, UnknownNameError
+
+#: Classes that live in plugin distributions of ours, so a missing one gets a hint.
+KNOWN_PROVIDERS: dict[str, str] = {
+    # class name or registry name -> distribution that provides it
+    "LocalFileSystem": "conveyor-storage-local",
+    "local-file-system": "conveyor-storage-local",
+    "S3": "conveyor-storage-s3 (pip install 'conveyor[s3]')",
+    "s3": "conveyor-storage-s3 (pip install 'conveyor[s3]')",
+    "JSONSerializer": "conveyor-serializer-json",
+    "json": "conveyor-serializer-json",
+    "PickleSerializer": "conveyor-serializer-pickle",
+    "pickle": "conveyor-serializer-pickle",
+}
+
+
+@attrs.frozen
+class RegistryKind:
+    """One kind of plugin-provided class.
+
+    :ivar noun: what an error calls one name (``"serializer"``, ``"block type"``).
+    :ivar hook: the registration hook that returns the classes.
+    :ivar attribute: the class attribute holding each class's selection name.
+    """
+
+    noun: str
+    hook: str
+    attribute: str
+
+
+SERIALIZERS = RegistryKind("serializer", "conveyor_register_serializers", "type")
+STORAGE = RegistryKind("block type", "conveyor_register_storage", "block_type")
+KINDS = (SERIALIZERS, STORAGE)
+
+
+def unknown_name(kind: str, name: str, available: Iterable[str]) -> UnknownNameError:
+    """Build the one error for an unknown registry name, with an install hint."""
+    listed = ", ".join(sorted(available)) or "none"
+    message = f"unknown {kind} {name!r}; available: {listed}"
+    hint = KNOWN_PROVIDERS.get(name)
+    if hint:
+        message += f"; install {hint} to use it"
+    return UnknownNameError(message)
+
+
+@attrs.frozen
+class ClassRegistry:
+    """One kind's classes by selection name, sorted by name."""
+
+    kind: RegistryKind
+    classes: dict[str, type]
+
+    @classmethod
+    def collect(
+        cls,
+        kind: RegistryKind,
+        impls: Iterable[tuple[Callable[[], Any], object]],
+        label: Callable[[object], str],
+    ) -> ClassRegistry:
+        """Call each ``(hook function, plugin)`` and fold the classes, refusing duplicates.
+
+        :param impls: the registration hook's implementations, first registered first.
+        :param label: how a plugin is named in errors (its distribution when known).
+        """
+        found: dict[str, tuple[type, object]] = {}
+        attr = kind.attribute
+        for function, plugin in impls:
+            result = function()
+            if result is None:
+                continue
+            for item in result:
+                key = getattr(item, attr, None)
+                if not isinstance(key, str) or not key:
+                    raise PluginLoadError(
+                        f"plugin {label(plugin)} returned {item!r} from {kind.hook} without a "
+                        f"string class attribute {attr!r}; set {attr} = '<name>' on the class"
+                    )
+                if key in found and found[key][0] is not item:
+                    other, other_plugin = found[key]
+                    raise DuplicatePluginError(
+                        f"{attr} {key!r} is provided twice: by {other.__module__}.{other.__qualname__} "
+                        f"from plugin {label(other_plugin)} and by "
+                        f"{item.__module__}.{item.__qualname__} from plugin {label(plugin)}; "
+                        f"uninstall one of them or disable it with CONVEYOR_DISABLE_PLUGINS"
+                    )
+                found[key] = (item, plugin)
+        return cls(kind, {name: found[name][0] for name in sorted(found)})
+
+    def get(self, name: str) -> type:
+        """The class registered under ``name``, or an UnknownNameError listing the others."""
+        try:
+            return self.classes[name]
+        except KeyError:
+            raise unknown_name(self.kind.noun, name, self.classes) from None
+
+    def by_class_name(self, module: str, attr: str) -> type:
+        """Module ``__getattr__`` support: the registered class whose Python name is ``attr``."""
+        for cls in self.classes.values():
+            if cls.__name__ == attr:
+                return cls
+        hint = KNOWN_PROVIDERS.get(attr)
+        if hint:
+            raise ImportError(
+                f"cannot import name {attr!r} from {module!r}: it is provided by the plugin "
+                f"{hint}, which is not installed (or is disabled by CONVEYOR_DISABLE_PLUGINS)"
+            )
+        raise AttributeError(f"module {module!r} has no attribute {attr!r}")
+
+
+__all__ = [
+    "KINDS",
+    "KNOWN_PROVIDERS",
+    "SERIALIZERS",
+    "STORAGE",
+    "ClassRegistry",
+    "RegistryKind",
+    "unknown_name",
+]

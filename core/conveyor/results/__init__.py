@@ -1,0 +1,65 @@
+"""Results: what a state holds about the value of a task run or flow run.
+
+A state holds one of three kinds (:mod:`.types`): a :class:`ResultLiteral` (exactly
+``True``, ``False`` or ``None``, kept inline in the metadata database), a
+:class:`ResultReference` (a value persisted to a storage block: where it is, how to read
+it, how to check it; never the value itself) or an :class:`UnpersistedResult` (a value
+passed in memory only; read back in another process, its ``get()`` raises
+:class:`MissingResult`).
+
+Persisted values are written in conveyor's stored format (:mod:`.layout`) by
+:func:`persist_value` / :func:`write_result` (:mod:`.write`, streaming through
+:mod:`.hashing`), read back by :func:`read_result` (:mod:`.read`, checked by
+:mod:`.payload`) and checked without deserializing by :func:`verify`
+(:mod:`.verification`). :mod:`.storage` records and rebuilds the blocks references name.
+
+Modules here may import conveyor.exceptions, conveyor.serializers, conveyor.filesystems,
+conveyor.blocks, conveyor.metadata, the ``conveyor`` package itself (for its version)
+and the standard library (plus attrs); never conveyor.engine, conveyor.states or
+conveyor.plugins directly. Inside: layout <- hashing, payload; storage <- read <- types
+<- write, verification (no cycles).
+"""
+
+from __future__ import annotations
+
+from conveyor.exceptions import CorruptResultError, MissingResult, ResultNotFoundError
+from conveyor.results.read import open_payload, read_result, read_result_file, read_result_header
+from conveyor.results.storage import ANONYMOUS_PREFIX, record_storage, resolve_reference_storage
+from conveyor.results.types import (
+    MISSING_MESSAGE,
+    Result,
+    ResultLiteral,
+    ResultReference,
+    UnpersistedResult,
+    is_literal,
+    result_from_dict,
+    result_from_json,
+)
+from conveyor.results.verification import Verification, VerificationStatus, verify
+from conveyor.results.write import persist_value, write_result
+
+__all__ = [
+    "ANONYMOUS_PREFIX",
+    "MISSING_MESSAGE",
+    "CorruptResultError",
+    "MissingResult",
+    "Result",
+    "ResultLiteral",
+    "ResultNotFoundError",
+    "ResultReference",
+    "UnpersistedResult",
+    "Verification",
+    "VerificationStatus",
+    "is_literal",
+    "open_payload",
+    "persist_value",
+    "read_result",
+    "read_result_file",
+    "read_result_header",
+    "record_storage",
+    "resolve_reference_storage",
+    "result_from_dict",
+    "result_from_json",
+    "verify",
+    "write_result",
+]

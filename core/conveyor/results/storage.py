@@ -1,0 +1,58 @@
+"""Where a result lives: the storage block a reference names, recorded and rebuilt.
+
+A reference names its block by saved slug or as ``"anonymous/<document id>"``; the
+block's configuration is recorded in the metadata store when the value is written, so
+the exact block can be rebuilt later even if the saved block is gone.
+"""
+
+from __future__ import annotations
+
+from conveyor.blocks import load_block
+from conveyor.exceptions import ConfigurationError, StorageError, UnknownNameError
+from conveyor.filesystems import StorageBlock, block_from_dict
+from conveyor.metadata import get_store
+
+ANONYMOUS_PREFIX = "anonymous/"
+
+
+def resolve_reference_storage(storage: str, storage_document: str | None) -> StorageBlock:
+    """Rebuild the block a reference names.
+
+    A saved slug is loaded as saved now (it may hold rotated credentials); when it is
+    gone, or the storage is anonymous, the configuration document recorded at write
+    time is used.
+    """
+    slug_error: Exception | None = None
+    if not storage.startswith(ANONYMOUS_PREFIX):
+        try:
+            return load_block(storage)
+        except (UnknownNameError, ConfigurationError) as exc:
+            slug_error = exc
+    if storage_document:
+        try:
+            block_type, config = get_store().get_block_document(storage_document)
+            return block_from_dict({"block_type": block_type, **config})
+        except UnknownNameError as exc:
+            doc_error: Exception = exc
+    else:
+        doc_error = ConfigurationError("the reference records no block document")
+    why = f"{slug_error}; " if slug_error else ""
+    raise StorageError(
+        f"cannot rebuild storage {storage!r}: {why}{doc_error}; the result was written with a "
+        f"different CONVEYOR_HOME, or the block was removed (save it again under that name)"
+    )
+
+
+def record_storage(storage: StorageBlock) -> str:
+    """Record ``storage``'s configuration in the store (once per distinct one); return its id."""
+    return get_store().put_block_document(storage.block_type, storage.config())
+
+
+def describe(storage: StorageBlock, key: str, label: str | None) -> str:
+    """``result 'key' in storage 'label' (...)``: how messages name a stored result."""
+    try:
+        shown = storage.describe(key)
+    except Exception:  # noqa: BLE001 - a plugin's describe() must not hide the real error
+        shown = f"{storage.block_type}:{key}"
+    name = label or storage.block_type
+    return f"result {key!r} in storage {name!r} ({shown})"

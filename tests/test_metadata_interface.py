@@ -1,0 +1,92 @@
+"""The metadata interface cannot drift from the SQLite store that implements it."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+from conveyor.metadata import (
+    FLOW_RUN_COLUMNS,
+    RESULT_RECORD_COLUMNS,
+    STATE_COLUMNS,
+    TASK_RUN_COLUMNS,
+    MetadataStore,
+    MetadataWriter,
+    RunWriter,
+    SQLiteStore,
+)
+
+#: Return types the implementation names concretely where the protocol names its own
+#: (mypy checks they conform: ``get_store`` returns a SQLiteStore as a MetadataStore).
+CONCRETE = {"sqlite3.Row": "Row", "RunWriter": "MetadataWriter", "list[": "Sequence["}
+
+
+def _members(protocol: type) -> list[str]:
+    return sorted(n for n in vars(protocol) if not n.startswith("_"))
+
+
+def _normal(annotation: object) -> object:
+    if isinstance(annotation, str):
+        for concrete, abstract in CONCRETE.items():
+            annotation = annotation.replace(concrete, abstract)
+    return annotation
+
+
+PAIRS = [(MetadataStore, SQLiteStore), (MetadataWriter, RunWriter)]
+CASES = [(p, impl, name) for p, impl in PAIRS for name in _members(p)]
+
+
+def test_the_protocols_list_what_the_core_uses():
+    assert {"put_block_document", "get_block_document", "save_block", "load_block",
+            "list_blocks", "delete_block", "saved_block_names", "writer", "flush",
+            "cache_lookup", "cache_delete", "read_flow_run", "read_flow_runs",
+            "read_subflow_runs", "read_result_records", "read_task_run", "read_task_runs",
+            "read_states", "schema_version", "close", "path"} <= set(_members(MetadataStore))
+    assert {"store", "create_flow_run", "create_task_run", "set_state", "put_cache",
+            "flush"} <= set(_members(MetadataWriter))
+    assert "query" not in _members(MetadataStore)  # raw SQL is SQLite's own
+
+
+@pytest.mark.parametrize(("protocol", "impl", "name"), CASES,
+                         ids=[f"{p.__name__}.{n}" for p, _i, n in CASES])
+def test_implementation_matches_protocol(protocol, impl, name):
+    wanted = vars(protocol)[name]
+    if isinstance(wanted, property):
+        # A property of the protocol: a property of the class, or set by __init__.
+        got = getattr(impl, name, None)
+        if got is None:
+            assert f"self.{name} = " in inspect.getsource(impl.__init__), f"{impl.__name__}.{name}"
+        else:
+            assert isinstance(got, property), f"{impl.__name__}.{name} is not a property"
+        return
+    assert callable(getattr(impl, name, None)), f"{impl.__name__} has no method {name}"
+    want = inspect.signature(wanted)
+    got = inspect.signature(getattr(impl, name))
+    assert [(p.name, p.kind, p.default, p.annotation) for p in got.parameters.values()] == [
+        (p.name, p.kind, p.default, p.annotation) for p in want.parameters.values()
+    ], f"{impl.__name__}.{name}{got} != {protocol.__name__}.{name}{want}"
+    assert want.return_annotation in (got.return_annotation, _normal(got.return_annotation)), (
+        f"{impl.__name__}.{name} returns {got.return_annotation}, not {want.return_annotation}"
+    )
+
+
+def test_rows_have_the_documented_keys(tmp_path):
+    store = SQLiteStore(tmp_path / "db.sqlite")
+    state = ("COMPLETED", "Completed", None, 1.0, "true")
+    store.writer.create_flow_run("f1", "flow", None, None, state, 1.0, 1)
+    store.writer.create_task_run("t1", "task", "f1", None, state, 1.0, 1)
+    store.flush()
+    assert tuple(store.read_flow_run("f1").keys()) == FLOW_RUN_COLUMNS
+    assert tuple(store.read_task_run("t1").keys()) == TASK_RUN_COLUMNS
+    assert tuple(store.read_states("f1")[0].keys()) == STATE_COLUMNS
+    assert tuple(store.read_result_records()[0].keys()) == RESULT_RECORD_COLUMNS
+
+
+def test_saved_block_names(tmp_path):
+    store = SQLiteStore(tmp_path / "db.sqlite")
+    store.save_block("local-file-system", "b", {"basepath": "/a"})
+    store.save_block("local-file-system", "a", {"basepath": "/a"})
+    store.save_block("local-file-system", "c", {"basepath": "/c"})
+    doc = store.put_block_document("local-file-system", {"basepath": "/a"})
+    assert store.saved_block_names(doc) == [("local-file-system", "a"), ("local-file-system", "b")]
+    assert store.saved_block_names("no-such-document") == []
