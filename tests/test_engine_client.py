@@ -83,8 +83,9 @@ def test_a_second_process_reads_every_result(tmp_path: Path):
     assert out["in_memory"][0] == "missing" and "persist_result=True" in out["in_memory"][1]
     assert out["literal"] == ["value", None]
     assert out["failing"] == ["value", ["ValueError", "failed on purpose"]]
-    # the literal wrote no file: only the flow, 'persisted' and 'failing' did
-    assert len(files_before) == 3
+    # the literal wrote no file: only the flow, 'persisted' and 'failing' did, and the
+    # flow run kept its parameters (by reference, for `conveyor runs resume`)
+    assert len(files_before) == 4
     assert sorted(p.name for p in results_dir.iterdir()) == files_before
 
 

@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from conveyor.client import get_client
+    from conveyor.engine.resume import resume
     from conveyor.flows import flow
     from conveyor.tasks import task
 
@@ -25,6 +26,7 @@ _LAZY = {
     "flow": "conveyor.flows",
     "task": "conveyor.tasks",
     "get_client": "conveyor.client",
+    "resume": "conveyor.engine.resume",
 }
 
 
@@ -37,4 +39,4 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-__all__ = ["__version__", "flow", "get_client", "hookimpl", "task"]
+__all__ = ["__version__", "flow", "get_client", "hookimpl", "resume", "task"]

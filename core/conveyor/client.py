@@ -46,6 +46,12 @@ class FlowRun:
     end_time: datetime.datetime | None
     run_count: int
     created: datetime.datetime
+    #: the flow run this one resumes (``conveyor runs resume``), or None
+    resumed_from: str | None = None
+    #: where the flow is defined (``module:qualname`` or ``script.py:qualname``), or None
+    flow_ref: str | None = None
+    #: whether the run kept its parameters (by reference), so it can be resumed without them
+    parameters_kept: bool = False
 
     @classmethod
     def from_row(cls, row: Row) -> FlowRun:
@@ -55,6 +61,8 @@ class FlowRun:
             parent_flow_run_id=row["parent_flow_run_id"],
             start_time=_when(row["start_time"]), end_time=_when(row["end_time"]),
             run_count=row["run_count"], created=_when(row["created"]),  # type: ignore[arg-type]
+            resumed_from=row["resumed_from"], flow_ref=row["flow_ref"],
+            parameters_kept=row["parameters"] is not None,
         )
 
 
@@ -100,6 +108,10 @@ class Client:
         if limit is not None and (not isinstance(limit, int) or limit < 0):
             raise ValueError(f"limit={limit!r} must be a whole number >= 0, or None for all")
         return [FlowRun.from_row(r) for r in self.store.read_flow_runs(flow_name, limit)]
+
+    def read_resuming_runs(self, flow_run_id: str) -> list[FlowRun]:
+        """The flow runs that resume ``flow_run_id`` (``conveyor runs resume``), oldest first."""
+        return [FlowRun.from_row(r) for r in self.store.read_resumed_runs(str(flow_run_id))]
 
     def read_task_runs(self, flow_run_id: str) -> list[TaskRun]:
         """The task runs of one flow run, in the order they were created."""

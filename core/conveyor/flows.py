@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from conveyor import engine
 from conveyor.engine.options import changed_options, check_common_options
+from conveyor.engine.resume import resume
 from conveyor.exceptions import ConfigurationError
 from conveyor.task_runners import TaskRunner, resolve_task_runner
 
@@ -49,6 +50,7 @@ class Flow(Generic[R]):
         result_serializer: str | Serializer | None = None,
         task_runner: TaskRunner | type[TaskRunner] | None = None,
         timeout_seconds: float | None = None,
+        cache_result_in_memory: bool = True,
     ) -> None:
         if not callable(fn):
             raise TypeError(f"@flow decorates a function; got {type(fn).__name__} {fn!r}")
@@ -75,6 +77,7 @@ class Flow(Generic[R]):
         self.result_serializer = result_serializer
         self.task_runner = task_runner
         self.timeout_seconds = timeout_seconds
+        self.cache_result_in_memory = bool(cache_result_in_memory)
         self.is_async = inspect.iscoroutinefunction(fn)
         functools.update_wrapper(self, fn)  # type: ignore[arg-type]
 
@@ -88,6 +91,7 @@ class Flow(Generic[R]):
             "result_serializer": self.result_serializer,
             "task_runner": self.task_runner,
             "timeout_seconds": self.timeout_seconds,
+            "cache_result_in_memory": self.cache_result_in_memory,
         }
 
     def with_options(self, **options: Any) -> Flow[R]:
@@ -99,6 +103,15 @@ class Flow(Generic[R]):
         if self.is_async:
             return engine.run_flow_async(self, args, kwargs, return_state)
         return engine.run_flow(self, args, kwargs, return_state)
+
+    def resume(self, run_id: str, *, return_state: bool = False, **parameters: Any) -> Any:
+        """Run this flow again as a new run that resumes run ``run_id`` (a unique id prefix too).
+
+        Every task result the old run (or the runs it resumed) persisted is reused; the
+        flow is called with the old run's parameters, updated with ``parameters``. See
+        docs/concepts.md, "Retries, resume and reuse".
+        """
+        return resume(run_id, flow=self, return_state=return_state, **parameters)
 
     def __repr__(self) -> str:
         return f"Flow({self.name!r})"
@@ -119,6 +132,7 @@ def flow(
     result_serializer: str | Serializer | None = None,
     task_runner: TaskRunner | type[TaskRunner] | None = None,
     timeout_seconds: float | None = None,
+    cache_result_in_memory: bool = True,
 ) -> Callable[[F], Flow[Any]]: ...
 
 

@@ -5,7 +5,8 @@ For each task run and flow run the first rule that applies decides:
 1. its own explicit ``persist_result`` (``True``: always, ``False``: never);
 2. its own explicit ``result_storage``, ``result_serializer`` or ``result_storage_key``: persist;
 3. the explicit ``persist_result`` of the nearest enclosing flow that sets one;
-4. a feature that needs the value later (``retries > 0`` or a ``cache_key_fn``): persist;
+4. a feature that needs the value later (``retries > 0``, a ``cache_key_fn``, or
+   ``cache_result_in_memory=False``, which reads the value back from storage): persist;
 5. the setting ``CONVEYOR_RESULTS_PERSIST_BY_DEFAULT``.
 
 The rules are a plain function here; :mod:`conveyor.plugins.builtin_policy` registers
@@ -40,6 +41,8 @@ class PersistenceOptions:
     :ivar retries: the run's ``retries``.
     :ivar has_cache_key_fn: the run has a ``cache_key_fn``.
     :ivar persist_by_default: the setting ``CONVEYOR_RESULTS_PERSIST_BY_DEFAULT``.
+    :ivar cache_result_in_memory: the run's ``cache_result_in_memory`` (False: the value
+        is read back from storage whenever it is asked for, so it must be persisted).
     """
 
     kind: RunKind
@@ -53,10 +56,11 @@ class PersistenceOptions:
     retries: int = 0
     has_cache_key_fn: bool = False
     persist_by_default: bool = False
+    cache_result_in_memory: bool = True
 
     @property
     def needs_value_later(self) -> bool:
-        return self.retries > 0 or self.has_cache_key_fn
+        return self.retries > 0 or self.has_cache_key_fn or not self.cache_result_in_memory
 
 
 @attrs.frozen
@@ -75,6 +79,12 @@ class PersistenceDecision:
     rule: int
     reason: str
     disabled_by: str | None = None
+
+    @property
+    def inferred(self) -> bool:
+        """Persistence was only inferred (rules 4 and 5), not asked for explicitly: a
+        serializer that refuses the value then leaves it in memory instead of failing."""
+        return self.persist and self.rule in (4, 5)
 
 
 def builtin_rules(options: PersistenceOptions) -> PersistenceDecision:
@@ -104,7 +114,12 @@ def builtin_rules(options: PersistenceOptions) -> PersistenceDecision:
         where = f"persist_result={flag} on enclosing flow {options.flow_name!r}"
         return PersistenceDecision(flag, 3, where, disabled_by=None if flag else where)
     if options.needs_value_later:
-        feature = "retries" if options.retries > 0 else "cache_key_fn"
+        if options.retries > 0:
+            feature = "retries"
+        elif options.has_cache_key_fn:
+            feature = "cache_key_fn"
+        else:
+            feature = "cache_result_in_memory=False"
         return PersistenceDecision(True, 4, f"{feature} on {own} needs the value later")
     flag = options.persist_by_default
     return PersistenceDecision(flag, 5, f"CONVEYOR_RESULTS_PERSIST_BY_DEFAULT={str(flag).lower()}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime
 import enum
 import json
+import time
 from typing import Any
 
 from conveyor.exceptions import MissingResult
@@ -51,7 +52,7 @@ ERROR_TYPES = frozenset({FAILED, CRASHED, CANCELLED})
 class State:
     """One state of a run. Built by the engine, or read back from the metadata store."""
 
-    __slots__ = ("data", "message", "name", "run_id", "ts", "type")
+    __slots__ = ("data", "memo", "message", "name", "run_id", "ts", "type")
 
     def __init__(
         self,
@@ -67,11 +68,10 @@ class State:
         self.message = message
         self.data = data
         self.run_id = run_id
-        if ts is None:
-            import time
-
-            ts = time.time()
-        self.ts = ts
+        self.ts = time.time() if ts is None else ts
+        #: False: a persisted value is read back from storage at each result() and not
+        #: kept (the run's ``cache_result_in_memory=False``)
+        self.memo = True
 
     @property
     def timestamp(self) -> datetime.datetime:
@@ -113,6 +113,10 @@ class State:
                 f"finish (future.result() / future.wait()) before asking for its result"
             )
         value = data.get()
+        if not self.memo:
+            forget = getattr(data, "forget", None)
+            if forget is not None:
+                forget()
         if self.type in ERROR_TYPES:
             if not isinstance(value, BaseException):
                 value = RuntimeError(f"run {self.run_id} ended {self.name}: {self.message}")

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import datetime
 import functools
-import hashlib
 import inspect
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from conveyor import engine
 from conveyor.engine.options import changed_options, check_common_options
+from conveyor.engine.reuse import input_hash
 from conveyor.exceptions import ConfigurationError
 
 if TYPE_CHECKING:
@@ -216,23 +216,12 @@ def task_input_hash(context: TaskRunContext, parameters: dict[str, Any]) -> str 
     """A cache key from the task's identity, its code and its inputs.
 
     Equal inputs (compared by their pickle) give equal keys; changing the task's code
-    gives a new key. Inputs that cannot be pickled give ``None`` (no caching).
+    gives a new key. Inputs that cannot be pickled give ``None`` (no caching). The same
+    hash finds the counterpart a retried or resumed flow run reuses.
     """
-    import cloudpickle  # lazy: only tasks that use this cache key function pay its import
-
     task = context.task
-    fn = task.fn
-    code = getattr(fn, "__code__", None)
-    identity = f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', task.name)}"
-    digest = hashlib.sha256(identity.encode())
-    if code is not None:
-        digest.update(code.co_code)
-        digest.update(repr(code.co_consts).encode())
-    try:
-        digest.update(cloudpickle.dumps(sorted(parameters.items()), protocol=5))
-    except Exception:  # noqa: BLE001
-        return None
-    return f"{task.name}-{digest.hexdigest()}"
+    digest = input_hash(task.fn, task.name, parameters)
+    return None if digest is None else f"{task.name}-{digest}"
 
 
 @overload

@@ -89,6 +89,7 @@ def run_dict(run: Any) -> dict[str, Any]:
     if hasattr(run, "flow_name"):
         out["flow"] = run.flow_name
         out["parent_task_run_id"] = run.parent_task_run_id
+        out["resumed_from"] = getattr(run, "resumed_from", None)
     else:
         out["task"] = run.task_name
         out["flow_run_id"] = run.flow_run_id

@@ -19,6 +19,7 @@ from conveyor.engine.context import flow_run_context, task_run_context
 from conveyor.engine.flow_run import TIMED_OUT, ActiveFlowRun, call_with_timeout
 from conveyor.engine.task_run import ActiveTaskRun
 from conveyor.futures import ConveyorFuture, resolve_futures
+from conveyor.results import UnpersistedResult
 from conveyor.states import COMPLETED, PENDING, State
 from conveyor.task_runners import SequentialTaskRunner
 
@@ -52,8 +53,15 @@ def run_task(task: Task[Any], args: tuple[Any, ...], kwargs: dict[str, Any],
     finally:
         if top_level:
             run.writer.flush()
+    return _task_outcome(run, state, return_state)
+
+
+def _task_outcome(run: ActiveTaskRun, state: State, return_state: bool) -> Any:
     if return_state:
         return state
+    data = state.data
+    if state.type is COMPLETED and type(data) is UnpersistedResult and not data.available:
+        return run.value  # not persisted, not kept: handed to this caller only
     return state.result()
 
 
@@ -79,9 +87,7 @@ async def run_task_async(task: Task[Any], args: tuple[Any, ...], kwargs: dict[st
     finally:
         if top_level:
             run.writer.flush()
-    if return_state:
-        return state
-    return state.result()
+    return _task_outcome(run, state, return_state)
 
 
 def submit_task(task: Task[Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> ConveyorFuture[Any]:
@@ -110,9 +116,15 @@ def submit_task(task: Task[Any], args: tuple[Any, ...], kwargs: dict[str, Any]) 
 # -- flows ----------------------------------------------------------------------------
 
 
-def run_flow(flow: Flow[Any], args: tuple[Any, ...], kwargs: dict[str, Any], return_state: bool = False) -> Any:
-    """Run a sync flow in this thread; return its value (or final state)."""
-    run = ActiveFlowRun(flow)
+def run_flow(flow: Flow[Any], args: tuple[Any, ...], kwargs: dict[str, Any], return_state: bool = False,
+             resumed_from: str | None = None, kept_parameters: str | None = None) -> Any:
+    """Run a sync flow in this thread; return its value (or final state).
+
+    :param resumed_from: the id of a flow run this run resumes (see :mod:`conveyor.engine.resume`).
+    :param kept_parameters: the recorded parameters reference of that run, when this run
+        is called with exactly those parameters (recorded again, not written again).
+    """
+    run = ActiveFlowRun(flow, args, kwargs, resumed_from, kept_parameters)
     runner = run.runner
     timeout = flow.timeout_seconds
 
@@ -137,7 +149,9 @@ def run_flow(flow: Flow[Any], args: tuple[Any, ...], kwargs: dict[str, Any], ret
     state: State | None = None
     try:
         try:
-            state = drive(attempts(run, flow.retries, flow.retry_delay_seconds), attempt)
+            state = run.prepare()
+            if state is None:
+                state = drive(attempts(run, flow.retries, flow.retry_delay_seconds), attempt)
         except BaseException as exc:
             runner.shutdown(wait=False)
             state = run.crashed(exc)
@@ -153,11 +167,12 @@ def run_flow(flow: Flow[Any], args: tuple[Any, ...], kwargs: dict[str, Any], ret
 
 
 async def run_flow_async(flow: Flow[Any], args: tuple[Any, ...], kwargs: dict[str, Any],
-                         return_state: bool = False) -> Any:
+                         return_state: bool = False, resumed_from: str | None = None,
+                         kept_parameters: str | None = None) -> Any:
     """Run an async flow; return its value (or final state)."""
     import asyncio  # lazy: only async flows need it
 
-    run = ActiveFlowRun(flow)
+    run = ActiveFlowRun(flow, args, kwargs, resumed_from, kept_parameters)
     runner = run.runner
     timeout = flow.timeout_seconds
 
@@ -182,7 +197,9 @@ async def run_flow_async(flow: Flow[Any], args: tuple[Any, ...], kwargs: dict[st
     task_token = task_run_context.set(None)
     state: State | None = None
     try:
-        state = await drive_async(attempts(run, flow.retries, flow.retry_delay_seconds), attempt)
+        state = run.prepare()
+        if state is None:
+            state = await drive_async(attempts(run, flow.retries, flow.retry_delay_seconds), attempt)
     except BaseException as exc:
         runner.shutdown(wait=False)
         state = run.crashed(exc)
@@ -200,6 +217,9 @@ def _outcome(run: ActiveFlowRun, state: State, return_state: bool) -> Any:
         return state
     if state.type is not COMPLETED and run.last_error is not None:
         raise run.last_error
+    data = state.data
+    if state.type is COMPLETED and type(data) is UnpersistedResult and not data.available:
+        return run.value  # not persisted, not kept: handed to this caller only
     return state.result()
 
 

@@ -9,10 +9,12 @@ May import: nothing of conveyor at run time (type hints only).
 from __future__ import annotations
 
 import contextvars
+import threading
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from conveyor.engine.destination import Destinations
+    from conveyor.engine.reuse import ReuseIndex
     from conveyor.flows import Flow
     from conveyor.futures import ConveyorFuture
     from conveyor.metadata import MetadataStore, MetadataWriter
@@ -98,6 +100,28 @@ class FlowRunContext:
         self.references: dict[Any, Any] = {}
         #: where this flow run's results (and its tasks') go: resolved once per flow run
         self.destinations = destinations
+        #: the flow run's current attempt (from 1), and the calls made in it so far per
+        #: task (and subflow) name: a call's position is what an earlier attempt's (or a
+        #: resumed run's) counterpart is found by
+        self.attempt = 0
+        self._positions: dict[tuple[str, str], int] = {}
+        self._positions_lock = threading.Lock()
+        #: results earlier attempts of this flow run (or the runs it resumes) may hand on
+        self.reuse: ReuseIndex | None = None
+
+    def new_attempt(self, attempt: int) -> None:
+        """Start attempt ``attempt``: positions count from 0 again."""
+        self.attempt = attempt
+        with self._positions_lock:
+            self._positions.clear()
+
+    def next_position(self, kind: str, name: str) -> int:
+        """The position of a new call of ``name`` (a task, or with kind "flow" a subflow)."""
+        key = (kind, name)
+        with self._positions_lock:
+            position = self._positions.get(key, 0)
+            self._positions[key] = position + 1
+        return position
 
 
 class TaskRunContext:

@@ -18,26 +18,47 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from conveyor.blocks import record_block
+from conveyor.exceptions import ConfigurationError, ConveyorError
 from conveyor.filesystems import StorageBlock, default_storage, resolve_storage
 from conveyor.results import ANONYMOUS_PREFIX, ResultReference, persist_value
 from conveyor.serializers import Serializer, default_serializer, resolve_serializer
+from conveyor.settings import get_settings
 
 if TYPE_CHECKING:
     from conveyor.flows import Flow
 
 StoragePair = tuple[StorageBlock, "str | None"]
 
+DEFAULT_ORIGIN = "the default serializer, CONVEYOR_RESULTS_DEFAULT_SERIALIZER"
+
+
+def named_error(kind: str, name: str, option: str, value: Any, exc: Exception) -> Exception:
+    """``exc`` again (same type), its message saying which run and which option."""
+    message = f"{kind} {name!r}: {option}={value!r}: {exc}"
+    try:
+        return type(exc)(message)
+    except Exception:  # noqa: BLE001 - an exception type with another constructor
+        return ConfigurationError(message)
+
 
 class ResultDestination:
     """One storage block (with the identity references record) and one serializer."""
 
-    __slots__ = ("_document", "serializer", "slug", "storage")
+    __slots__ = ("_document", "serializer", "serializer_origin", "slug", "storage")
 
-    def __init__(self, storage: StorageBlock, serializer: Serializer, slug: str | None = None) -> None:
+    def __init__(
+        self,
+        storage: StorageBlock,
+        serializer: Serializer,
+        slug: str | None = None,
+        serializer_origin: str = "the default serializer",
+    ) -> None:
         self.storage = storage
         self.serializer = serializer
         #: the saved slug the block was given by, or None for an instance
         self.slug = slug
+        #: where the serializer was chosen, for messages ("result_serializer='json' on task 'x'")
+        self.serializer_origin = serializer_origin
         self._document: str | None = None
 
     def document(self) -> str:
@@ -82,16 +103,26 @@ class Destinations:
     :param parent: the enclosing flow run's destinations, for a subflow.
     """
 
-    __slots__ = ("_built", "_flow", "_resolved", "_serializer", "_storage", "flow", "parent")
+    __slots__ = (
+        "_built",
+        "_flow",
+        "_origin",
+        "_resolved",
+        "_serializer",
+        "_storage",
+        "flow",
+        "parent",
+    )
 
     def __init__(self, flow: Flow[Any] | None = None, parent: Destinations | None = None) -> None:
         self.flow = flow
         self.parent = parent
         self._storage: StoragePair | None = None
         self._serializer: Serializer | None = None
+        self._origin = ""
         self._flow: ResultDestination | None = None
         self._resolved: dict[Any, Any] = {}
-        self._built: dict[tuple[int, int], tuple[StorageBlock, Serializer, ResultDestination]] = {}
+        self._built: dict[tuple[int, int, str], tuple[StorageBlock, Serializer, ResultDestination]] = {}
 
     # The flow run's own halves, inherited by its tasks and subflows --------------------
 
@@ -113,37 +144,66 @@ class Destinations:
             own = self.flow.result_serializer if self.flow is not None else None
             if own is not None:
                 self._serializer = self.resolve_serializer(own)
+                self._origin = f"result_serializer={own!r} of flow {self.flow.name!r}"  # type: ignore[union-attr]
             elif self.parent is not None:
                 self._serializer = self.parent.serializer()
+                self._origin = self.parent.serializer_origin()
             else:
                 self._serializer = default_serializer()
+                self._origin = f"{DEFAULT_ORIGIN}={get_settings().default_serializer!r}"
         return self._serializer
+
+    def serializer_origin(self) -> str:
+        """Where :meth:`serializer` was chosen: the flow's option, an enclosing flow's, the default."""
+        self.serializer()
+        return self._origin
 
     # Destinations ----------------------------------------------------------------------
 
     def for_flow(self) -> ResultDestination:
         """Where the flow run's own result goes."""
         if self._flow is None:
-            self._flow = self._destination(self.storage(), self.serializer())
+            self._flow = self._destination(self.storage(), self.serializer(), self.serializer_origin())
         return self._flow
 
-    def for_task(self, result_storage: Any, result_serializer: Any) -> ResultDestination:
+    def for_task(self, task_name: str, result_storage: Any, result_serializer: Any) -> ResultDestination:
         """Where a task run's result goes, given the task's own two options (None: inherit)."""
         if result_storage is None and result_serializer is None:
             return self.for_flow()
         storage = self.resolve_storage(result_storage) if result_storage is not None else self.storage()
-        serializer = (
-            self.resolve_serializer(result_serializer) if result_serializer is not None else self.serializer()
-        )
-        return self._destination(storage, serializer)
+        if result_serializer is not None:
+            serializer = self.resolve_serializer(result_serializer)
+            origin = f"result_serializer={result_serializer!r} of task {task_name!r}"
+        else:
+            serializer = self.serializer()
+            origin = self.serializer_origin()
+        return self._destination(storage, serializer, origin)
 
-    def _destination(self, storage: StoragePair, serializer: Serializer) -> ResultDestination:
+    def check(self, kind: str, name: str, result_storage: Any, result_serializer: Any) -> None:
+        """Resolve a run's own options now, so a mistake is reported before any work is done.
+
+        An unknown serializer or block slug, or a block type whose plugin is missing, is
+        a :class:`~conveyor.exceptions.ConfigurationError` naming the run and the option.
+        """
+        for option, value, resolve in (
+            ("result_storage", result_storage, self.resolve_storage),
+            ("result_serializer", result_serializer, self.resolve_serializer),
+        ):
+            if value is None:
+                continue
+            try:
+                resolve(value)
+            except (ConveyorError, TypeError) as exc:
+                raise named_error(kind, name, option, value, exc) from exc
+
+    def _destination(self, storage: StoragePair, serializer: Serializer, origin: str) -> ResultDestination:
         block, slug = storage
-        key = (id(block), id(serializer))
+        key = (id(block), id(serializer), origin)
         built = self._built.get(key)
         if built is None:
             # the block and serializer are kept alive with it, so their ids stay theirs
-            built = self._built[key] = (block, serializer, ResultDestination(block, serializer, slug))
+            destination = ResultDestination(block, serializer, slug, origin)
+            built = self._built[key] = (block, serializer, destination)
         return built[2]
 
     # Option values, resolved once per flow run -----------------------------------------
@@ -169,4 +229,4 @@ class Destinations:
             return resolved
 
 
-__all__ = ["Destinations", "ResultDestination"]
+__all__ = ["Destinations", "ResultDestination", "named_error"]

@@ -14,15 +14,22 @@ import contextvars
 import threading
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from conveyor import plugins
 from conveyor.engine.context import FlowRunContext, FlowRunInfo, flow_run_context, task_run_context
 from conveyor.engine.destination import Destinations, ResultDestination
 from conveyor.engine.ids import new_run_id
-from conveyor.engine.logs import configure_logging
+from conveyor.engine.logs import configure_logging, logger
+from conveyor.engine.origin import bind_parameters, flow_ref, keep_parameters, this_process
+from conveyor.engine.reading import load_reference
 from conveyor.engine.recorder import TYPE_TEXT, Recorder
-from conveyor.metadata import get_store
+from conveyor.engine.reuse import SUBFLOW, Counterpart, ReuseIndex, input_hash, resume_chain
+from conveyor.exceptions import ConveyorError
+from conveyor.metadata import FlowRunOrigin, TaskCall, get_store
 from conveyor.policy import PersistenceOptions
-from conveyor.states import RUNNING, State
+from conveyor.results import ResultReference, result_from_json
+from conveyor.states import COMPLETED, RUNNING, State
 from conveyor.task_runners import resolve_task_runner
 
 if TYPE_CHECKING:
@@ -36,7 +43,7 @@ class SubflowPlaceholder(Recorder):
     """The task run that stands for a subflow call inside its parent flow run."""
 
     kind = "task"
-    __slots__ = ()
+    __slots__ = ("input_hash", "position")
 
     def __init__(self, flow: Flow[Any], parent: FlowRunContext) -> None:
         self.obj = flow
@@ -50,12 +57,19 @@ class SubflowPlaceholder(Recorder):
         self.current = [None]
         self._destination = None
         self.last_error = None
+        self.storage_failed = False
+        self.value = None
+        #: which call of this subflow it is in the parent's attempt, and its inputs' hash
+        self.position = parent.next_position(SUBFLOW, flow.name)
+        self.input_hash: str | None = None
 
     def _create(self, state: State) -> None:
+        ctx = self.ctx
+        assert ctx is not None
         self.writer.create_task_run(
-            self.id, self.name, self.ctx.flow_run.id if self.ctx else None, None,
+            self.id, self.name, ctx.flow_run.id, None,
             (TYPE_TEXT[state.type], state.name, state.message, state.ts, state.data_json()),
-            self.start_time, self.run_count,
+            self.start_time, self.run_count, TaskCall(self.position, self.input_hash, ctx.attempt),
         )
 
     def mirror(self, state: State) -> None:
@@ -67,12 +81,31 @@ class ActiveFlowRun(Recorder):
     """One call of a flow going on in this process (read back: :class:`conveyor.client.FlowRun`)."""
 
     kind = "flow"
-    __slots__ = ("flow_ctx", "info", "parent", "placeholder", "runner")
+    __slots__ = (
+        "counterpart",
+        "flow_ctx",
+        "info",
+        "origin",
+        "parameters",
+        "parent",
+        "placeholder",
+        "reuse_sources",
+        "runner",
+    )
 
-    def __init__(self, flow: Flow[Any]) -> None:
+    def __init__(
+        self,
+        flow: Flow[Any],
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+        resumed_from: str | None = None,
+        kept_parameters: str | None = None,
+    ) -> None:
         parent = flow_run_context.get()
         self.parent = parent
         self.obj = flow
+        #: the call's arguments by name (a call that does not fit the signature fails here)
+        self.parameters = bind_parameters(flow, args, kwargs or {})
         self.id = new_run_id()
         self.name = flow.name
         self.created = False
@@ -82,12 +115,24 @@ class ActiveFlowRun(Recorder):
         self._destination = None
         self.placeholder: SubflowPlaceholder | None = None
         self.last_error = None
+        self.storage_failed = False
+        self.value = None
+        self.origin: FlowRunOrigin | None = None
+        #: earlier flow runs whose task results this run may reuse (see engine.reuse)
+        self.reuse_sources: list[str] = []
+        #: a subflow call's counterpart that completed in an earlier attempt of the parent
+        self.counterpart: Counterpart | None = None
         if parent is None:
             store = get_store()
             persist_by_default = configure_logging()
             flow_persist, flow_name = None, None
             parent_task_run_id = None
             parent_flow_run_id = None
+            host, pid, started = this_process()
+            # a resumed run with the old run's parameters unchanged records the same reference
+            self.origin = FlowRunOrigin(flow_ref(flow.fn), kept_parameters, resumed_from, host, pid, started)
+            if resumed_from is not None:
+                self.reuse_sources = resume_chain(store, resumed_from)
         else:
             store = parent.store
             persist_by_default = parent.persist_by_default
@@ -97,8 +142,15 @@ class ActiveFlowRun(Recorder):
             if task_ctx is not None and task_ctx.flow_run_context is parent:
                 parent_task_run_id = task_ctx.task_run.id
             else:
-                self.placeholder = SubflowPlaceholder(flow, parent)
-                parent_task_run_id = self.placeholder.id
+                self.placeholder = placeholder = SubflowPlaceholder(flow, parent)
+                parent_task_run_id = placeholder.id
+                reuse = parent.reuse
+                if reuse is not None and reuse.has_calls(SUBFLOW, flow.name, placeholder.position):
+                    placeholder.input_hash = input_hash(flow.fn, flow.name, self.parameters)
+                    self.counterpart = reuse.find(
+                        SUBFLOW, flow.name, placeholder.position, placeholder.input_hash
+                    )
+                    self.reuse_sources = reuse.earlier_subflow_runs(flow.name, placeholder.position)
         self.writer = store.writer
         self.info = FlowRunInfo(self.id, flow.name, parent_flow_run_id, parent_task_run_id)
         self.runner = resolve_task_runner(flow.task_runner)
@@ -120,6 +172,7 @@ class ActiveFlowRun(Recorder):
                 flow.retries,
                 False,
                 persist_by_default,
+                flow.cache_result_in_memory,
             )
         )
 
@@ -133,17 +186,71 @@ class ActiveFlowRun(Recorder):
             return self.timed_out(self.obj.timeout_seconds)
         return self.completed(value)
 
+    # Before the first attempt ----------------------------------------------------------
+
+    def prepare(self) -> State | None:
+        """Resolve the flow's options and keep its parameters; a final state ends the run here.
+
+        An unknown serializer or block slug is a Failed run before the flow's body starts.
+        A subflow whose counterpart completed in an earlier attempt is Reused whole.
+        """
+        flow = self.obj
+        try:
+            self.flow_ctx.destinations.check("flow", flow.name, flow.result_storage, flow.result_serializer)
+            self.destination()
+        except ConveyorError as exc:
+            self.storage_failed = True  # nothing was resolved: no exception written anywhere
+            return self.failed(exc)
+        if self.counterpart is not None:
+            state = self._reused(self.counterpart)
+            if state is not None:
+                return state
+        if self.origin is not None and self.origin.parameters is None:
+            parameters = None
+            if not self.decision.disabled_by:  # persist_result=False: nothing is written
+                parameters = keep_parameters(flow, self.parameters, self.destination())
+            self.origin = attrs.evolve(self.origin, parameters=parameters)
+        if self.reuse_sources:
+            self.flow_ctx.reuse = ReuseIndex.load(self.flow_ctx.store, self.reuse_sources)
+        return None
+
+    def _reused(self, counterpart: Counterpart) -> State | None:
+        placeholder = self.placeholder
+        assert placeholder is not None
+        try:
+            data = result_from_json(counterpart.data)
+            if type(data) is ResultReference:
+                load_reference(data, self.parent, memo=self.obj.cache_result_in_memory)
+        except (ConveyorError, OSError) as exc:
+            logger.warning(
+                "the result of subflow %r from %s cannot be reused, running it again: %s",
+                self.name, counterpart.describe(), exc,
+            )
+            return None
+        state = State(COMPLETED, "Reused", f"reused the result of {counterpart.describe()}", data)
+        return placeholder.record(state)
+
+    # Recording ---------------------------------------------------------------------------
+
     def _create(self, state: State) -> None:
         self.writer.create_flow_run(
             self.id, self.name, self.info.parent_task_run_id, self.info.parent_flow_run_id,
             (TYPE_TEXT[state.type], state.name, state.message, state.ts, state.data_json()),
-            self.start_time, self.run_count,
+            self.start_time, self.run_count, self.origin,
         )
 
     def run_state(self) -> State:
         if self.placeholder is not None and self.run_count == 0:
             self.placeholder.record(State(RUNNING, message=f"subflow run {self.id}"))
-        return self.record(State(RUNNING, "Running" if self.run_count == 0 else "Retrying"))
+        state = self.record(State(RUNNING, "Running" if self.run_count == 0 else "Retrying"))
+        ctx = self.flow_ctx
+        ctx.new_attempt(self.run_count)
+        if self.run_count == 1 and self.parent is None:
+            self.writer.flush()  # a top-level run is in the database from its start
+        elif self.run_count > 1:
+            # a retry: what the earlier attempts (and the runs this one resumes) completed
+            ctx.reuse = ReuseIndex.load(ctx.store, [self.id, *self.reuse_sources])
+        return state
 
     def timed_out(self, timeout: float) -> State:
         error = TimeoutError(
@@ -153,9 +260,15 @@ class ActiveFlowRun(Recorder):
         return self.failed(error, "TimedOut", str(error))
 
     def finish(self, state: State) -> None:
-        """Wait for submitted task runs, then mirror the final state on the placeholder."""
-        if self.placeholder is not None:
-            self.placeholder.mirror(state)
+        """Mirror the final state on the placeholder; a top-level run's rows are committed."""
+        placeholder = self.placeholder
+        if placeholder is not None and placeholder.created:
+            placeholder.mirror(state)
+            if placeholder.input_hash is None and self.decision.persist and state.type is COMPLETED:
+                # recorded so that a retry of the parent (or a resumed run) can reuse it
+                placeholder.input_hash = input_hash(self.obj.fn, self.name, self.parameters)
+                if placeholder.input_hash is not None:
+                    self.writer.set_input_hash(placeholder.id, placeholder.input_hash)
         if self.parent is None:
             self.writer.flush()
 

@@ -1,17 +1,23 @@
 """The option checks of ``@task`` and ``@flow``: values that can never work are refused
 at decoration time, with the task or flow and the option named.
 
-May import: conveyor.exceptions, conveyor.filesystems (StorageBlock), conveyor.serializers
-(Serializer), conveyor.task_runners.
+A serializer name is looked up now (an unknown one is an error at decoration, before any
+work); a block slug's form is checked now and whether it is saved when the run starts.
+
+May import: conveyor.engine.destination, conveyor.exceptions, conveyor.serialization,
+conveyor.serializers, conveyor.storage.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from conveyor.exceptions import ConfigurationError
+from conveyor.engine.destination import named_error
+from conveyor.exceptions import ConfigurationError, ConveyorError
 from conveyor.serialization.base import Serializer
+from conveyor.serializers import resolve_serializer
 from conveyor.storage.base import StorageBlock
+from conveyor.storage.saved import parse_slug
 
 
 def changed_options(kind: str, name: str, current: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
@@ -52,6 +58,16 @@ def check_common_options(
             f"block instance such as LocalFileSystem(basepath='results'); got "
             f"{type(result_storage).__name__} {result_storage!r}"
         )
+    if isinstance(result_serializer, str):  # a name: known now, or never (a one-line error now)
+        try:
+            resolve_serializer(result_serializer)
+        except ConveyorError as exc:
+            raise named_error(kind, name, "result_serializer", result_serializer, exc) from None
+    if isinstance(result_storage, str):  # a slug: its form now; whether it is saved, at the run
+        try:
+            parse_slug(result_storage)
+        except ConveyorError as exc:
+            raise named_error(kind, name, "result_storage", result_storage, exc) from None
     if result_serializer is not None and not isinstance(result_serializer, (str, Serializer)):
         raise TypeError(
             f"result_serializer on {where} must be a serializer name such as 'json' or 'pickle', "

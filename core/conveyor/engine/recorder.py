@@ -19,7 +19,7 @@ from conveyor import plugins
 from conveyor.engine.logs import log_state, logger
 from conveyor.exceptions import ConfigurationError, ConveyorError, SerializationError
 from conveyor.policy import PersistenceDecision
-from conveyor.results import ResultLiteral, UnpersistedResult
+from conveyor.results import ResultLiteral, ResultReference, UnpersistedResult
 from conveyor.serializers import resolve_serializer
 from conveyor.states import (
     CANCELLED,
@@ -90,6 +90,8 @@ class Recorder:
         "obj",
         "run_count",
         "start_time",
+        "storage_failed",
+        "value",
         "writer",
     )
 
@@ -105,6 +107,10 @@ class Recorder:
     current: list[State | None]
     _destination: ResultDestination | None
     last_error: BaseException | None
+    #: the storage failed writing this run's value: its exception is not written there too
+    storage_failed: bool
+    #: the value of the last completed attempt, for the direct caller only (see completed())
+    value: Any
 
     # Recording -----------------------------------------------------------------------
 
@@ -151,10 +157,25 @@ class Recorder:
         if value is None or value is True or value is False:
             return _LITERALS[value], None
         if not self.decision.persist:
+            if not self.obj.cache_result_in_memory:  # not persisted, not kept: gone once handed on
+                return UnpersistedResult.missing(), None
             return UnpersistedResult(value), None
         destination = self.destination()
         reference = destination.persist(value, self.storage_key())
         return reference, destination.describe(reference.key)
+
+    def _refused(self, value: Any, exc: SerializationError) -> tuple[Any, str] | None:
+        """A serializer refused the value: (in-memory result, message) when persistence was
+        only inferred (the run goes on), else None (the refusal fails the run)."""
+        if not self.decision.inferred:
+            return None
+        serializer = self.destination().serializer
+        message = (
+            f"result kept in memory only: {self.decision.reason} (rule {self.decision.rule}), but "
+            f"serializer {serializer.type!r} refused the {type(value).__name__}: {exc}"
+        )
+        logger.warning("%s run %r (%s): %s", self.kind, self.name, self.id, message)
+        return UnpersistedResult(value), message
 
     def exception_result(self, exc: BaseException) -> tuple[Any, str | None]:
         """(result, where) for a failed run's exception: persisted when the policy persists.
@@ -162,7 +183,7 @@ class Recorder:
         Never at the user's ``result_storage_key`` (a random key); with pickle when the
         configured serializer cannot encode the exception.
         """
-        if not self.decision.persist:
+        if not self.decision.persist or self.storage_failed:
             return UnpersistedResult(exc), None
         try:
             destination = self.destination()
@@ -185,15 +206,35 @@ class Recorder:
         return UnpersistedResult(exc), None
 
     def completed(self, value: Any, name: str = "Completed", message: str | None = None) -> State:
+        """Record the run Completed with ``value`` as its result (persisted as decided).
+
+        A persisted result's reference is committed to the metadata store before the value
+        is handed on, so a crash later never loses what was written.
+        """
         try:
             data, where = self.result_for(value)
-        except (ConveyorError, OSError) as exc:  # the value could not be persisted
+        except SerializationError as exc:
+            kept = self._refused(value, exc)
+            if kept is None:
+                origin = self.destination().serializer_origin
+                error = SerializationError(f"{exc}; {self.kind} {self.name!r} uses {origin}")
+                error.__cause__ = exc
+                return self.failed(error)
+            (data, message), where = kept, None
+        except (ConveyorError, OSError) as exc:  # the value could not be written
+            self.storage_failed = True
             return self.failed(exc)
         if message is None and type(data) is not ResultLiteral:
             message = why(self.decision)
+        self.value = value
         state = self.record(State(COMPLETED, name, message, data), where)
         self._after_completed(state)
+        if not self.obj.cache_result_in_memory:
+            state.memo = False
+            if type(data) is ResultReference:
+                data.forget()  # persisted and handed on; read back whenever asked for
         if where is not None:
+            self.writer.flush()
             plugins.result_persisted(self.id, self.kind, data)
         return state
 

@@ -15,13 +15,14 @@ from conveyor.engine.context import FlowRunContext, TaskRunContext, TaskRunInfo
 from conveyor.engine.destination import Destinations, ResultDestination
 from conveyor.engine.ids import new_run_id
 from conveyor.engine.logs import configure_logging, logger
+from conveyor.engine.reading import load_reference, remember_written
 from conveyor.engine.recorder import TYPE_TEXT, Recorder, data_json
+from conveyor.engine.reuse import TASK, input_hash
 from conveyor.exceptions import ConfigurationError, ConveyorError
 from conveyor.futures import ATOMS, contains_futures, resolve_futures
-from conveyor.metadata import get_store
+from conveyor.metadata import TaskCall, get_store
 from conveyor.policy import PersistenceOptions
-from conveyor.results import ResultReference, UnpersistedResult, read_result, result_from_json
-from conveyor.serializers import serializer_from_dict
+from conveyor.results import ResultReference, UnpersistedResult, result_from_json
 from conveyor.states import COMPLETED, RUNNING, State
 
 if TYPE_CHECKING:
@@ -48,7 +49,17 @@ class ActiveTaskRun(Recorder):
     """
 
     kind = "task"
-    __slots__ = ("_parameters", "args", "cache_key", "cached_json", "info", "kwargs")
+    __slots__ = (
+        "_hash",
+        "_hash_recorded",
+        "_parameters",
+        "args",
+        "cache_key",
+        "cached_json",
+        "info",
+        "kwargs",
+        "position",
+    )
 
     def __init__(
         self,
@@ -73,12 +84,18 @@ class ActiveTaskRun(Recorder):
         self.cache_key: str | None = None
         self.cached_json: str | None = None
         self.last_error = None
+        self.storage_failed = False
+        self.value = None
+        self._hash: str | None | bool = False  # False: not computed yet
+        self._hash_recorded = False
         if ctx is not None:
+            self.position: int | None = ctx.next_position(TASK, task.name)
             self.writer = ctx.writer
             flow_persist, flow_name = ctx.explicit_persist
             persist_by_default = ctx.persist_by_default
             self.info = TaskRunInfo(run_id, task.name, ctx.flow_run.id)
         else:
+            self.position = None
             self.writer = get_store().writer
             flow_persist, flow_name = None, None
             if persist_by_default is None:
@@ -103,6 +120,7 @@ class ActiveTaskRun(Recorder):
                 task.retries,
                 task.cache_key_fn is not None,
                 persist_by_default,
+                task.cache_result_in_memory,
             )
         )
         if decisions is not None:
@@ -112,10 +130,16 @@ class ActiveTaskRun(Recorder):
         data = state.data
         if data is None:
             text = None
-        elif self.cached_json is not None and state.name == "Cached":
+        elif self.cached_json is not None and state.name in ("Cached", "Reused"):
             text = self.cached_json  # as read from the cache index: no need to encode again
         else:
             text = data_json(data)
+        call = None
+        ctx = self.ctx
+        if ctx is not None:
+            digest = self._hash if isinstance(self._hash, str) else None
+            self._hash_recorded = digest is not None
+            call = TaskCall(self.position, digest, ctx.attempt)
         self.writer.create_task_run(
             self.id,
             self.name,
@@ -124,6 +148,7 @@ class ActiveTaskRun(Recorder):
             (TYPE_TEXT[state.type], state.name, state.message, state.ts, text),
             self.start_time,
             self.run_count,
+            call,
         )
 
     def destination(self) -> ResultDestination:
@@ -131,7 +156,7 @@ class ActiveTaskRun(Recorder):
             task = self.obj
             ctx = self.ctx
             destinations = ctx.destinations if ctx is not None else Destinations()
-            self._destination = destinations.for_task(task.result_storage, task.result_serializer)
+            self._destination = destinations.for_task(task.name, task.result_storage, task.result_serializer)
         return self._destination
 
     @property
@@ -139,6 +164,17 @@ class ActiveTaskRun(Recorder):
         if self._parameters is None:
             self._parameters = self.obj.bind(self.args, self.kwargs)
         return self._parameters
+
+    def input_hash(self) -> str | None:
+        """The hash of this call's inputs (None: they cannot be hashed), computed once."""
+        if self._hash is False:
+            try:
+                parameters = self.parameters
+            except TypeError:
+                self._hash = None
+            else:
+                self._hash = input_hash(self.obj.fn, self.name, parameters)
+        return self._hash  # type: ignore[return-value]
 
     def context(self) -> TaskRunContext:
         return TaskRunContext(self.obj, self.info, self.ctx, self._parameters)
@@ -170,6 +206,19 @@ class ActiveTaskRun(Recorder):
             except Exception as exc:  # noqa: BLE001
                 return self.failed(exc, "Failed", f"an upstream run failed: {type(exc).__name__}: {exc}")
         task = self.obj
+        if task.result_storage is not None or task.result_serializer is not None:
+            try:  # a mistake in the task's own options ends the run before its body starts
+                destinations = self.ctx.destinations if self.ctx is not None else Destinations()
+                destinations.check("task", self.name, task.result_storage, task.result_serializer)
+                self._destination = destinations.for_task(self.name, task.result_storage, task.result_serializer)
+            except ConveyorError as exc:
+                self.storage_failed = True  # nowhere to write its exception either
+                return self.failed(exc)
+        ctx = self.ctx
+        if ctx is not None and ctx.reuse is not None and ctx.reuse.has_calls(TASK, self.name, self.position):
+            state = self._reused()
+            if state is not None:
+                return state
         if task.cache_key_fn is None:
             return None
         try:
@@ -196,6 +245,28 @@ class ActiveTaskRun(Recorder):
         if task.refresh_cache:
             return None
         return self._cache_hit(key)
+
+    def _reused(self) -> State | None:
+        """The Reused state, when an earlier attempt's counterpart completed (see engine.reuse)."""
+        ctx = self.ctx
+        assert ctx is not None and ctx.reuse is not None and self.position is not None
+        counterpart = ctx.reuse.find(TASK, self.name, self.position, self.input_hash())
+        if counterpart is None:
+            return None
+        try:
+            data = result_from_json(counterpart.data)
+            if type(data) is ResultReference:
+                load_reference(data, ctx, memo=self.obj.cache_result_in_memory)
+        except (ConveyorError, OSError) as exc:
+            logger.warning(
+                "the result of %s cannot be reused for task %r, running it again: %s",
+                counterpart.describe(), self.name, exc,
+            )
+            return None
+        if type(data) is ResultReference and not self.obj.cache_result_in_memory:
+            data.forget()
+        self.cached_json = counterpart.data
+        return self.record(State(COMPLETED, "Reused", f"reused the result of {counterpart.describe()}", data))
 
     def _cache_hit(self, key: str) -> State | None:
         store: MetadataStore = self.writer.store
@@ -225,43 +296,22 @@ class ActiveTaskRun(Recorder):
             expiration = self.obj.cache_expiration
             expires = state.ts + expiration.total_seconds() if expiration is not None else None
             self.writer.put_cache(key, self.id, data_json(data), state.ts, expires)
-        if type(data) is ResultReference and not self.obj.cache_result_in_memory:
-            data.forget()
+        ctx = self.ctx
+        if ctx is not None and type(data) is ResultReference and state.name == "Completed" and (
+            self.obj.cache_result_in_memory
+        ):
+            remember_written(data, self.destination().storage, self.value, ctx)
+        if self.ctx is not None and not self._hash_recorded and self.decision.persist and (
+            type(data) is not UnpersistedResult
+        ):
+            digest = self.input_hash()  # recorded so a retry or a resumed run can reuse it
+            if digest is not None:
+                self._hash_recorded = True
+                if self.created:
+                    self.writer.set_input_hash(self.id, digest)
 
     def run_state(self) -> State:
         return self.record(State(RUNNING, "Running" if self.run_count == 0 else "Retrying"))
 
 
-def load_reference(ref: ResultReference, ctx: FlowRunContext | None, memo: bool = True) -> None:
-    """Read, verify and cache a reference's value, rebuilding its storage block and
-    serializer once per flow run (the reference's own ``get()`` rebuilds them each time)."""
-    if ctx is None:
-        ref.get()
-        return
-    resolved = ctx.references
-    key = (ref.storage, ref.storage_document)
-    storage = resolved.get(key)
-    if storage is None:
-        storage = resolved[key] = ref.resolve_storage()
-    # A value this flow run already read and verified is reused while the stored file
-    # is provably the same one (the block's fingerprint: for a local file its inode,
-    # size and mtime); a rewritten, damaged-by-rewrite or deleted value is read again.
-    verified = resolved.get(("verified", ref.checksum, ref.key)) if memo else None
-    if verified is not None:
-        fingerprint = storage.fingerprint(ref.key)
-        if fingerprint is not None and fingerprint == verified[0]:
-            ref.cache_value(verified[1])
-            return
-    skey = tuple(sorted((k, repr(v)) for k, v in ref.serializer.items()))
-    serializer = resolved.get(skey)
-    if serializer is None:
-        serializer = resolved[skey] = serializer_from_dict(ref.serializer)
-    before = storage.fingerprint(ref.key) if memo else None
-    value = read_result(storage, ref.key, serializer=serializer, checksum=ref.checksum,
-                        size=ref.size, label=ref.storage)
-    ref.cache_value(value)
-    if before is not None and before == storage.fingerprint(ref.key):
-        resolved[("verified", ref.checksum, ref.key)] = (before, value)
-
-
-__all__ = ["ActiveTaskRun", "load_reference"]
+__all__ = ["ActiveTaskRun"]

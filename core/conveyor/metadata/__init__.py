@@ -21,10 +21,12 @@ from conveyor.metadata.interface import (
     RESULT_RECORD_COLUMNS,
     STATE_COLUMNS,
     TASK_RUN_COLUMNS,
+    FlowRunOrigin,
     MetadataStore,
     MetadataWriter,
     Row,
     StateTuple,
+    TaskCall,
 )
 from conveyor.metadata.registry import get_store
 from conveyor.metadata.schema import BUSY_TIMEOUT_MS, MIGRATIONS
@@ -38,12 +40,14 @@ __all__ = [
     "RESULT_RECORD_COLUMNS",
     "STATE_COLUMNS",
     "TASK_RUN_COLUMNS",
+    "FlowRunOrigin",
     "MetadataStore",
     "MetadataWriter",
     "Row",
     "RunWriter",
     "SQLiteStore",
     "StateTuple",
+    "TaskCall",
     "canonical_json",
     "document_id",
     "get_store",

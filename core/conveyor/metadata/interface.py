@@ -29,23 +29,63 @@ Not part of the interface: ``SQLiteStore.transaction()`` and ``SQLiteStore.query
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+import attrs
+
 #: (type, name, message, timestamp, data JSON): one state as the store records it.
 StateTuple = tuple[str, str, str | None, float, str | None]
+
+
+@attrs.frozen
+class FlowRunOrigin:
+    """What a flow run records about where it comes from, so it can be resumed later.
+
+    :ivar flow_ref: where the flow is defined: ``"module:qualname"``, or
+        ``"/path/to/script.py:qualname"`` for a flow defined in a script.
+    :ivar parameters: JSON of the ``ResultReference`` of the run's persisted parameters
+        (never the parameters themselves), or None when they were not kept.
+    :ivar resumed_from: the id of the flow run this run resumes, or None.
+    :ivar host: host name of the process running it (None for a subflow: its parent's).
+    :ivar pid: that process's id.
+    :ivar process_start: that process's start time (unix time), so a reused pid is told apart.
+    """
+
+    flow_ref: str | None = None
+    parameters: str | None = None
+    resumed_from: str | None = None
+    host: str | None = None
+    pid: int | None = None
+    process_start: float | None = None
+
+
+@attrs.frozen
+class TaskCall:
+    """Which call of its task a task run is, within its flow run (for reuse on a retry or resume).
+
+    :ivar position: the n-th call (from 0) of this task name in the flow run's attempt.
+    :ivar input_hash: a hash of the call's inputs, or None when they cannot be hashed.
+    :ivar flow_attempt: the attempt (from 1) of the flow run that made the call.
+    """
+
+    position: int | None = None
+    input_hash: str | None = None
+    flow_attempt: int | None = None
 
 #: Keys of a flow run row (times are unix times; ``state_data`` is JSON or None).
 FLOW_RUN_COLUMNS = (
     "id", "flow_name", "parent_task_run_id", "parent_flow_run_id", "state_type", "state_name",
     "state_message", "state_timestamp", "state_data", "start_time", "end_time", "run_count",
-    "created",
+    "created", "flow_ref", "parameters", "resumed_from", "host", "pid", "process_start",
 )
 #: Keys of a task run row.
 TASK_RUN_COLUMNS = (
     "id", "task_name", "flow_run_id", "cache_key", "state_type", "state_name", "state_message",
     "state_timestamp", "state_data", "start_time", "end_time", "run_count", "created",
+    "call_position", "input_hash", "flow_attempt",
 )
 #: Keys of a state row (``run_kind`` is ``'flow'`` or ``'task'``; ``seq`` grows with each row).
 STATE_COLUMNS = ("seq", "run_id", "run_kind", "type", "name", "message", "timestamp", "data")
@@ -78,24 +118,28 @@ class MetadataWriter(Protocol):
     def create_flow_run(
         self, run_id: str, flow_name: str, parent_task_run_id: str | None,
         parent_flow_run_id: str | None, state: StateTuple, start_time: float | None,
-        run_count: int,
+        run_count: int, origin: FlowRunOrigin | None = None,
     ) -> None:
         """Queue a new flow run ``run_id`` in ``state`` (also its first state row).
 
         ``parent_task_run_id``/``parent_flow_run_id``: the run that started it, for a
         subflow; ``start_time``: unix time or None; its ``created`` is the state's
-        timestamp, its ``end_time`` None.
+        timestamp, its ``end_time`` None; ``origin``: where it comes from (columns
+        ``flow_ref``, ``parameters``, ``resumed_from``, ``host``, ``pid``, ``process_start``).
         """
         ...
 
     def create_task_run(
         self, run_id: str, task_name: str, flow_run_id: str | None, cache_key: str | None,
         state: StateTuple, start_time: float | None, run_count: int,
+        call: TaskCall | None = None,
     ) -> None:
         """Queue a new task run ``run_id`` in ``state`` (also its first state row).
 
         ``flow_run_id``: the flow run it ran in, or None; ``cache_key``: the key its
-        result is cached under, or None; ``created`` is the state's timestamp.
+        result is cached under, or None; ``created`` is the state's timestamp; ``call``:
+        which call of its task it is (columns ``call_position``, ``input_hash``,
+        ``flow_attempt``).
         """
         ...
 
@@ -108,6 +152,10 @@ class MetadataWriter(Protocol):
         Appends a state row and sets the run's current state, ``end_time`` and
         ``run_count``; ``start_time`` is kept if the run already has one.
         """
+        ...
+
+    def set_input_hash(self, run_id: str, input_hash: str) -> None:
+        """Queue the hash of task run ``run_id``'s inputs (column ``input_hash``)."""
         ...
 
     def put_cache(
@@ -136,6 +184,17 @@ class MetadataStore(Protocol):
     @property
     def path(self) -> Path:
         """Where the database is, as named in error messages."""
+        ...
+
+    @property
+    def exists(self) -> bool:
+        """Whether the database exists yet (it is made by the first write, or first read)."""
+        ...
+
+    @contextlib.contextmanager
+    def reading_only(self) -> Iterator[None]:
+        """A context in which reads never create the database: until something is written,
+        every ``read_*`` method answers as for an empty database (read-only commands)."""
         ...
 
     @property
@@ -180,9 +239,12 @@ class MetadataStore(Protocol):
         """The configuration saved as ``block_type/name``, or None if there is none."""
         ...
 
-    def list_blocks(self, block_type: str | None = None) -> list[tuple[str, str, dict[str, Any]]]:
+    def list_blocks(
+        self, block_type: str | None = None
+    ) -> list[tuple[str, str, dict[str, Any] | None]]:
         """``(block_type, name, config)`` of every saved block (of ``block_type`` only
-        when given), sorted by block type, then name."""
+        when given), sorted by block type, then name. ``config`` is None for a row whose
+        configuration is damaged (not a JSON object), so one bad row does not hide the rest."""
         ...
 
     def delete_block(self, block_type: str, name: str) -> bool:
@@ -250,4 +312,44 @@ class MetadataStore(Protocol):
     def read_states(self, run_id: str) -> Sequence[Row]:
         """Every state run ``run_id`` went through (keys :data:`STATE_COLUMNS`), oldest
         first."""
+        ...
+
+    def read_unfinished_flow_runs(self) -> Sequence[Row]:
+        """Top-level flow runs still Running or Pending (keys :data:`FLOW_RUN_COLUMNS`), oldest first."""
+        ...
+
+    def mark_crashed(self, flow_run_id: str, message: str, timestamp: float) -> int:
+        """Mark the flow run, its subflow runs and their task runs Crashed where not finished.
+
+        In one transaction; each run marked gets a Crashed state row with ``message``.
+        Returns how many runs were marked.
+        """
+        ...
+
+    # -- browsing (``conveyor ui``) ------------------------------------------------------
+
+    def read_flow_run_page(
+        self, flow_name: str | None = None, state: str | None = None, since: float | None = None,
+        until: float | None = None, cursor: str | None = None, newer: bool = False,
+        limit: int = 50,
+    ) -> tuple[Sequence[Row], str | None, str | None]:
+        """One page of flow runs (keys :data:`FLOW_RUN_COLUMNS`), newest first, found by
+        keyset (as fast on the last page of 100,000 runs as on the first).
+
+        Only runs named ``flow_name``, whose state type or name is ``state``, created at
+        or after ``since`` and before ``until`` (unix times), when given. ``cursor`` is
+        one this method returned: the page holds the ``limit`` runs just older than it
+        (``newer=True``: just newer). Returns ``(rows, older, newer)``: the cursors of
+        the next older and newer pages, None where there are no more runs. A cursor this
+        store did not make is a ``ValueError``.
+        """
+        ...
+
+    def read_flow_names(self) -> list[str]:
+        """The distinct names of the flows that have runs, sorted."""
+        ...
+
+    def read_resumed_runs(self, flow_run_id: str) -> Sequence[Row]:
+        """Flow runs whose ``resumed_from`` is ``flow_run_id`` (keys :data:`FLOW_RUN_COLUMNS`),
+        in creation order."""
         ...

@@ -85,6 +85,21 @@ MIGRATIONS: list[str] = [
         expires REAL                    -- unix time, NULL: never
     );
     """,
+    # 1 -> 2: what resuming a run and reusing its results need; the process of a flow run.
+    """
+    ALTER TABLE flow_runs ADD COLUMN flow_ref TEXT;         -- where the flow is defined: 'module:qualname' or 'path.py:qualname'
+    ALTER TABLE flow_runs ADD COLUMN parameters TEXT;       -- JSON of the ResultReference of the persisted parameters, NULL: not kept
+    ALTER TABLE flow_runs ADD COLUMN resumed_from TEXT;     -- id of the flow run this one resumes
+    ALTER TABLE flow_runs ADD COLUMN host TEXT;             -- the process running it: host name,
+    ALTER TABLE flow_runs ADD COLUMN pid INTEGER;           -- process id,
+    ALTER TABLE flow_runs ADD COLUMN process_start REAL;    -- and the process's start time (pids are reused)
+    ALTER TABLE task_runs ADD COLUMN call_position INTEGER; -- n-th call (from 0) of this task in its flow run's attempt
+    ALTER TABLE task_runs ADD COLUMN input_hash TEXT;       -- hash of the call's inputs, NULL: not hashable
+    ALTER TABLE task_runs ADD COLUMN flow_attempt INTEGER;  -- the attempt (from 1) of the flow run that made it
+    CREATE INDEX flow_runs_by_parent ON flow_runs (parent_flow_run_id);
+    CREATE INDEX flow_runs_by_resumed_from ON flow_runs (resumed_from);
+    CREATE INDEX flow_runs_by_state ON flow_runs (state_type);
+    """,
 ]
 
 

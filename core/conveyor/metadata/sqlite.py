@@ -2,31 +2,41 @@
 
 SQLite in WAL mode. Several processes may write at once: every write is one short
 transaction (``BEGIN IMMEDIATE``), and a busy database is waited on (busy timeout) rather
-than failed. The schema is created and migrated on first use (:mod:`.schema`). Runs,
-states and cache rows are written through the batched :class:`~.writer.RunWriter`.
+than failed. The schema is created and migrated on first use (:mod:`.schema`); opening,
+permissions and error messages are :mod:`.opening`'s (connections and transactions
+:mod:`.connections`'). Inside ``reading_only()`` reads never create a database: a store
+whose file does not exist reads as empty. Runs, states and cache rows are written through
+the batched :class:`~.writer.RunWriter`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from conveyor.exceptions import BlockExistsError, ConfigurationError, UnknownNameError
+from conveyor.exceptions import BlockExistsError, MetadataError, UnknownNameError
+from conveyor.metadata.connections import Connections
 from conveyor.metadata.ids import canonical_json, document_id
-from conveyor.metadata.schema import connect, migrate
 from conveyor.metadata.writer import RunWriter
 
 _CACHE_GET = "SELECT data, expires FROM cache WHERE cache_key = ?"
 
 
-class SQLiteStore:
+def _config(text: str | None) -> dict[str, Any] | None:
+    """A stored block configuration, or None when the row is damaged (not a JSON object)."""
+    try:
+        config = json.loads(text) if text is not None else None
+    except ValueError:
+        return None
+    return config if isinstance(config, dict) else None
+
+
+class SQLiteStore(Connections):
     """One metadata database file. Thread-safe: a connection per thread.
 
     Implements :class:`conveyor.metadata.MetadataStore`; :meth:`transaction` and
@@ -40,58 +50,6 @@ class SQLiteStore:
         self._migrated = False
         self._known_documents: set[str] = set()
         self._writer: RunWriter | None = None
-
-    # -- connections and transactions --------------------------------------------------
-
-    def _connect(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None:
-            return conn
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConfigurationError(
-                f"cannot create the metadata folder {self.path.parent} ({exc.strerror}); "
-                f"set CONVEYOR_HOME to a writable folder"
-            ) from exc
-        conn = connect(self.path)
-        self._local.conn = conn
-        with self._init_lock:
-            if not self._migrated:
-                migrate(conn, self.path)
-                self._migrated = True
-        try:
-            os.chmod(self.path, 0o600)
-        except OSError:
-            pass
-        return conn
-
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One short write transaction; taken at once (``BEGIN IMMEDIATE``)."""
-        conn = self._connect()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        else:
-            conn.execute("COMMIT")
-
-    def query(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[sqlite3.Row]:
-        """Raw SQL on this thread's connection (not part of the interface)."""
-        return self._connect().execute(sql, params).fetchall()
-
-    @property
-    def schema_version(self) -> int:
-        return int(self.query("SELECT version FROM schema_version")[0][0])
-
-    def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
 
     # -- blocks ------------------------------------------------------------------------
 
@@ -111,10 +69,16 @@ class SQLiteStore:
         return doc_id
 
     def get_block_document(self, doc_id: str) -> tuple[str, dict[str, Any]]:
-        rows = self.query("SELECT block_type, config FROM block_documents WHERE id = ?", (doc_id,))
+        rows = self._rows("SELECT block_type, config FROM block_documents WHERE id = ?", (doc_id,))
         if not rows:
             raise UnknownNameError(f"no block document {doc_id!r} in {self.path}")
-        return rows[0]["block_type"], json.loads(rows[0]["config"])
+        config = _config(rows[0]["config"])
+        if config is None:
+            raise MetadataError(
+                f"block document {doc_id!r} in {self.path} is damaged: its configuration is "
+                f"not a JSON object; save the block again"
+            )
+        return rows[0]["block_type"], config
 
     def save_block(
         self, block_type: str, name: str, config: dict[str, Any], overwrite: bool = False
@@ -138,14 +102,25 @@ class SQLiteStore:
             )
 
     def load_block(self, block_type: str, name: str) -> dict[str, Any] | None:
-        rows = self.query(
+        rows = self._rows(
             "SELECT d.config FROM saved_blocks s JOIN block_documents d ON d.id = s.document_id "
             "WHERE s.block_type = ? AND s.name = ?",
             (block_type, name),
         )
-        return json.loads(rows[0]["config"]) if rows else None
+        if not rows:
+            return None
+        config = _config(rows[0]["config"])
+        if config is None:
+            raise MetadataError(
+                f"saved block '{block_type}/{name}' in {self.path} is damaged: its configuration "
+                f"is not a JSON object; save it again (with overwrite=True)"
+            )
+        return config
 
-    def list_blocks(self, block_type: str | None = None) -> list[tuple[str, str, dict[str, Any]]]:
+    def list_blocks(
+        self, block_type: str | None = None
+    ) -> list[tuple[str, str, dict[str, Any] | None]]:
+        """Saved blocks by type and name; a damaged configuration comes as None (a finding)."""
         sql = (
             "SELECT s.block_type, s.name, d.config FROM saved_blocks s "
             "JOIN block_documents d ON d.id = s.document_id"
@@ -155,7 +130,7 @@ class SQLiteStore:
             sql += " WHERE s.block_type = ?"
             params = (block_type,)
         sql += " ORDER BY s.block_type, s.name"
-        return [(r["block_type"], r["name"], json.loads(r["config"])) for r in self.query(sql, params)]
+        return [(r["block_type"], r["name"], _config(r["config"])) for r in self._rows(sql, params)]
 
     def delete_block(self, block_type: str, name: str) -> bool:
         with self.transaction() as conn:
@@ -166,7 +141,7 @@ class SQLiteStore:
 
     def saved_block_names(self, doc_id: str) -> list[tuple[str, str]]:
         """``(block_type, name)`` of the blocks saved with document ``doc_id``, by name."""
-        rows = self.query(
+        rows = self._rows(
             "SELECT block_type, name FROM saved_blocks WHERE document_id = ? ORDER BY name",
             (doc_id,),
         )
@@ -202,7 +177,8 @@ class SQLiteStore:
             if pending is not None:
                 data, expires = pending
                 return data if expires is None or expires > now else None
-        row = self._connect().execute(_CACHE_GET, (cache_key,)).fetchone()
+        rows = self._rows(_CACHE_GET, (cache_key,))
+        row = rows[0] if rows else None
         if row is None or (row[1] is not None and row[1] <= now):
             return None
         return str(row[0])
@@ -214,7 +190,8 @@ class SQLiteStore:
 
     def read_flow_run(self, run_id: str) -> sqlite3.Row | None:
         self.flush()
-        return self._connect().execute("SELECT * FROM flow_runs WHERE id = ?", (run_id,)).fetchone()
+        rows = self._rows("SELECT * FROM flow_runs WHERE id = ?", (run_id,))
+        return rows[0] if rows else None
 
     def read_flow_runs(self, flow_name: str | None = None, limit: int | None = None) -> list[sqlite3.Row]:
         self.flush()
@@ -227,12 +204,12 @@ class SQLiteStore:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(int(limit))
-        return self.query(sql, tuple(params))
+        return self._rows(sql, tuple(params))
 
     def read_subflow_runs(self, flow_run_id: str) -> list[sqlite3.Row]:
         """Flow runs whose parent flow run is ``flow_run_id``, in creation order."""
         self.flush()
-        return self.query(
+        return self._rows(
             "SELECT * FROM flow_runs WHERE parent_flow_run_id = ? ORDER BY created, rowid",
             (flow_run_id,),
         )
@@ -240,21 +217,131 @@ class SQLiteStore:
     def read_result_records(self) -> list[sqlite3.Row]:
         """``(kind, id, state_data)`` of every flow run and task run that has result data."""
         self.flush()
-        return self.query(
+        return self._rows(
             "SELECT 'flow' AS kind, id, state_data FROM flow_runs WHERE state_data IS NOT NULL "
             "UNION ALL SELECT 'task', id, state_data FROM task_runs WHERE state_data IS NOT NULL"
         )
 
     def read_task_run(self, run_id: str) -> sqlite3.Row | None:
         self.flush()
-        return self._connect().execute("SELECT * FROM task_runs WHERE id = ?", (run_id,)).fetchone()
+        rows = self._rows("SELECT * FROM task_runs WHERE id = ?", (run_id,))
+        return rows[0] if rows else None
 
     def read_task_runs(self, flow_run_id: str) -> list[sqlite3.Row]:
         self.flush()
-        return self.query(
+        return self._rows(
             "SELECT * FROM task_runs WHERE flow_run_id = ? ORDER BY created, rowid", (flow_run_id,)
         )
 
     def read_states(self, run_id: str) -> list[sqlite3.Row]:
         self.flush()
-        return self.query("SELECT * FROM states WHERE run_id = ? ORDER BY seq", (run_id,))
+        return self._rows("SELECT * FROM states WHERE run_id = ? ORDER BY seq", (run_id,))
+
+    def read_unfinished_flow_runs(self) -> list[sqlite3.Row]:
+        """Top-level flow runs still Running or Pending (keys :data:`FLOW_RUN_COLUMNS`)."""
+        self.flush()
+        return self._rows(
+            "SELECT * FROM flow_runs WHERE state_type IN ('RUNNING', 'PENDING') "
+            "AND parent_flow_run_id IS NULL ORDER BY created"
+        )
+
+    def mark_crashed(self, flow_run_id: str, message: str, timestamp: float) -> int:
+        """Mark the flow run, its subflow runs and their task runs Crashed where not finished.
+
+        One transaction: each run gets a Crashed state row with ``message``. Returns how
+        many runs were marked (0 when the flow run had finished meanwhile).
+        """
+        self.flush()
+        unfinished = "state_type IN ('RUNNING', 'PENDING')"
+        with self.transaction() as conn:
+            flows = [r[0] for r in conn.execute(
+                "WITH RECURSIVE tree(id) AS (SELECT ? UNION ALL SELECT f.id FROM flow_runs f "
+                "JOIN tree ON f.parent_flow_run_id = tree.id) SELECT id FROM tree", (flow_run_id,)
+            )]
+            marked = 0
+            for table, kind, column in (("flow_runs", "flow", "id"), ("task_runs", "task", "flow_run_id")):
+                marks = ",".join("?" * len(flows))
+                ids = [r[0] for r in conn.execute(
+                    f"SELECT id FROM {table} WHERE {column} IN ({marks}) AND {unfinished}", flows
+                )]
+                conn.executemany(
+                    f"UPDATE {table} SET state_type = 'CRASHED', state_name = 'Crashed', "
+                    f"state_message = ?, state_timestamp = ?, state_data = NULL, end_time = ? "
+                    f"WHERE id = ?", [(message, timestamp, timestamp, i) for i in ids],
+                )
+                conn.executemany(
+                    "INSERT INTO states (run_id, run_kind, type, name, message, timestamp, data) "
+                    "VALUES (?, ?, 'CRASHED', 'Crashed', ?, ?, NULL)",
+                    [(i, kind, message, timestamp) for i in ids],
+                )
+                marked += len(ids)
+        return marked
+
+    # -- browsing (``conveyor ui``) ------------------------------------------------------
+
+    def read_flow_run_page(
+        self, flow_name: str | None = None, state: str | None = None, since: float | None = None,
+        until: float | None = None, cursor: str | None = None, newer: bool = False,
+        limit: int = 50,
+    ) -> tuple[list[sqlite3.Row], str | None, str | None]:
+        """A keyset page on the ``(created, id)`` order: an index range scan, never OFFSET."""
+        self.flush()
+        where, params = ["1"], []
+        for sql, value in (("flow_name = ?", flow_name), ("created >= ?", since),
+                           ("created < ?", until)):
+            if value is not None:
+                where.append(sql)
+                params.append(value)
+        if state is not None:
+            where.append("(state_type = ? OR state_name = ?)")
+            params += [state, state]
+        if cursor is not None:
+            where.append("(created, id) > (?, ?)" if newer else "(created, id) < (?, ?)")
+            params += _parse_cursor(cursor)
+        order = "ASC" if newer else "DESC"
+        rows = self._rows(
+            f"SELECT * FROM flow_runs WHERE {' AND '.join(where)} "
+            f"ORDER BY created {order}, id {order} LIMIT ?",
+            (*params, int(limit) + 1),
+        )
+        more = len(rows) > limit
+        rows = rows[:limit]
+        if newer:
+            rows.reverse()
+        first, last = (_cursor(rows[0]), _cursor(rows[-1])) if rows else (cursor, cursor)
+        older_cursor = last if (more or newer) and rows else None
+        newer_cursor = first if (cursor is not None and (more or not newer)) else None
+        return rows, older_cursor, newer_cursor
+
+    def read_flow_names(self) -> list[str]:
+        """Distinct flow names by skipping along the ``flow_runs_by_name`` index."""
+        self.flush()
+        rows = self._rows(
+            "WITH RECURSIVE names(n) AS (SELECT MIN(flow_name) FROM flow_runs UNION ALL "
+            "SELECT (SELECT MIN(flow_name) FROM flow_runs WHERE flow_name > n) FROM names "
+            "WHERE n IS NOT NULL) SELECT n FROM names WHERE n IS NOT NULL"
+        )
+        return [r[0] for r in rows]
+
+    def read_resumed_runs(self, flow_run_id: str) -> list[sqlite3.Row]:
+        self.flush()
+        return self._rows(
+            "SELECT * FROM flow_runs WHERE resumed_from = ? ORDER BY created, rowid", (flow_run_id,)
+        )
+
+
+def _cursor(row: sqlite3.Row) -> str:
+    """A page cursor: the row's place in the ``(created, id)`` order."""
+    return f"{row['created']!r}~{row['id']}"
+
+
+def _parse_cursor(cursor: str) -> list[Any]:
+    created, sep, run_id = str(cursor).partition("~")
+    try:
+        if not sep or not run_id:
+            raise ValueError
+        return [float(created), run_id]
+    except ValueError:
+        raise ValueError(
+            f"page cursor {cursor!r} is not one this store made; start again from the first page"
+        ) from None

@@ -18,7 +18,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from conveyor.metadata.interface import StateTuple
+from conveyor.metadata.interface import FlowRunOrigin, StateTuple, TaskCall
 
 if TYPE_CHECKING:
     from conveyor.metadata.sqlite import SQLiteStore
@@ -26,12 +26,14 @@ if TYPE_CHECKING:
 _INSERT_FLOW_RUN = (
     "INSERT INTO flow_runs (id, flow_name, parent_task_run_id, parent_flow_run_id, state_type, "
     "state_name, state_message, state_timestamp, state_data, start_time, end_time, run_count, "
-    "created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "created, flow_ref, parameters, resumed_from, host, pid, process_start) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_TASK_RUN = (
     "INSERT INTO task_runs (id, task_name, flow_run_id, cache_key, state_type, state_name, "
-    "state_message, state_timestamp, state_data, start_time, end_time, run_count, created) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "state_message, state_timestamp, state_data, start_time, end_time, run_count, created, "
+    "call_position, input_hash, flow_attempt) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_STATE = (
     "INSERT INTO states (run_id, run_kind, type, name, message, timestamp, data) "
@@ -47,6 +49,10 @@ _PUT_CACHE = (
     "INSERT OR REPLACE INTO cache (cache_key, task_run_id, data, created, expires) "
     "VALUES (?, ?, ?, ?, ?)"
 )
+_SET_INPUT_HASH = "UPDATE task_runs SET input_hash = ? WHERE id = ?"
+_NO_ORIGIN = FlowRunOrigin()
+_NO_CALL = TaskCall()
+
 #: Most rows committed in one transaction, so a writer never holds the lock for long.
 MAX_BATCH = 2000
 #: A writer thread without work for this long stops (and closes its connection).
@@ -93,23 +99,32 @@ class RunWriter:
     def create_flow_run(
         self, run_id: str, flow_name: str, parent_task_run_id: str | None,
         parent_flow_run_id: str | None, state: StateTuple, start_time: float | None,
-        run_count: int,
+        run_count: int, origin: FlowRunOrigin | None = None,
     ) -> None:
+        o = origin or _NO_ORIGIN
         self._put(("flow_run", [run_id, flow_name, parent_task_run_id, parent_flow_run_id, *state,
-                                start_time, None, run_count, state[3]]))
+                                start_time, None, run_count, state[3], o.flow_ref, o.parameters,
+                                o.resumed_from, o.host, o.pid, o.process_start]))
 
     def create_task_run(
         self, run_id: str, task_name: str, flow_run_id: str | None, cache_key: str | None,
         state: StateTuple, start_time: float | None, run_count: int,
+        call: TaskCall | None = None,
     ) -> None:
+        c = call or _NO_CALL
         self._put(("task_run", [run_id, task_name, flow_run_id, cache_key, *state, start_time,
-                                None, run_count, state[3]]))
+                                None, run_count, state[3], c.position, c.input_hash,
+                                c.flow_attempt]))
 
     def set_state(
         self, kind: str, run_id: str, state: StateTuple, start_time: float | None,
         end_time: float | None, run_count: int,
     ) -> None:
         self._put(("state", kind, run_id, state, start_time, end_time, run_count))
+
+    def set_input_hash(self, run_id: str, input_hash: str) -> None:
+        """Queue the hash of task run ``run_id``'s inputs (known only once they are resolved)."""
+        self._put(("input_hash", run_id, input_hash))
 
     def put_cache(
         self, cache_key: str, task_run_id: str, data: str, created: float, expires: float | None
@@ -178,6 +193,7 @@ class RunWriter:
         flow_updates: list[tuple[Any, ...]] = []
         task_updates: list[tuple[Any, ...]] = []
         caches: list[tuple[Any, ...]] = []
+        hashes: list[tuple[str, str]] = []
         waiters: list[threading.Event] = []
         # Runs created in this batch: a later state of theirs goes into the INSERT itself
         # (columns 4-8: state, 9: start, 10: end, 11: run count) instead of an UPDATE.
@@ -206,11 +222,17 @@ class RunWriter:
                 states.append((row[0], "flow", *row[4:9]))
             elif what == "cache":
                 caches.append(op[1])
+            elif what == "input_hash":
+                row = created.get(op[1])
+                if row is not None:
+                    row[14] = op[2]  # the input_hash column of a run created in this batch
+                else:
+                    hashes.append((op[2], op[1]))
             else:
                 waiters.append(op[1])
         try:
-            if flows or tasks or states or caches:
-                self._commit(flows, tasks, states, flow_updates, task_updates, caches)
+            if flows or tasks or states or caches or hashes:
+                self._commit(flows, tasks, states, flow_updates, task_updates, caches, hashes)
         except BaseException as exc:  # reported by the next flush  # noqa: BLE001
             logging.getLogger("conveyor").error(
                 "could not record %d run/state rows in %s: %s", len(ops), self.store.path, exc
@@ -225,7 +247,7 @@ class RunWriter:
                 done.set()
 
     def _commit(self, flows: list[Any], tasks: list[Any], states: list[Any], flow_updates: list[Any],
-                task_updates: list[Any], caches: list[Any]) -> None:
+                task_updates: list[Any], caches: list[Any], hashes: list[Any]) -> None:
         # The busy timeout covers waiting for other writers; "locked" can still come at once
         # when a first connection sets WAL mode while another writes: retry those briefly.
         for attempt in range(100):
@@ -243,6 +265,8 @@ class RunWriter:
                         conn.executemany(_UPDATE_TASK_RUN, task_updates)
                     if caches:
                         conn.executemany(_PUT_CACHE, caches)
+                    if hashes:
+                        conn.executemany(_SET_INPUT_HASH, hashes)
                 return
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) and "busy" not in str(exc) or attempt == 99:

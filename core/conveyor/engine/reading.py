@@ -1,0 +1,65 @@
+"""Reading a persisted value back inside a flow run (a cache hit, a reused result).
+
+The storage block and serializer a reference names are rebuilt once per flow run, and a
+value this flow run already read and verified is handed on again while its stored file
+is provably unchanged.
+
+May import: conveyor.engine.context, conveyor.results, conveyor.serializers.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from conveyor.results import ResultReference, read_result
+from conveyor.serializers import serializer_from_dict
+
+if TYPE_CHECKING:
+    from conveyor.engine.context import FlowRunContext
+    from conveyor.storage.base import StorageBlock
+
+
+def load_reference(ref: ResultReference, ctx: FlowRunContext | None, memo: bool = True) -> None:
+    """Read, verify and cache a reference's value, rebuilding its storage block and
+    serializer once per flow run (the reference's own ``get()`` rebuilds them each time)."""
+    if ctx is None:
+        ref.get()
+        return
+    resolved = ctx.references
+    key = (ref.storage, ref.storage_document)
+    storage = resolved.get(key)
+    if storage is None:
+        storage = resolved[key] = ref.resolve_storage()
+    # A value this flow run already read and verified is reused while the stored file
+    # is provably the same one (the block's fingerprint: for a local file its inode,
+    # size and mtime); a rewritten, damaged-by-rewrite or deleted value is read again.
+    verified = resolved.get(("verified", ref.checksum, ref.key)) if memo else None
+    if verified is not None:
+        fingerprint = storage.fingerprint(ref.key)
+        if fingerprint is not None and fingerprint == verified[0]:
+            ref.cache_value(verified[1])
+            return
+    skey = tuple(sorted((k, repr(v)) for k, v in ref.serializer.items()))
+    serializer = resolved.get(skey)
+    if serializer is None:
+        serializer = resolved[skey] = serializer_from_dict(ref.serializer)
+    before = storage.fingerprint(ref.key) if memo else None
+    value = read_result(storage, ref.key, serializer=serializer, checksum=ref.checksum,
+                        size=ref.size, label=ref.storage)
+    ref.cache_value(value)
+    if before is not None and before == storage.fingerprint(ref.key):
+        resolved[("verified", ref.checksum, ref.key)] = (before, value)
+
+
+def remember_written(ref: ResultReference, storage: StorageBlock, value: Any, ctx: FlowRunContext) -> None:
+    """A value this flow run has just written at ``ref``: a later read of it in the same
+    flow run (a retry's reuse, a cache hit) costs a ``stat`` while the stored file is
+    provably the one written (the block's fingerprint), instead of a read and a hash."""
+    resolved = ctx.references
+    resolved.setdefault((ref.storage, ref.storage_document), storage)
+    fingerprint = storage.fingerprint(ref.key)
+    if fingerprint is not None:
+        resolved[("verified", ref.checksum, ref.key)] = (fingerprint, value)
+
+
+__all__ = ["load_reference", "remember_written"]
