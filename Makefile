@@ -1,42 +1,80 @@
-# Set-up and checks. `make demo` and `make test` do everything on a fresh machine with
-# Python 3.11+: create .venv, install the core and every plugin (editable) with the test
-# dependencies, then run. (Two pip steps: pip resolves the core's dependency on the
-# plugin distributions only once the core itself is installed.) Re-running is quick: the install is redone only when a
-# pyproject.toml changed.
+# Set-up and checks, on a fresh machine with Python 3.11+ (`PYTHON=python3.12 make test`
+# picks another interpreter). Each target creates .venv when it is missing.
+#
+#   make demo     installs the core and every plugin (editable), nothing else, and runs
+#                 the example pipeline
+#   make test     the same plus the test dependencies (the `dev` extra), then the suite
+#   make dist     a wheel and an sdist of each of the five distributions into dist/,
+#                 checked with twine; then `pip install --find-links dist 'conveyor[s3]'`
+#                 installs conveyor into any other environment
+#   make version V=X.Y.Z   sets the one version of all of them (.ci/versions.py)
+#
+# Re-running is quick: an install is redone only when a pyproject.toml changed. Two
+# stamps: $(STAMP_DEMO) for the demo's set, $(STAMP_TEST) for the test set on top of it,
+# so a venv that only ran the demo gets the test dependencies from `make test`. (The
+# test set is a second pip step: pip resolves the core's dependency on the plugin
+# distributions only once the core itself is installed.)
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+STAMP_DEMO := $(VENV)/.installed-demo
+STAMP_TEST := $(VENV)/.installed-test
 PLUGINS := $(filter-out plugins/_template/%,$(wildcard plugins/*/pyproject.toml))
 PYTEST_ARGS ?=
 PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
+# The build frontend and the checker of `make dist`: chosen dependencies of the project,
+# installed into .venv by the dist step only (never a dependency of conveyor itself).
+# The `dev` extra lists the same two for the suite's wheel-install test: keep them equal.
+DIST_TOOLS := 'build>=1.2' 'twine>=6.1'
+DIST   := dist
 
-.PHONY: install demo test bench lint clean
+.PHONY: install demo test dist version bench lint clean
 
-install: $(STAMP)
+install: $(STAMP_TEST)
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "conveyor needs Python 3.11 or newer; set PYTHON=python3.11 (or newer)")'
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): $(BIN)/python pyproject.toml $(PLUGINS)
+$(STAMP_DEMO): $(BIN)/python pyproject.toml $(PLUGINS)
 	$(PIP) -e . $(foreach p,$(dir $(PLUGINS)),-e ./$(p))
-	$(PIP) -e '.[s3,dev]'
-	@touch $(STAMP)
+	@touch $(STAMP_DEMO)
 
-demo: $(STAMP)
+$(STAMP_TEST): $(STAMP_DEMO)
+	$(PIP) -e '.[s3,dev]'
+	@touch $(STAMP_TEST)
+
+demo: $(STAMP_DEMO)
 	$(BIN)/python examples/pipeline.py
 
-test: $(STAMP)
+test: $(STAMP_TEST)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: $(STAMP)
+# Each distribution is built from its own folder by the standard frontend (an sdist,
+# then the wheel from that sdist), so what is checked is what a user would install.
+dist: $(BIN)/python
+	$(PIP) $(DIST_TOOLS)
+	$(BIN)/python .ci/versions.py check
+	rm -rf $(DIST)
+	@for d in . $(dir $(PLUGINS)); do \
+		echo "== python -m build $$d"; \
+		$(BIN)/python -m build --outdir $(DIST) $$d > $(VENV)/build.log 2>&1 \
+			|| { cat $(VENV)/build.log; exit 1; }; \
+	done
+	$(BIN)/python -m twine check --strict $(DIST)/*
+	@echo "Built $(DIST)/: pip install --find-links $(DIST) 'conveyor[s3]'"
+
+version:
+	@test -n "$(V)" || { echo "usage: make version V=X.Y.Z"; exit 2; }
+	$(PYTHON) .ci/versions.py set $(V)
+
+bench: $(STAMP_TEST)
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
-lint: $(STAMP)
+lint: $(STAMP_TEST)
 	$(BIN)/python -m pip install --quiet ruff mypy
 	$(BIN)/ruff check core plugins tests
 
 clean:
-	rm -rf $(VENV) .conveyor-results build dist
+	rm -rf $(VENV) .conveyor-results build $(DIST)

@@ -263,12 +263,14 @@ def test_flow_persists_with_both_example_plugins_and_reads_back_elsewhere(real_v
     assert back["serializer"] == {"type": "rot13-json"}
     assert back["storage"].startswith("anonymous/")
 
-    # The plugin really wrote it: one file under root, bytes reversed, payload rot13-encoded.
+    # The plugin really wrote it: the file at the reference's key, bytes reversed, payload
+    # rot13-encoded. (The flow run's parameters are kept there too, by reference: every
+    # file under root is a whole stored result written through the plugin.)
     files = _stored_files(root)
-    assert len(files) == 1, files
-    raw = files[0].read_bytes()
+    assert root / back["key"] in files, files
+    assert all(f.read_bytes()[::-1].startswith(b"CONVEYOR") for f in files), files
+    raw = (root / back["key"]).read_bytes()
     unreversed = raw[::-1]
-    assert unreversed.startswith(b"CONVEYOR")
     assert b'"jbeqf": ["nycun", "orgn"]' in unreversed  # rot13 of "words": ["alpha", "beta"]
     assert b"alpha" not in raw and b"alpha" not in unreversed
     # Nothing went to the default local storage.
@@ -289,7 +291,9 @@ def test_flow_uses_a_saved_plugin_block_by_slug(real_venv, workdir):
     _run_id, back = _run_flow(real_venv, workdir, "reversed-dir/shelf")
     assert back["storage"] == "reversed-dir/shelf"
     assert back["value"] == {"n": 2, "words": ["alpha", "beta"]}
-    assert len(_stored_files(root)) == 1
+    files = _stored_files(root)
+    assert root / back["key"] in files, files
+    assert all(f.read_bytes()[::-1].startswith(b"CONVEYOR") for f in files), files
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import io
+import os
 from collections.abc import Iterator
 from pathlib import PurePath
 from typing import Any, BinaryIO, ClassVar
@@ -33,22 +34,27 @@ def secret_field(**kwargs: Any) -> Any:
     return attrs.field(repr=False, metadata=metadata, **kwargs)
 
 
-def normalize_key(path: str, *, block: object = None) -> str:
+def normalize_key(path: str | os.PathLike[str], *, block: object = None) -> str:
     """Check that ``path`` is a relative key that stays inside its block; return it clean.
 
-    Refuses empty keys, absolute paths (``/x``, ``C:\\x``) and keys that climb out with
-    ``..``. Backslashes are treated as separators; empty and ``.`` segments are dropped.
-    ``block`` is named in the error (its repr is only computed when there is one).
+    A key is text or an ``os.PathLike`` that gives text (``Path("folder") / "x.txt"``);
+    the rules are the same for both. Refuses empty keys, absolute paths (``/x``,
+    ``C:\\x``) and keys that climb out with ``..``. Backslashes are treated as
+    separators; empty and ``.`` segments are dropped. ``block`` is named in the error
+    (its repr is only computed when there is one).
     """
+    given = path
+    if not isinstance(path, str) and isinstance(path, os.PathLike):
+        path = os.fspath(path)  # bytes from a bytes path are refused below, as bytes are
     if not isinstance(path, str) or not path.strip() or "\x00" in path:
         raise InvalidKeyError(
-            f"storage key {path!r}{_for(block)} is empty or not text; give a relative path "
+            f"storage key {given!r}{_for(block)} is empty or not text; give a relative path "
             f"such as 'results/abc'"
         )
     candidate = path.replace("\\", "/") if "\\" in path else path
     if candidate[0] == "/" or (len(candidate) > 1 and candidate[1] == ":"):
         raise InvalidKeyError(
-            f"storage key {path!r}{_for(block)} is absolute; keys are relative to the "
+            f"storage key {given!r}{_for(block)} is absolute; keys are relative to the "
             f"block's base path, e.g. 'results/abc'"
         )
     parts = candidate.split("/")
@@ -56,7 +62,7 @@ def normalize_key(path: str, *, block: object = None) -> str:
         parts = [p for p in parts if p not in ("", ".")]
         if ".." in parts or not parts:
             raise InvalidKeyError(
-                f"storage key {path!r}{_for(block)} climbs out of the block's base path "
+                f"storage key {given!r}{_for(block)} climbs out of the block's base path "
                 f"with '..' (or names nothing); use a key below it"
             )
         return "/".join(parts)

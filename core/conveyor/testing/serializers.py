@@ -12,6 +12,18 @@ with one fixture, and says which values it supports::
         def serializer(self):
             return MySerializer()
 
+Round trips are compared with :meth:`SerializerConformance.assert_equal`, by default the
+strict :func:`assert_same`. A serializer of values that ``==`` cannot judge (a numpy array
+or a DataFrame answers ``==`` with another array, which has no single truth value)
+overrides it with the equality that fits::
+
+    class TestArrays(SerializerConformance):
+        values = arrays(...)               # e.g. hypothesis.extra.numpy.arrays
+
+        def assert_equal(self, actual, expected):
+            assert type(actual) is type(expected) and actual.dtype == expected.dtype
+            assert numpy.array_equal(actual, expected)
+
 The strategies and sample types (from :mod:`conveyor.testing.values`, re-exported here)
 build values of the types conveyor's own serializers round-trip exactly;
 :func:`assert_same` compares a value with its round trip strictly (same types all the way
@@ -120,6 +132,16 @@ class SerializerConformance:
     def serializer(self) -> Serializer:
         raise NotImplementedError("subclasses of SerializerConformance define a serializer fixture")
 
+    def assert_equal(self, actual: Any, expected: Any) -> None:
+        """Assert that ``actual``, a round trip of ``expected``, equals it; raise
+        AssertionError if not. Every round-trip test compares through this method.
+
+        The default is the strict :func:`assert_same` (same types all the way down, then
+        ``==``). Override it for values whose ``==`` is not a plain bool (numpy arrays,
+        DataFrames, Arrow tables), e.g. with ``numpy.array_equal``.
+        """
+        assert_same(actual, expected)
+
     # -- the class and its configuration ---------------------------------------------------
 
     def test_is_a_registered_attrs_class(self, serializer: Serializer) -> None:
@@ -160,7 +182,7 @@ class SerializerConformance:
         value = data.draw(self.values, label="value")
         encoded = serializer.dumps(value)
         assert type(encoded) is bytes
-        assert_same(serializer.loads(encoded), value)
+        self.assert_equal(serializer.loads(encoded), value)
 
     @settings(_settings, max_examples=50)
     @given(data=st.data())
@@ -170,10 +192,10 @@ class SerializerConformance:
         serializer.dump(value, sink)  # type: ignore[arg-type]
         written = sink.getvalue()
         source = NonSeekableReader(written)
-        assert_same(serializer.load(source), value)  # type: ignore[arg-type]
+        self.assert_equal(serializer.load(source), value)  # type: ignore[arg-type]
         # dump and dumps are interchangeable with load and loads
-        assert_same(serializer.loads(written), value)
-        assert_same(serializer.load(NonSeekableReader(serializer.dumps(value))), value)  # type: ignore[arg-type]
+        self.assert_equal(serializer.loads(written), value)
+        self.assert_equal(serializer.load(NonSeekableReader(serializer.dumps(value))), value)  # type: ignore[arg-type]
 
     def test_unsupported_values_raise_serialization_error(self, serializer: Serializer) -> None:
         for value in self.unsupported:

@@ -264,9 +264,26 @@ def assert_same(actual: Any, expected: Any, path: str = "value") -> None:
             assert_same(getattr(actual, name), getattr(expected, name), f"{path}.{name}")
         ok = actual.model_fields_set == expected.model_fields_set
     else:
-        ok = actual == expected
+        ok = _equal(actual, expected, path)
     if not ok:
         raise AssertionError(f"{path}: {actual!r} != {expected!r}")
+
+
+def _equal(actual: Any, expected: Any, path: str) -> bool:
+    """``actual == expected`` as a bool; a type whose ``==`` has no single truth value
+    (a numpy array, a DataFrame) is an AssertionError saying what to do instead."""
+    answer = actual == expected
+    if type(answer) is bool:
+        return answer
+    try:
+        return bool(answer)
+    except (TypeError, ValueError) as exc:
+        raise AssertionError(
+            f"{path}: {type(expected).__name__} values cannot be compared with == "
+            f"(its answer, a {type(answer).__name__}, is not a bool: {exc}); compare them with "
+            f"their own equality, e.g. override SerializerConformance.assert_equal with "
+            f"numpy.array_equal"
+        ) from exc
 
 
 # -- the most limited file objects ---------------------------------------------------------

@@ -4,6 +4,10 @@ Every write is atomic: the bytes go to a temporary file in the key's own folder
 (``.<name>.<random>.tmp``), are flushed and ``fsync``-ed, and only then renamed over the
 final name. A crash or an exception therefore leaves either the old value or the new
 one under a key, never half of one; an abandoned temporary file is the worst case.
+
+Every method that takes a key takes text or an ``os.PathLike`` (``Path("folder") / "x.txt"``),
+relative to ``basepath``: :func:`~conveyor.filesystems.normalize_key` refuses absolute keys
+and keys that climb out with ``..`` either way.
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ from typing import BinaryIO, ClassVar
 import attrs
 from conveyor.exceptions import ResultNotFoundError, StorageError
 from conveyor.filesystems import StorageBlock, normalize_key
+
+#: A storage key: text or a path object, relative to the block's basepath.
+Key = str | os.PathLike[str]
 
 _WRITE_FLAGS = (
     os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -58,18 +65,18 @@ class LocalFileSystem(StorageBlock):
             base = os.path.expanduser(base)
         return base if os.path.isabs(base) else os.path.join(os.getcwd(), base)
 
-    def _full(self, path: str) -> str:
+    def _full(self, path: Key) -> str:
         # Plain strings, not pathlib: this runs for every read and write of a small value.
         key = normalize_key(path, block=self)
         if os.sep != "/":
             key = key.replace("/", os.sep)
         return os.path.join(self._root(), key)
 
-    def full_path(self, path: str) -> Path:
+    def full_path(self, path: Key) -> Path:
         """The file that holds key ``path`` (checked with :func:`normalize_key`)."""
         return Path(self._full(path))
 
-    def describe(self, path: str | None = None) -> str:
+    def describe(self, path: Key | None = None) -> str:
         return self._full(path) if path else self._root()
 
     def _error(self, action: str, full: str, exc: OSError) -> StorageError:
@@ -115,7 +122,7 @@ class LocalFileSystem(StorageBlock):
         with contextlib.suppress(OSError):
             os.unlink(tmp)
 
-    def write_path(self, path: str, content: bytes) -> str:
+    def write_path(self, path: Key, content: bytes) -> str:
         """Write ``content`` at ``path`` atomically (temporary file, fsync, rename)."""
         full = self._full(path)
         fd, tmp = self._open_temp(full)
@@ -137,7 +144,7 @@ class LocalFileSystem(StorageBlock):
         return str(full)
 
     @contextlib.contextmanager
-    def open_write(self, path: str) -> Iterator[BinaryIO]:
+    def open_write(self, path: Key) -> Iterator[BinaryIO]:
         """Stream into a temporary file; it becomes ``path`` when the block exits cleanly.
 
         On an exception the temporary file is removed and ``path`` keeps its old value.
@@ -177,13 +184,13 @@ class LocalFileSystem(StorageBlock):
 
     # -- reading -----------------------------------------------------------------------
 
-    def _missing(self, path: str, full: str) -> ResultNotFoundError:
+    def _missing(self, path: Key, full: str) -> ResultNotFoundError:
         return ResultNotFoundError(
             f"{self!r} has no key {path!r}: {full} does not exist; check the key and the "
             f"basepath (relative basepaths resolve against the working directory)"
         )
 
-    def read_path(self, path: str) -> bytes:
+    def read_path(self, path: Key) -> bytes:
         full = self._full(path)
         try:
             with open(full, "rb") as fh:
@@ -194,7 +201,7 @@ class LocalFileSystem(StorageBlock):
             raise self._error("read", full, exc) from exc
 
     @contextlib.contextmanager
-    def open_read(self, path: str) -> Iterator[BinaryIO]:
+    def open_read(self, path: Key) -> Iterator[BinaryIO]:
         """The key's file itself, opened for reading (seekable, with a real ``fileno``)."""
         full = self._full(path)
         try:
@@ -206,10 +213,10 @@ class LocalFileSystem(StorageBlock):
         with fh:
             yield fh
 
-    def exists(self, path: str) -> bool:
+    def exists(self, path: Key) -> bool:
         return os.path.isfile(self._full(path))
 
-    def fingerprint(self, path: str) -> object | None:
+    def fingerprint(self, path: Key) -> object | None:
         """``(inode, size, mtime)`` of the key's file: any rewrite (always a new file,
         renamed into place) or removal changes it."""
         full = self._full(path)
@@ -221,7 +228,7 @@ class LocalFileSystem(StorageBlock):
             raise self._error("stat", full, exc) from exc
         return (st.st_ino, st.st_size, st.st_mtime_ns)
 
-    def delete(self, path: str) -> None:
+    def delete(self, path: Key) -> None:
         """Remove ``path``; a key that does not exist is not an error."""
         full = self._full(path)
         try:

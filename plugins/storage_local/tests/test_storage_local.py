@@ -173,3 +173,96 @@ def test_a_file_in_the_way_is_a_storage_error(tmp_path: Path) -> None:
         block.write_path("file/k", b"v")
     assert not isinstance(info.value, InvalidKeyError)
     assert "\n" not in str(info.value)
+
+
+# -- path objects as keys ----------------------------------------------------------------
+
+
+class _Key:
+    """An os.PathLike that is not a pathlib path (any object with ``__fspath__`` will do)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __fspath__(self) -> str:
+        return self.path
+
+
+def test_every_key_taking_method_accepts_a_relative_path_object(tmp_path: Path) -> None:
+    block = LocalFileSystem(basepath=str(tmp_path))
+    key = Path("folder") / "x.txt"
+    where = block.write_path(key, b"one")
+    assert where == str(tmp_path / "folder" / "x.txt")
+    assert (tmp_path / "folder" / "x.txt").read_bytes() == b"one"
+    # The same key as text and as a path object names the same file, both ways round.
+    assert block.read_path(key) == block.read_path("folder/x.txt") == b"one"
+    assert block.exists(key) and block.exists(_Key("folder/x.txt"))
+    assert block.full_path(key) == block.full_path("folder/x.txt") == tmp_path / "folder" / "x.txt"
+    assert block.describe(key) == str(tmp_path / "folder" / "x.txt")
+    assert block.fingerprint(key) == block.fingerprint("folder/x.txt")
+    with block.open_read(key) as fh:
+        assert fh.read() == b"one"
+    with block.open_write(_Key("folder/y.txt")) as fh:
+        fh.write(b"two")
+    assert block.read_path("folder/y.txt") == b"two"
+    block.delete(key)
+    assert not block.exists("folder/x.txt") and not (tmp_path / "folder" / "x.txt").exists()
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        Path("/etc/passwd"),
+        Path("..") / "outside",
+        Path("folder") / ".." / ".." / "outside",
+        Path("."),
+        _Key("/abs"),
+        _Key("a/../.."),
+        _Key(""),
+    ],
+    ids=repr,
+)
+def test_path_object_keys_that_escape_are_refused_by_every_method(
+    tmp_path: Path, key: os.PathLike[str]
+) -> None:
+    base = tmp_path / "base"
+    block = LocalFileSystem(basepath=str(base))
+
+    def open_write() -> None:
+        with block.open_write(key) as fh:
+            fh.write(b"x")
+
+    def open_read() -> None:
+        with block.open_read(key):
+            pass
+
+    calls = {
+        "write_path": lambda: block.write_path(key, b"x"),
+        "read_path": lambda: block.read_path(key),
+        "open_write": open_write,
+        "open_read": open_read,
+        "exists": lambda: block.exists(key),
+        "fingerprint": lambda: block.fingerprint(key),
+        "delete": lambda: block.delete(key),
+        "full_path": lambda: block.full_path(key),
+        "describe": lambda: block.describe(key),
+    }
+    for name, call in calls.items():
+        with pytest.raises(InvalidKeyError) as info:
+            call()
+        message = str(info.value)
+        assert repr(key) in message and "LocalFileSystem" in message, (name, message)
+        assert "\n" not in message
+    assert not (tmp_path / "outside").exists()
+    assert not base.exists() or not any(base.rglob("*"))
+
+
+def test_bytes_path_objects_are_refused_as_keys(tmp_path: Path) -> None:
+    class _BytesKey:
+        def __fspath__(self) -> bytes:
+            return b"folder/x.txt"
+
+    block = LocalFileSystem(basepath=str(tmp_path))
+    with pytest.raises(InvalidKeyError, match="is empty or not text"):
+        block.write_path(_BytesKey(), b"x")  # type: ignore[arg-type]
