@@ -107,11 +107,12 @@ def test_cache_hit_returns_cached_state_without_running():
 
     @flow
     def pipeline(x):
-        return expensive(x, return_state=True)
+        # in a list: a State returned by itself would become the flow's own final state
+        return [expensive(x, return_state=True)]
 
-    first = pipeline(1)
-    second = pipeline(1)
-    third = pipeline(2)
+    (first,) = pipeline(1)
+    (second,) = pipeline(1)
+    (third,) = pipeline(2)
     assert calls == [1, 2]
     assert first.name == "Completed" and second.name == "Cached" and second.is_completed()
     assert second.result() == {"x": 1} and third.result() == {"x": 2}
@@ -212,9 +213,9 @@ def test_cache_hit_in_a_new_process(tmp_path):
 
         @flow
         def pipeline():
-            return square(7, return_state=True)
+            return [square(7, return_state=True)]
 
-        state = pipeline()
+        (state,) = pipeline()
         print(state.name, state.result())
         """
     )

@@ -20,13 +20,17 @@ if TYPE_CHECKING:
     from conveyor.client import get_client
     from conveyor.engine.resume import resume
     from conveyor.flows import flow
-    from conveyor.tasks import task
+    from conveyor.futures import allow_failure, as_completed
+    from conveyor.tasks import task, unmapped
 
 _LAZY = {
     "flow": "conveyor.flows",
     "task": "conveyor.tasks",
     "get_client": "conveyor.client",
     "resume": "conveyor.engine.resume",
+    "unmapped": "conveyor.tasks",
+    "allow_failure": "conveyor.futures",
+    "as_completed": "conveyor.futures",
 }
 
 
@@ -39,4 +43,14 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-__all__ = ["__version__", "flow", "get_client", "hookimpl", "resume", "task"]
+__all__ = [
+    "__version__",
+    "allow_failure",
+    "as_completed",
+    "flow",
+    "get_client",
+    "hookimpl",
+    "resume",
+    "task",
+    "unmapped",
+]

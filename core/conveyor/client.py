@@ -13,6 +13,7 @@ marker of a value that was never persisted (its ``result()`` raises ``MissingRes
 from __future__ import annotations
 
 import datetime
+import json
 from typing import Any
 
 import attrs
@@ -31,6 +32,10 @@ def _state(row: Row) -> State:
         row["state_type"], row["state_name"], row["state_message"], row["state_timestamp"],
         row["state_data"], row["id"],
     )
+
+
+def _tags(text: str | None) -> tuple[str, ...]:
+    return tuple(json.loads(text)) if text else ()
 
 
 @attrs.frozen
@@ -52,6 +57,10 @@ class FlowRun:
     flow_ref: str | None = None
     #: whether the run kept its parameters (by reference), so it can be resumed without them
     parameters_kept: bool = False
+    #: ``flow_run_name`` filled in, or None
+    run_name: str | None = None
+    #: the run's tags
+    tags: tuple[str, ...] = ()
 
     @classmethod
     def from_row(cls, row: Row) -> FlowRun:
@@ -63,6 +72,7 @@ class FlowRun:
             run_count=row["run_count"], created=_when(row["created"]),  # type: ignore[arg-type]
             resumed_from=row["resumed_from"], flow_ref=row["flow_ref"],
             parameters_kept=row["parameters"] is not None,
+            run_name=row["run_name"], tags=_tags(row["tags"]),
         )
 
 
@@ -79,6 +89,10 @@ class TaskRun:
     end_time: datetime.datetime | None
     run_count: int
     created: datetime.datetime
+    #: ``task_run_name`` filled in, or None
+    run_name: str | None = None
+    #: the run's tags
+    tags: tuple[str, ...] = ()
 
     @classmethod
     def from_row(cls, row: Row) -> TaskRun:
@@ -87,6 +101,7 @@ class TaskRun:
             state=_state(row), cache_key=row["cache_key"],
             start_time=_when(row["start_time"]), end_time=_when(row["end_time"]),
             run_count=row["run_count"], created=_when(row["created"]),  # type: ignore[arg-type]
+            run_name=row["run_name"], tags=_tags(row["tags"]),
         )
 
 

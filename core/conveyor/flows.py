@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from conveyor import engine
-from conveyor.engine.options import changed_options, check_common_options
+from conveyor.engine.options import changed_options, check_common_options, check_run_options
 from conveyor.engine.resume import resume
 from conveyor.exceptions import ConfigurationError
 from conveyor.task_runners import TaskRunner, resolve_task_runner
@@ -51,6 +51,10 @@ class Flow(Generic[R]):
         task_runner: TaskRunner | type[TaskRunner] | None = None,
         timeout_seconds: float | None = None,
         cache_result_in_memory: bool = True,
+        flow_run_name: str | Callable[[], str] | None = None,
+        tags: Iterable[str] | None = None,
+        on_completion: Iterable[Callable[..., Any]] | None = None,
+        on_failure: Iterable[Callable[..., Any]] | None = None,
     ) -> None:
         if not callable(fn):
             raise TypeError(f"@flow decorates a function; got {type(fn).__name__} {fn!r}")
@@ -78,6 +82,11 @@ class Flow(Generic[R]):
         self.task_runner = task_runner
         self.timeout_seconds = timeout_seconds
         self.cache_result_in_memory = bool(cache_result_in_memory)
+        # timeout_seconds is checked above, with the message flows always gave
+        self.tags, self.on_completion, self.on_failure = check_run_options(
+            "flow", self.name, flow_run_name, tags, None, on_completion, on_failure
+        )
+        self.flow_run_name = flow_run_name
         self.is_async = inspect.iscoroutinefunction(fn)
         functools.update_wrapper(self, fn)  # type: ignore[arg-type]
 
@@ -92,6 +101,10 @@ class Flow(Generic[R]):
             "task_runner": self.task_runner,
             "timeout_seconds": self.timeout_seconds,
             "cache_result_in_memory": self.cache_result_in_memory,
+            "flow_run_name": self.flow_run_name,
+            "tags": list(self.tags),
+            "on_completion": list(self.on_completion),
+            "on_failure": list(self.on_failure),
         }
 
     def with_options(self, **options: Any) -> Flow[R]:
@@ -133,6 +146,10 @@ def flow(
     task_runner: TaskRunner | type[TaskRunner] | None = None,
     timeout_seconds: float | None = None,
     cache_result_in_memory: bool = True,
+    flow_run_name: str | Callable[[], str] | None = None,
+    tags: Iterable[str] | None = None,
+    on_completion: Iterable[Callable[..., Any]] | None = None,
+    on_failure: Iterable[Callable[..., Any]] | None = None,
 ) -> Callable[[F], Flow[Any]]: ...
 
 

@@ -7,7 +7,7 @@ another task makes that task wait for it and receive its value.
 from __future__ import annotations
 
 import concurrent.futures
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, Generic, TypeVar
 
 from conveyor.states import PENDING, State
@@ -77,14 +77,57 @@ def wait(futures: Iterable[ConveyorFuture[Any]], timeout: float | None = None) -
     concurrent.futures.wait([f._future for f in futures], timeout=timeout)
 
 
+def as_completed(futures: Iterable[ConveyorFuture[R]], timeout: float | None = None) -> Iterator[ConveyorFuture[R]]:
+    """Yield ``futures`` as their runs finish (first finished first).
+
+    Raises ``TimeoutError`` if they are not all finished within ``timeout`` seconds.
+    """
+    by_inner = {f._future: f for f in futures}
+    try:
+        for inner in concurrent.futures.as_completed(by_inner, timeout=timeout):
+            yield by_inner[inner]
+    except concurrent.futures.TimeoutError:
+        pending = sum(1 for f in by_inner if not f.done())
+        raise TimeoutError(
+            f"{pending} of {len(by_inner)} task runs did not finish within {timeout} s"
+        ) from None
+
+
+class allow_failure:
+    """Wrap a future (or state) so that a downstream run starts even if it failed.
+
+    As an argument, the downstream run receives the upstream's value, or its exception
+    when it failed; in ``wait_for=[...]``, the downstream run waits for it but does not
+    fail with it.
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: ConveyorFuture[Any] | State) -> None:
+        self.value = value
+
+    def resolve(self) -> Any:
+        """The wrapped run's value, or its exception if it failed (waiting for it first)."""
+        value = self.value
+        if isinstance(value, (ConveyorFuture, State)):
+            return value.result(raise_on_failure=False)
+        return value
+
+    def __repr__(self) -> str:
+        return f"allow_failure({self.value!r})"
+
+
 def resolve_futures(value: Any, states: bool = True) -> Any:
     """``value`` with every future (and, with ``states``, state) inside lists, tuples, sets
-    and dicts replaced by its result; a failed upstream run raises its exception."""
+    and dicts replaced by its result; a failed upstream run raises its exception (unless
+    wrapped in :class:`allow_failure`)."""
     kind = type(value)
     if kind is ConveyorFuture:
         return value.result()
     if kind in ATOMS:
         return value
+    if kind is allow_failure:
+        return value.resolve()
     if isinstance(value, ConveyorFuture):
         return value.result()
     if states and isinstance(value, State):
@@ -105,7 +148,7 @@ def contains_futures(value: Any) -> bool:
     kind = type(value)
     if kind in ATOMS:
         return False
-    if isinstance(value, (ConveyorFuture, State)):
+    if isinstance(value, (ConveyorFuture, State, allow_failure)):
         return True
     if kind is list or kind is tuple or kind is set or kind is frozenset:
         for v in value:
@@ -119,4 +162,4 @@ def contains_futures(value: Any) -> bool:
 
 ATOMS = frozenset({int, float, str, bytes, bool, type(None), complex})
 
-__all__ = ["ConveyorFuture", "resolve_futures", "wait"]
+__all__ = ["ConveyorFuture", "allow_failure", "as_completed", "resolve_futures", "wait"]

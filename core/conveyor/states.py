@@ -148,11 +148,18 @@ class State:
 
 
 def Completed(data: Result | None = None, **kwargs: Any) -> State:
+    """A Completed state (``name``, ``message`` by keyword); a flow that returns one ends so."""
     return State(COMPLETED, data=data, **kwargs)
 
 
 def Failed(data: Result | None = None, **kwargs: Any) -> State:
+    """A Failed state; a flow that returns one ends failed, with its message."""
     return State(FAILED, data=data, **kwargs)
+
+
+def Cancelled(data: Result | None = None, **kwargs: Any) -> State:
+    """A Cancelled state; a flow that returns one ends cancelled, with its message."""
+    return State(CANCELLED, data=data, **kwargs)
 
 
 def Pending(**kwargs: Any) -> State:
@@ -163,4 +170,4 @@ def Running(**kwargs: Any) -> State:
     return State(RUNNING, **kwargs)
 
 
-__all__ = ["Completed", "Failed", "Pending", "Running", "State", "StateType"]
+__all__ = ["Cancelled", "Completed", "Failed", "Pending", "Running", "State", "StateType"]

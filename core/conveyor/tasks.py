@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from conveyor import engine
-from conveyor.engine.options import changed_options, check_common_options
+from conveyor.engine.options import changed_options, check_common_options, check_run_options
 from conveyor.engine.reuse import input_hash
 from conveyor.exceptions import ConfigurationError
 
@@ -38,6 +38,7 @@ R = TypeVar("R")
 F = TypeVar("F", bound=Callable[..., Any])
 
 CacheKeyFn = Callable[["TaskRunContext", dict[str, Any]], "str | None"]
+WaitFor = "Iterable[Any] | None"
 
 _NOT_SET: Any = object()
 
@@ -59,6 +60,11 @@ class Task(Generic[R]):
         result_serializer: str | Serializer | None = None,
         result_storage_key: str | None = None,
         cache_result_in_memory: bool = True,
+        task_run_name: str | Callable[[], str] | None = None,
+        tags: Iterable[str] | None = None,
+        timeout_seconds: float | None = None,
+        on_completion: Iterable[Callable[..., Any]] | None = None,
+        on_failure: Iterable[Callable[..., Any]] | None = None,
     ) -> None:
         if not callable(fn):
             raise TypeError(f"@task decorates a function; got {type(fn).__name__} {fn!r}")
@@ -77,6 +83,11 @@ class Task(Generic[R]):
             )
         if result_storage_key is not None and not isinstance(result_storage_key, str):
             raise TypeError(f"result_storage_key on task {self.name!r} must be a str template")
+        self.tags, self.on_completion, self.on_failure = check_run_options(
+            "task", self.name, task_run_name, tags, timeout_seconds, on_completion, on_failure
+        )
+        self.task_run_name = task_run_name
+        self.timeout_seconds = timeout_seconds
         self.retries = retries
         self.retry_delay_seconds = retry_delay_seconds
         self.cache_key_fn = cache_key_fn
@@ -106,6 +117,11 @@ class Task(Generic[R]):
             "result_serializer": self.result_serializer,
             "result_storage_key": self.result_storage_key,
             "cache_result_in_memory": self.cache_result_in_memory,
+            "task_run_name": self.task_run_name,
+            "tags": list(self.tags),
+            "timeout_seconds": self.timeout_seconds,
+            "on_completion": list(self.on_completion),
+            "on_failure": list(self.on_failure),
         }
 
     def with_options(self, **options: Any) -> Task[R]:
@@ -126,28 +142,35 @@ class Task(Generic[R]):
 
     # Calling ---------------------------------------------------------------------------
 
-    def __call__(self, *args: Any, return_state: bool = False, **kwargs: Any) -> Any:
-        """Run the task now: its value, or its final state with ``return_state=True``."""
+    def __call__(self, *args: Any, return_state: bool = False, wait_for: WaitFor = None,
+                 **kwargs: Any) -> Any:
+        """Run the task now: its value, or its final state with ``return_state=True``.
+
+        ``wait_for``: futures (or states) to wait for first; a failed one fails this run
+        without running it, unless wrapped in :class:`~conveyor.futures.allow_failure`.
+        """
         if self.is_async:
-            coro = engine.run_task_async(self, args, kwargs, return_state)
+            coro = engine.run_task_async(self, args, kwargs, return_state, wait_for=wait_for)
             if engine.flow_run_context.get() is not None and not _loop_running():
                 import asyncio  # lazy: only async tasks need it
 
                 return asyncio.run(coro)
             return coro
-        return engine.run_task(self, args, kwargs, return_state)
+        return engine.run_task(self, args, kwargs, return_state, wait_for=wait_for)
 
-    def submit(self, *args: Any, **kwargs: Any) -> ConveyorFuture[R]:
-        """Queue a run on the flow's task runner; futures among the arguments are awaited first."""
-        return engine.submit_task(self, args, kwargs)
+    def submit(self, *args: Any, wait_for: WaitFor = None, **kwargs: Any) -> ConveyorFuture[R]:
+        """Queue a run on the flow's task runner; futures among the arguments (and in
+        ``wait_for``) are waited for first."""
+        return engine.submit_task(self, args, kwargs, wait_for=wait_for)
 
-    def map(self, *args: Any, **kwargs: Any) -> list[ConveyorFuture[R]]:
+    def map(self, *args: Any, wait_for: WaitFor = None, **kwargs: Any) -> list[ConveyorFuture[R]]:
         """Submit one run per item of the iterable arguments (others are passed to every run).
 
-        Wrap an iterable in :func:`unmapped` to pass it whole to every run.
+        Wrap an iterable in :func:`unmapped` to pass it whole to every run; ``wait_for``
+        applies to every run.
         """
         calls = map_arguments(self.name, args, kwargs)
-        return [engine.submit_task(self, a, k) for a, k in calls]
+        return [engine.submit_task(self, a, k, wait_for=wait_for) for a, k in calls]
 
     def __get__(self, instance: Any, owner: Any) -> Any:
         if instance is None:
@@ -242,6 +265,11 @@ def task(
     result_serializer: str | Serializer | None = None,
     result_storage_key: str | None = None,
     cache_result_in_memory: bool = True,
+    task_run_name: str | Callable[[], str] | None = None,
+    tags: Iterable[str] | None = None,
+    timeout_seconds: float | None = None,
+    on_completion: Iterable[Callable[..., Any]] | None = None,
+    on_failure: Iterable[Callable[..., Any]] | None = None,
 ) -> Callable[[F], Task[Any]]: ...
 
 

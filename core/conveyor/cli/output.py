@@ -85,6 +85,8 @@ def run_dict(run: Any) -> dict[str, Any]:
         "end": run.end_time.isoformat() if run.end_time else None,
         "run_count": run.run_count,
         "result": describe_result(run.state.data),
+        "run_name": getattr(run, "run_name", None),
+        "tags": list(getattr(run, "tags", ())),
     }
     if hasattr(run, "flow_name"):
         out["flow"] = run.flow_name

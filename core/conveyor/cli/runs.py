@@ -35,7 +35,7 @@ def _cmd_runs_ls(args: argparse.Namespace) -> int:
     rows = [
         (
             r.id,
-            r.flow_name,
+            f"{r.flow_name} ({r.run_name})" if r.run_name else r.flow_name,
             r.state.name,
             format_when(r.start_time),
             format_duration(r.start_time, r.end_time),
@@ -68,6 +68,8 @@ def _cmd_runs_show(args: argparse.Namespace) -> int:
         return 0
     if isinstance(run, FlowRun):
         print(f"flow run {run.id}  ({run.flow_name})")
+        if run.run_name:
+            print(f"  name     {run.run_name}")
         if run.parent_task_run_id:
             print(f"  subflow of task run {run.parent_task_run_id}")
         if run.resumed_from:
@@ -76,10 +78,14 @@ def _cmd_runs_show(args: argparse.Namespace) -> int:
             print(f"  resumed by flow run {later.id} ({later.state.name})")
     else:
         print(f"task run {run.id}  ({run.task_name})")
+        if run.run_name:
+            print(f"  name     {run.run_name}")
         if run.flow_run_id:
             print(f"  in flow run {run.flow_run_id}")
         if run.cache_key:
             print(f"  cache key {run.cache_key}")
+    if run.tags:
+        print(f"  tags     {', '.join(run.tags)}")
     state = run.state
     message = f" - {state.message}" if state.message else ""
     print(f"  state    {state.name}{message}")
@@ -90,9 +96,9 @@ def _cmd_runs_show(args: argparse.Namespace) -> int:
     print(f"  result   {result_line(state.data)}")
     if tasks:
         print(f"  task runs ({len(tasks)}):")
-        width = max(len(t.task_name) for t in tasks)
+        width = max(len(t.task_name) + (len(t.run_name) + 3 if t.run_name else 0) for t in tasks)
         for t in tasks:
-            name = t.task_name.ljust(width)
+            name = (f"{t.task_name} ({t.run_name})" if t.run_name else t.task_name).ljust(width)
             print(f"    {t.id}  {name}  {t.state.name:<9} {result_line(t.state.data)}")
             if t.state.message:
                 print(f"        {t.state.message}")

@@ -12,12 +12,15 @@ conveyor.states, conveyor.task_runners.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from conveyor.engine.attempts import attempts, drive, drive_async
 from conveyor.engine.context import flow_run_context, task_run_context
-from conveyor.engine.flow_run import TIMED_OUT, ActiveFlowRun, call_with_timeout
+from conveyor.engine.flow_run import TIMED_OUT, ActiveFlowRun
+from conveyor.engine.hooks import run_state_hooks
 from conveyor.engine.task_run import ActiveTaskRun
+from conveyor.engine.timeouts import call_with_timeout, timed_out_error
 from conveyor.futures import ConveyorFuture, resolve_futures
 from conveyor.results import UnpersistedResult
 from conveyor.states import COMPLETED, PENDING, State
@@ -32,19 +35,29 @@ if TYPE_CHECKING:
 
 
 def run_task(task: Task[Any], args: tuple[Any, ...], kwargs: dict[str, Any],
-             return_state: bool = False, run: ActiveTaskRun | None = None) -> Any:
+             return_state: bool = False, run: ActiveTaskRun | None = None,
+             wait_for: Iterable[Any] | None = None) -> Any:
     """Run a sync task now, in this thread; return its value (or final state)."""
     if run is None:
-        run = ActiveTaskRun(task, args, kwargs, flow_run_context.get())
+        run = ActiveTaskRun(task, args, kwargs, flow_run_context.get(), wait_for=wait_for)
     top_level = run.ctx is None
+    timeout = task.timeout_seconds
+    fn = task.fn
+
+    def attempt() -> Any:
+        if timeout is None:
+            return fn(*run.args, **run.kwargs)
+        done, value = call_with_timeout(fn, run.args, run.kwargs, timeout)
+        if not done:
+            raise timed_out_error("task", task.name, run.id, timeout)
+        return value
+
     try:
         state = run.prepare()
         if state is None:
             token = task_run_context.set(run.context())
             try:
-                fn = task.fn
-                state = drive(attempts(run, task.retries, task.retry_delay_seconds),
-                              lambda: fn(*run.args, **run.kwargs))
+                state = drive(attempts(run, task.retries, task.retry_delay_seconds), attempt)
             except BaseException as exc:
                 run.crashed(exc)
                 raise
@@ -53,6 +66,7 @@ def run_task(task: Task[Any], args: tuple[Any, ...], kwargs: dict[str, Any],
     finally:
         if top_level:
             run.writer.flush()
+    run_state_hooks("task", task, run.info, state)
     return _task_outcome(run, state, return_state)
 
 
@@ -66,19 +80,31 @@ def _task_outcome(run: ActiveTaskRun, state: State, return_state: bool) -> Any:
 
 
 async def run_task_async(task: Task[Any], args: tuple[Any, ...], kwargs: dict[str, Any],
-                         return_state: bool = False, run: ActiveTaskRun | None = None) -> Any:
+                         return_state: bool = False, run: ActiveTaskRun | None = None,
+                         wait_for: Iterable[Any] | None = None) -> Any:
     """Run an async task; return its value (or final state)."""
+    import asyncio  # lazy: only async tasks need it
+
     if run is None:
-        run = ActiveTaskRun(task, args, kwargs, flow_run_context.get())
+        run = ActiveTaskRun(task, args, kwargs, flow_run_context.get(), wait_for=wait_for)
     top_level = run.ctx is None
+    timeout = task.timeout_seconds
+    fn = task.fn
+
+    async def attempt() -> Any:
+        if timeout is None:
+            return await fn(*run.args, **run.kwargs)
+        try:
+            return await asyncio.wait_for(fn(*run.args, **run.kwargs), timeout)
+        except TimeoutError:
+            raise timed_out_error("task", task.name, run.id, timeout) from None
+
     try:
         state = run.prepare()
         if state is None:
             token = task_run_context.set(run.context())
             try:
-                fn = task.fn
-                state = await drive_async(attempts(run, task.retries, task.retry_delay_seconds),
-                                          lambda: fn(*run.args, **run.kwargs))
+                state = await drive_async(attempts(run, task.retries, task.retry_delay_seconds), attempt)
             except BaseException as exc:
                 run.crashed(exc)
                 raise
@@ -87,16 +113,18 @@ async def run_task_async(task: Task[Any], args: tuple[Any, ...], kwargs: dict[st
     finally:
         if top_level:
             run.writer.flush()
+    run_state_hooks("task", task, run.info, state)
     return _task_outcome(run, state, return_state)
 
 
-def submit_task(task: Task[Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> ConveyorFuture[Any]:
+def submit_task(task: Task[Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+                wait_for: Iterable[Any] | None = None) -> ConveyorFuture[Any]:
     """Queue a task run on the flow run's task runner; return its future.
 
     Outside a flow the run executes at once and the returned future is done.
     """
     ctx = flow_run_context.get()
-    run = ActiveTaskRun(task, args, kwargs, ctx)
+    run = ActiveTaskRun(task, args, kwargs, ctx, wait_for=wait_for)
     run.record(State(PENDING, "Pending"))
     if task.is_async:
         def work() -> State:
@@ -163,6 +191,7 @@ def run_flow(flow: Flow[Any], args: tuple[Any, ...], kwargs: dict[str, Any], ret
                 run.finish(state)
     finally:
         runner.shutdown(wait=False)
+    run_state_hooks("flow", flow, run.info, state)
     return _outcome(run, state, return_state)
 
 
@@ -209,6 +238,7 @@ async def run_flow_async(flow: Flow[Any], args: tuple[Any, ...], kwargs: dict[st
         task_run_context.reset(task_token)
         if state is not None:
             run.finish(state)
+    run_state_hooks("flow", flow, run.info, state)
     return _outcome(run, state, return_state)
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from conveyor.blocks import record_block
+from conveyor.blocks import record_block, saved_slugs
 from conveyor.exceptions import ConfigurationError, ConveyorError
 from conveyor.filesystems import StorageBlock, default_storage, resolve_storage
 from conveyor.results import ANONYMOUS_PREFIX, ResultReference, persist_value
@@ -92,8 +92,16 @@ class ResultDestination:
 
 
 def _storage_option(value: Any) -> StoragePair:
-    """A ``result_storage`` option as (block, slug); the slug is None for an instance."""
-    return resolve_storage(value), value if isinstance(value, str) else None
+    """A ``result_storage`` option as (block, slug).
+
+    A block instance whose configuration is saved (``S3.load("prod")``, or a block
+    equal to a saved one) is recorded by its slug; an unsaved one has no slug.
+    """
+    block = resolve_storage(value)
+    if isinstance(value, str):
+        return block, value
+    slugs = saved_slugs(block)
+    return block, slugs[0] if slugs else None
 
 
 class Destinations:

@@ -10,8 +10,6 @@ conveyor.plugins, conveyor.policy, conveyor.states, conveyor.task_runners.
 
 from __future__ import annotations
 
-import contextvars
-import threading
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -21,15 +19,17 @@ from conveyor.engine.context import FlowRunContext, FlowRunInfo, flow_run_contex
 from conveyor.engine.destination import Destinations, ResultDestination
 from conveyor.engine.ids import new_run_id
 from conveyor.engine.logs import configure_logging, logger
+from conveyor.engine.options import fill_run_name
 from conveyor.engine.origin import bind_parameters, flow_ref, keep_parameters, this_process
 from conveyor.engine.reading import load_reference
 from conveyor.engine.recorder import TYPE_TEXT, Recorder
 from conveyor.engine.reuse import SUBFLOW, Counterpart, ReuseIndex, input_hash, resume_chain
+from conveyor.engine.timeouts import timed_out_error
 from conveyor.exceptions import ConveyorError
-from conveyor.metadata import FlowRunOrigin, TaskCall, get_store
+from conveyor.metadata import FlowRunOrigin, RunLabels, TaskCall, get_store
 from conveyor.policy import PersistenceOptions
-from conveyor.results import ResultReference, result_from_json
-from conveyor.states import COMPLETED, RUNNING, State
+from conveyor.results import ResultReference, UnpersistedResult, result_from_json
+from conveyor.states import CANCELLED, COMPLETED, FAILED, RUNNING, State
 from conveyor.task_runners import resolve_task_runner
 
 if TYPE_CHECKING:
@@ -184,7 +184,30 @@ class ActiveFlowRun(Recorder):
     def attempt_returned(self, value: Any) -> State:
         if value is TIMED_OUT:
             return self.timed_out(self.obj.timeout_seconds)
+        if isinstance(value, State):
+            return self.returned_state(value)
         return self.completed(value)
+
+    def returned_state(self, returned: State) -> State:
+        """The flow returned a State (``Completed(message=...)``, ``Failed(...)``,
+        ``Cancelled()``): the run ends in it, with its type, name and message."""
+        data = returned.data
+        if returned.type is COMPLETED:
+            value = data.get() if data is not None else None
+            return self.completed(value, returned.name, returned.message)
+        if data is not None and returned.type in (FAILED, CANCELLED):
+            value = data.get()
+            error = value if isinstance(value, BaseException) else None
+        else:
+            error = None
+        if error is None:
+            error = RuntimeError(f"flow {self.name!r} returned a {returned.name} state"
+                                 + (f": {returned.message}" if returned.message else ""))
+        if returned.type is FAILED:
+            return self.failed(error, returned.name, returned.message)
+        state = State(returned.type, returned.name, returned.message, UnpersistedResult(error))
+        self.last_error = error
+        return self.record(state)
 
     # Before the first attempt ----------------------------------------------------------
 
@@ -233,10 +256,19 @@ class ActiveFlowRun(Recorder):
     # Recording ---------------------------------------------------------------------------
 
     def _create(self, state: State) -> None:
+        flow = self.obj
+        labels = None
+        if flow.flow_run_name is not None or flow.tags:
+            try:
+                name = fill_run_name("flow", self.name, flow.flow_run_name, self.parameters)
+            except (ConveyorError, TypeError) as exc:
+                logger.warning("flow run %s: %s", self.id, exc)
+                name = None
+            labels = RunLabels(name, flow.tags)
         self.writer.create_flow_run(
             self.id, self.name, self.info.parent_task_run_id, self.info.parent_flow_run_id,
             (TYPE_TEXT[state.type], state.name, state.message, state.ts, state.data_json()),
-            self.start_time, self.run_count, self.origin,
+            self.start_time, self.run_count, self.origin, labels,
         )
 
     def run_state(self) -> State:
@@ -253,10 +285,7 @@ class ActiveFlowRun(Recorder):
         return state
 
     def timed_out(self, timeout: float) -> State:
-        error = TimeoutError(
-            f"flow {self.name!r} run {self.id} exceeded timeout_seconds={timeout:g}; raise the "
-            f"timeout or make the flow faster"
-        )
+        error = timed_out_error("flow", self.name, self.id, timeout)
         return self.failed(error, "TimedOut", str(error))
 
     def finish(self, state: State) -> None:
@@ -273,25 +302,4 @@ class ActiveFlowRun(Recorder):
             self.writer.flush()
 
 
-def call_with_timeout(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any], timeout: float) -> tuple[bool, Any]:
-    """Call ``fn`` in a helper thread (same context); (finished, value). Errors propagate."""
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["value"] = fn(*args, **kwargs)
-        except BaseException as exc:  # handed to the caller  # noqa: BLE001
-            box["error"] = exc
-
-    thread = threading.Thread(target=contextvars.copy_context().run, args=(target,), daemon=True,
-                              name="conveyor-flow-timeout")
-    thread.start()
-    thread.join(timeout)
-    if thread.is_alive():
-        return False, None
-    if "error" in box:
-        raise box["error"]
-    return True, box.get("value")
-
-
-__all__ = ["TIMED_OUT", "ActiveFlowRun", "SubflowPlaceholder", "call_with_timeout"]
+__all__ = ["TIMED_OUT", "ActiveFlowRun", "SubflowPlaceholder"]

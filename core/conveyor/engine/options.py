@@ -10,6 +10,7 @@ conveyor.serializers, conveyor.storage.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from conveyor.engine.destination import named_error
@@ -75,4 +76,69 @@ def check_common_options(
         )
 
 
-__all__ = ["changed_options", "check_common_options"]
+RunName = "str | Callable[[], str] | None"
+Hook = Callable[..., Any]
+
+
+def check_run_options(
+    kind: str,
+    name: str,
+    run_name: Any,
+    tags: Any,
+    timeout_seconds: Any,
+    on_completion: Any,
+    on_failure: Any,
+) -> tuple[tuple[str, ...], tuple[Hook, ...], tuple[Hook, ...]]:
+    """Check the naming, tagging, timeout and hook options; return (tags, on_completion,
+    on_failure) as tuples."""
+    where = f"{kind} {name!r}"
+    option = f"{kind}_run_name"
+    if run_name is not None and not (isinstance(run_name, str) or callable(run_name)):
+        raise TypeError(
+            f"{option} on {where} must be a str template such as '{name}-{{day}}' (filled from "
+            f"the call's parameters) or a function returning a str; got {type(run_name).__name__}"
+        )
+    if tags is None:
+        tags = ()
+    if isinstance(tags, str) or not all(isinstance(t, str) for t in tags):
+        raise TypeError(f"tags on {where} must be a list of str, e.g. tags=['nightly']; got {tags!r}")
+    if timeout_seconds is not None and (
+        not isinstance(timeout_seconds, (int, float)) or isinstance(timeout_seconds, bool)
+        or timeout_seconds <= 0
+    ):
+        raise ConfigurationError(
+            f"timeout_seconds={timeout_seconds!r} on {where} must be a number of seconds > 0, "
+            f"or None for no timeout"
+        )
+    hooks = []
+    for label, value in (("on_completion", on_completion), ("on_failure", on_failure)):
+        listed = tuple(value or ())
+        if not all(callable(h) for h in listed):
+            raise TypeError(
+                f"{label} on {where} must be a list of functions ({kind}, {kind}_run, state); "
+                f"got {value!r}"
+            )
+        hooks.append(listed)
+    return tuple(dict.fromkeys(tags)), hooks[0], hooks[1]
+
+
+def fill_run_name(kind: str, name: str, template: Any, parameters: dict[str, Any]) -> str | None:
+    """A run's name from ``task_run_name`` / ``flow_run_name``: a template filled from the
+    call's parameters, or what a function returns; a one-line error when it cannot be."""
+    if template is None:
+        return None
+    option = f"{kind}_run_name"
+    try:
+        filled = template() if callable(template) else template.format(**parameters)
+    except (KeyError, IndexError, AttributeError, ValueError, TypeError) as exc:
+        raise ConfigurationError(
+            f"{option} {template!r} of {kind} {name!r} cannot be filled: {type(exc).__name__}: "
+            f"{exc}; a template may use the call's parameters ({', '.join(parameters) or 'none'}) "
+            f"as {{name}}"
+        ) from exc
+    if not isinstance(filled, str):
+        raise ConfigurationError(f"{option} of {kind} {name!r} returned {type(filled).__name__}, not a str")
+    return filled
+
+
+__all__ = ["changed_options", "check_common_options", "check_run_options", "fill_run_name"]

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor import plugins
 from conveyor.engine.logs import log_state, logger
+from conveyor.engine.timeouts import RunTimedOut
 from conveyor.exceptions import ConfigurationError, ConveyorError, SerializationError
 from conveyor.policy import PersistenceDecision
 from conveyor.results import ResultLiteral, ResultReference, UnpersistedResult
@@ -248,6 +249,8 @@ class Recorder:
     def failed(self, exc: BaseException, name: str = "Failed", message: str | None = None) -> State:
         data, where = self.exception_result(exc)
         self.last_error = exc
+        if name == "Failed" and isinstance(exc, RunTimedOut):
+            name = "TimedOut"
         if message is None:
             message = f"{type(exc).__name__}: {exc}"
         state = self.record(State(FAILED, name, message, data), where)

@@ -8,6 +8,7 @@ conveyor.states.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from conveyor import plugins
@@ -15,12 +16,13 @@ from conveyor.engine.context import FlowRunContext, TaskRunContext, TaskRunInfo
 from conveyor.engine.destination import Destinations, ResultDestination
 from conveyor.engine.ids import new_run_id
 from conveyor.engine.logs import configure_logging, logger
+from conveyor.engine.options import fill_run_name
 from conveyor.engine.reading import load_reference, remember_written
 from conveyor.engine.recorder import TYPE_TEXT, Recorder, data_json
 from conveyor.engine.reuse import TASK, input_hash
 from conveyor.exceptions import ConfigurationError, ConveyorError
 from conveyor.futures import ATOMS, contains_futures, resolve_futures
-from conveyor.metadata import TaskCall, get_store
+from conveyor.metadata import RunLabels, TaskCall, get_store
 from conveyor.policy import PersistenceOptions
 from conveyor.results import ResultReference, UnpersistedResult, result_from_json
 from conveyor.states import COMPLETED, RUNNING, State
@@ -59,6 +61,7 @@ class ActiveTaskRun(Recorder):
         "info",
         "kwargs",
         "position",
+        "wait_for",
     )
 
     def __init__(
@@ -68,8 +71,11 @@ class ActiveTaskRun(Recorder):
         kwargs: dict[str, Any],
         ctx: FlowRunContext | None,
         persist_by_default: bool | None = None,
+        wait_for: Iterable[Any] | None = None,
     ) -> None:
         self.obj = task
+        #: futures (or states) to wait for before the run starts (``wait_for=[...]``)
+        self.wait_for = tuple(wait_for) if wait_for else ()
         self.id = run_id = new_run_id()
         self.name = task.name
         self.ctx = ctx
@@ -140,6 +146,10 @@ class ActiveTaskRun(Recorder):
             digest = self._hash if isinstance(self._hash, str) else None
             self._hash_recorded = digest is not None
             call = TaskCall(self.position, digest, ctx.attempt)
+        task = self.obj
+        labels = None
+        if task.task_run_name is not None or task.tags:
+            labels = RunLabels(self.run_name(), task.tags)
         self.writer.create_task_run(
             self.id,
             self.name,
@@ -149,7 +159,19 @@ class ActiveTaskRun(Recorder):
             self.start_time,
             self.run_count,
             call,
+            labels,
         )
+
+    def run_name(self) -> str | None:
+        """``task_run_name`` filled in (None without one, or when it cannot be: logged)."""
+        task = self.obj
+        if task.task_run_name is None:
+            return None
+        try:
+            return fill_run_name("task", self.name, task.task_run_name, self.parameters)
+        except (ConveyorError, TypeError) as exc:
+            logger.warning("task run %s: %s", self.id, exc)
+            return None
 
     def destination(self) -> ResultDestination:
         if self._destination is None:
@@ -198,6 +220,11 @@ class ActiveTaskRun(Recorder):
 
     def prepare(self) -> State | None:
         """Resolve upstream futures and look up the cache; a final state ends the run here."""
+        if self.wait_for:
+            try:
+                resolve_futures(list(self.wait_for))
+            except Exception as exc:  # noqa: BLE001
+                return self.failed(exc, "Failed", f"an upstream run it waits for failed: {type(exc).__name__}: {exc}")
         args, kwargs = self.args, self.kwargs
         if _may_hold_futures(args, kwargs):
             try:

@@ -25,6 +25,7 @@ from conveyor.metadata.interface import (
     MetadataStore,
     MetadataWriter,
     Row,
+    RunLabels,
     StateTuple,
     TaskCall,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "MetadataStore",
     "MetadataWriter",
     "Row",
+    "RunLabels",
     "RunWriter",
     "SQLiteStore",
     "StateTuple",

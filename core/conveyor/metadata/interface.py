@@ -30,6 +30,7 @@ Not part of the interface: ``SQLiteStore.transaction()`` and ``SQLiteStore.query
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -63,6 +64,21 @@ class FlowRunOrigin:
 
 
 @attrs.frozen
+class RunLabels:
+    """What a person named a run: ``task_run_name`` / ``flow_run_name`` filled in, and tags.
+
+    :ivar name: the run's name, or None (the task's or flow's name stands for it).
+    :ivar tags: the run's tags (column ``tags``: their JSON list, NULL when there are none).
+    """
+
+    name: str | None = None
+    tags: tuple[str, ...] = ()
+
+    def tags_json(self) -> str | None:
+        return json.dumps(list(self.tags)) if self.tags else None
+
+
+@attrs.frozen
 class TaskCall:
     """Which call of its task a task run is, within its flow run (for reuse on a retry or resume).
 
@@ -80,12 +96,13 @@ FLOW_RUN_COLUMNS = (
     "id", "flow_name", "parent_task_run_id", "parent_flow_run_id", "state_type", "state_name",
     "state_message", "state_timestamp", "state_data", "start_time", "end_time", "run_count",
     "created", "flow_ref", "parameters", "resumed_from", "host", "pid", "process_start",
+    "run_name", "tags",
 )
 #: Keys of a task run row.
 TASK_RUN_COLUMNS = (
     "id", "task_name", "flow_run_id", "cache_key", "state_type", "state_name", "state_message",
     "state_timestamp", "state_data", "start_time", "end_time", "run_count", "created",
-    "call_position", "input_hash", "flow_attempt",
+    "call_position", "input_hash", "flow_attempt", "run_name", "tags",
 )
 #: Keys of a state row (``run_kind`` is ``'flow'`` or ``'task'``; ``seq`` grows with each row).
 STATE_COLUMNS = ("seq", "run_id", "run_kind", "type", "name", "message", "timestamp", "data")
@@ -118,28 +135,29 @@ class MetadataWriter(Protocol):
     def create_flow_run(
         self, run_id: str, flow_name: str, parent_task_run_id: str | None,
         parent_flow_run_id: str | None, state: StateTuple, start_time: float | None,
-        run_count: int, origin: FlowRunOrigin | None = None,
+        run_count: int, origin: FlowRunOrigin | None = None, labels: RunLabels | None = None,
     ) -> None:
         """Queue a new flow run ``run_id`` in ``state`` (also its first state row).
 
         ``parent_task_run_id``/``parent_flow_run_id``: the run that started it, for a
         subflow; ``start_time``: unix time or None; its ``created`` is the state's
         timestamp, its ``end_time`` None; ``origin``: where it comes from (columns
-        ``flow_ref``, ``parameters``, ``resumed_from``, ``host``, ``pid``, ``process_start``).
+        ``flow_ref``, ``parameters``, ``resumed_from``, ``host``, ``pid``, ``process_start``);
+        ``labels``: its name and tags (columns ``run_name``, ``tags``).
         """
         ...
 
     def create_task_run(
         self, run_id: str, task_name: str, flow_run_id: str | None, cache_key: str | None,
         state: StateTuple, start_time: float | None, run_count: int,
-        call: TaskCall | None = None,
+        call: TaskCall | None = None, labels: RunLabels | None = None,
     ) -> None:
         """Queue a new task run ``run_id`` in ``state`` (also its first state row).
 
         ``flow_run_id``: the flow run it ran in, or None; ``cache_key``: the key its
         result is cached under, or None; ``created`` is the state's timestamp; ``call``:
         which call of its task it is (columns ``call_position``, ``input_hash``,
-        ``flow_attempt``).
+        ``flow_attempt``); ``labels``: its name and tags (columns ``run_name``, ``tags``).
         """
         ...
 

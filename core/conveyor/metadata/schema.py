@@ -100,6 +100,13 @@ MIGRATIONS: list[str] = [
     CREATE INDEX flow_runs_by_resumed_from ON flow_runs (resumed_from);
     CREATE INDEX flow_runs_by_state ON flow_runs (state_type);
     """,
+    # 2 -> 3: run names and tags (task_run_name / flow_run_name, tags).
+    """
+    ALTER TABLE flow_runs ADD COLUMN run_name TEXT;         -- flow_run_name, filled in, or NULL
+    ALTER TABLE flow_runs ADD COLUMN tags TEXT;             -- JSON list of the run's tags, or NULL
+    ALTER TABLE task_runs ADD COLUMN run_name TEXT;         -- task_run_name, filled in, or NULL
+    ALTER TABLE task_runs ADD COLUMN tags TEXT;             -- JSON list of the run's tags, or NULL
+    """,
 ]
 
 

@@ -18,7 +18,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from conveyor.metadata.interface import FlowRunOrigin, StateTuple, TaskCall
+from conveyor.metadata.interface import FlowRunOrigin, RunLabels, StateTuple, TaskCall
 
 if TYPE_CHECKING:
     from conveyor.metadata.sqlite import SQLiteStore
@@ -26,14 +26,14 @@ if TYPE_CHECKING:
 _INSERT_FLOW_RUN = (
     "INSERT INTO flow_runs (id, flow_name, parent_task_run_id, parent_flow_run_id, state_type, "
     "state_name, state_message, state_timestamp, state_data, start_time, end_time, run_count, "
-    "created, flow_ref, parameters, resumed_from, host, pid, process_start) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "created, flow_ref, parameters, resumed_from, host, pid, process_start, run_name, tags) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_TASK_RUN = (
     "INSERT INTO task_runs (id, task_name, flow_run_id, cache_key, state_type, state_name, "
     "state_message, state_timestamp, state_data, start_time, end_time, run_count, created, "
-    "call_position, input_hash, flow_attempt) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "call_position, input_hash, flow_attempt, run_name, tags) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_STATE = (
     "INSERT INTO states (run_id, run_kind, type, name, message, timestamp, data) "
@@ -52,6 +52,7 @@ _PUT_CACHE = (
 _SET_INPUT_HASH = "UPDATE task_runs SET input_hash = ? WHERE id = ?"
 _NO_ORIGIN = FlowRunOrigin()
 _NO_CALL = TaskCall()
+_NO_LABELS = RunLabels()
 
 #: Most rows committed in one transaction, so a writer never holds the lock for long.
 MAX_BATCH = 2000
@@ -99,22 +100,25 @@ class RunWriter:
     def create_flow_run(
         self, run_id: str, flow_name: str, parent_task_run_id: str | None,
         parent_flow_run_id: str | None, state: StateTuple, start_time: float | None,
-        run_count: int, origin: FlowRunOrigin | None = None,
+        run_count: int, origin: FlowRunOrigin | None = None, labels: RunLabels | None = None,
     ) -> None:
         o = origin or _NO_ORIGIN
+        lb = labels or _NO_LABELS
         self._put(("flow_run", [run_id, flow_name, parent_task_run_id, parent_flow_run_id, *state,
                                 start_time, None, run_count, state[3], o.flow_ref, o.parameters,
-                                o.resumed_from, o.host, o.pid, o.process_start]))
+                                o.resumed_from, o.host, o.pid, o.process_start, lb.name,
+                                lb.tags_json()]))
 
     def create_task_run(
         self, run_id: str, task_name: str, flow_run_id: str | None, cache_key: str | None,
         state: StateTuple, start_time: float | None, run_count: int,
-        call: TaskCall | None = None,
+        call: TaskCall | None = None, labels: RunLabels | None = None,
     ) -> None:
         c = call or _NO_CALL
+        lb = labels or _NO_LABELS
         self._put(("task_run", [run_id, task_name, flow_run_id, cache_key, *state, start_time,
                                 None, run_count, state[3], c.position, c.input_hash,
-                                c.flow_attempt]))
+                                c.flow_attempt, lb.name, lb.tags_json()]))
 
     def set_state(
         self, kind: str, run_id: str, state: StateTuple, start_time: float | None,
