@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from conveyor import plugins
 from conveyor.engine.logs import log_state, logger
 from conveyor.engine.timeouts import RunTimedOut
-from conveyor.exceptions import ConfigurationError, ConveyorError, SerializationError
+from conveyor.exceptions import ConfigurationError, ConveyorError, MetadataError, SerializationError
 from conveyor.policy import PersistenceDecision
 from conveyor.results import ResultLiteral, ResultReference, UnpersistedResult
 from conveyor.serializers import resolve_serializer
@@ -265,7 +265,10 @@ class Recorder:
         else:
             message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             state = State(CRASHED, "Crashed", message, UnpersistedResult(exc))
-        return self.record(state)
+        try:
+            return self.record(state)
+        except MetadataError:  # the database refuses more rows: the crash cause says why
+            return state
 
     def retry_or_fail(self, exc: Exception, retries: int, delays: Any) -> tuple[State | None, float]:
         """After a failed attempt: (None, delay) to retry, or (final Failed state, 0)."""

@@ -18,6 +18,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from conveyor.exceptions import MetadataError
 from conveyor.metadata.interface import FlowRunOrigin, RunLabels, StateTuple, TaskCall
 
 if TYPE_CHECKING:
@@ -91,6 +92,15 @@ class RunWriter:
     # Producers: one tuple per row; the first item says which statement.
 
     def _put(self, op: tuple[Any, ...]) -> None:
+        error = self._error
+        if error is not None and op[0] != "flush":
+            # a commit failed (a full disk, a broken file): what came before is recorded,
+            # nothing more is queued, and the run stops at its first state not recorded
+            raise MetadataError(
+                f"conveyor could not record runs in the metadata database {self.store.path}: "
+                f"{type(error).__name__}: {error}; the run stops here (what was recorded before "
+                f"is kept); free space or fix the database, then run (or resume) it again"
+            ) from error
         self._queue.append(op)
         if not self._wake.is_set():
             self._wake.set()

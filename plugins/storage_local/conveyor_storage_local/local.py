@@ -1,9 +1,10 @@
 """``LocalFileSystem``: results in a folder of the local file system.
 
 Every write is atomic: the bytes go to a temporary file in the key's own folder
-(``.<name>.<random>.tmp``), are flushed and ``fsync``-ed, and only then renamed over the
-final name. A crash or an exception therefore leaves either the old value or the new
-one under a key, never half of one; an abandoned temporary file is the worst case.
+(``.<name>.<pid>-<random>.tmp``), are flushed and ``fsync``-ed, and only then renamed
+over the final name. A crash or an exception therefore leaves either the old value or
+the new one under a key, never half of one; a temporary file abandoned by a killed
+writer is removed by the next process's first write into that folder.
 
 Every method that takes a key takes text or an ``os.PathLike`` (``Path("folder") / "x.txt"``),
 relative to ``basepath``: :func:`~conveyor.filesystems.normalize_key` refuses absolute keys
@@ -15,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +28,44 @@ from conveyor.filesystems import StorageBlock, normalize_key
 
 #: A storage key: text or a path object, relative to the block's basepath.
 Key = str | os.PathLike[str]
+
+#: Folders this process has swept for stale temporary files (see ``_open_temp``).
+_swept: set[str] = set()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_swept.clear)
+
+_TEMP = re.compile(r"^\..+\.(\d+)-[0-9a-f]{12}\.tmp$")
+
+
+def _process_ended(pid: int) -> bool:
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, another user's (or cannot tell): keep its files
+        return False
+    return False
+
+
+def sweep_stale_temporaries(folder: str | os.PathLike[str]) -> list[str]:
+    """Remove the temporary files of conveyor's own writes in ``folder`` whose writing
+    process has ended; return their paths. Other files are never touched."""
+    removed = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    for entry in names:
+        match = _TEMP.match(entry)
+        if match and _process_ended(int(match.group(1))):
+            path = os.path.join(folder, entry)
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+                removed.append(path)
+    return removed
+
 
 _WRITE_FLAGS = (
     os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -94,10 +134,18 @@ class LocalFileSystem(StorageBlock):
     # -- writing -----------------------------------------------------------------------
 
     def _open_temp(self, full: str) -> tuple[int, str]:
-        """Create a fresh temporary file next to ``full``; make folders when missing."""
+        """Create a fresh temporary file next to ``full``; make folders when missing.
+
+        Its name carries this process's id (``.<name>.<pid>-<random>.tmp``); the first
+        write of a process into a folder removes the temporary files there whose process
+        has ended (a writer killed mid-write), so none outlives the next run.
+        """
         folder, name = os.path.split(full)
+        if folder not in _swept:
+            _swept.add(folder)
+            sweep_stale_temporaries(folder)
         for attempt in range(2):
-            tmp = os.path.join(folder, f".{name}.{secrets.token_hex(6)}.tmp")
+            tmp = os.path.join(folder, f".{name}.{os.getpid()}-{secrets.token_hex(6)}.tmp")
             try:
                 return os.open(tmp, _WRITE_FLAGS, 0o644), tmp
             except FileNotFoundError as exc:

@@ -266,3 +266,26 @@ def test_bytes_path_objects_are_refused_as_keys(tmp_path: Path) -> None:
     block = LocalFileSystem(basepath=str(tmp_path))
     with pytest.raises(InvalidKeyError, match="is empty or not text"):
         block.write_path(_BytesKey(), b"x")  # type: ignore[arg-type]
+
+
+def test_temporaries_of_a_killed_writer_are_removed_by_the_next_process(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from conveyor_storage_local import local as local_module
+
+    folder = tmp_path / "results"
+    folder.mkdir()
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)
+    dead = int(ended.stdout)
+    stale = folder / f".value.{dead}-0123456789ab.tmp"
+    mine = folder / f".other.{os.getpid()}-0123456789ab.tmp"  # this process: in progress
+    unrelated = folder / ".notes.tmp"  # not of conveyor's shape: never touched
+    for path in (stale, mine, unrelated):
+        path.write_bytes(b"partial")
+    local_module._swept.discard(str(folder))
+    LocalFileSystem(basepath=str(tmp_path)).write_path("results/new", b"x")
+    assert not stale.exists()
+    assert mine.exists() and unrelated.exists()
+    assert (folder / "new").read_bytes() == b"x"
