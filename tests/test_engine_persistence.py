@@ -206,3 +206,33 @@ def test_cache_result_in_memory_false_drops_the_value():
     state = make(return_state=True)
     assert not state.data.is_cached
     assert state.result() == [1]
+
+
+def test_an_exception_is_never_written_to_the_storage_that_just_failed():
+    import attrs
+    from conveyor.exceptions import StorageError
+    from conveyor.filesystems import StorageBlock
+    from conveyor.results import UnpersistedResult
+
+    attempts = []
+
+    @attrs.frozen
+    class Broken(StorageBlock):
+        block_type = "broken-for-test"
+
+        def write_path(self, path, content):
+            attempts.append(path)
+            raise OSError("the storage is unreachable")
+
+        def read_path(self, path):
+            raise OSError("the storage is unreachable")
+
+    @task(result_storage=Broken())
+    def produce():
+        return {"big": "value"}
+
+    state = produce(return_state=True)
+    assert state.is_failed()
+    assert isinstance(state.data, UnpersistedResult)  # not written to the storage that failed
+    assert len(attempts) == 1  # the value's write only: no second wait on a dead storage
+    assert isinstance(state.data.get(), StorageError)
