@@ -49,7 +49,7 @@ def test_with_options_returns_a_changed_copy():
     assert f2.name == "other" and f2.timeout_seconds == 3
     with pytest.raises(TypeError, match=r"with_options\(\) of task 'add' got unknown option\(s\) bogus"):
         add.with_options(bogus=1)
-    with pytest.raises(TypeError, match=r"of flow 'other' got unknown option\(s\) cache_key_fn; options: cache_result_in_memory, flow_run_name, name"):
+    with pytest.raises(TypeError, match=r"of flow 'other' got unknown option\(s\) cache_key_fn; options: cache_result_in_memory, flow_run_name, log_prints, name"):
         f2.with_options(cache_key_fn=None)
 
 
@@ -330,7 +330,7 @@ def test_option_values_are_checked_when_decorating():
         flow(timeout_seconds=0)(lambda: 1)
 
 
-def test_logging_one_line_per_state_change(caplog):
+def test_logging_one_line_per_run_at_its_end(caplog, monkeypatch):
     caplog.set_level("INFO", logger="conveyor")
 
     @flow(persist_result=True)
@@ -339,13 +339,70 @@ def test_logging_one_line_per_state_change(caplog):
 
     pipeline()
     lines = [r.getMessage() for r in caplog.records if r.name == "conveyor"]
-    assert len(lines) == 4
+    assert len(lines) == 2  # at INFO: one line per run, when it ends
+    for line in lines:  # the state, how long, what was persisted, why (the rule), where, size
+        assert "Completed in " in line and " ms: result persisted: persist_result=True on " in line
+        assert "(rule " in line and "; written to " in line and " B)" in line
+    assert lines[0].startswith("task run 'add'") and "(rule 3); written to" in lines[0]
+    assert lines[1].startswith("flow run 'pipeline'") and "(rule 1); written to" in lines[1]
+    caplog.clear()
+    caplog.set_level("DEBUG", logger="conveyor")
+    monkeypatch.setenv("CONVEYOR_LOGGING_LEVEL", "DEBUG")
+    pipeline()
+    lines = [r.getMessage() for r in caplog.records if r.name == "conveyor"]
+    assert len(lines) == 4  # at DEBUG: every state change
     assert lines[0].startswith("flow run 'pipeline'") and lines[0].endswith("Running")
-    assert "task run 'add'" in lines[1]
-    for line in lines[2:]:  # what was persisted, why (the policy's rule), and where
-        assert "Completed: result persisted: persist_result=True on " in line
-        assert "(rule " in line and "; written to " in line
-    assert "(rule 3); written to" in lines[2] and "(rule 1); written to" in lines[3]
+    assert lines[1].startswith("task run 'add'") and lines[1].endswith("Running")
+
+
+def test_mapped_runs_log_their_index_and_long_maps_log_progress(caplog, monkeypatch):
+    from conveyor.engine import progress
+
+    monkeypatch.setattr(progress, "PROGRESS_EVERY", 0.0)
+    caplog.set_level("INFO", logger="conveyor")
+
+    @task
+    def clean(x):
+        if x == 2:
+            raise ValueError("bad row")
+        return x
+
+    @flow
+    def pipeline():
+        return [f.state.name for f in clean.map(range(4)) if f.wait() is None]
+
+    pipeline(return_state=True)
+    lines = [r.getMessage() for r in caplog.records if r.name == "conveyor"]
+    assert any(line.startswith("task run 'clean'[2] (") and ": Failed in " in line for line in lines)
+    progress_lines = [line for line in lines if ": clean: " in line]
+    assert progress_lines and progress_lines[-1].endswith("s") and "4/4 done, 1 failed" in progress_lines[-1]
+
+
+def test_get_run_logger_and_log_prints(caplog):
+    from conveyor import get_run_logger
+
+    caplog.set_level("INFO", logger="conveyor")
+
+    @task(log_prints=True)
+    def talk():
+        get_run_logger().info("from the logger")
+        print("from print", 42)
+
+    @task
+    def quiet():
+        print("to stdout")
+
+    @flow
+    def pipeline():
+        talk()
+        quiet()
+
+    pipeline()
+    messages = [r.getMessage() for r in caplog.records if r.name == "conveyor.runs"]
+    assert len(messages) == 2
+    assert messages[0].startswith("task run 'talk' (") and messages[0].endswith("): from the logger")
+    assert messages[1].endswith("): from print 42")
+    assert get_run_logger().extra["run"] == "outside any run"
 
 
 def test_conveyor_logging_level_setting(monkeypatch, caplog):
@@ -360,4 +417,4 @@ def test_conveyor_logging_level_setting(monkeypatch, caplog):
     assert [r for r in caplog.records if r.name == "conveyor"] == []
     monkeypatch.setenv("CONVEYOR_LOGGING_LEVEL", "INFO")
     quiet()
-    assert len([r for r in caplog.records if r.name == "conveyor"]) == 4
+    assert len([r for r in caplog.records if r.name == "conveyor" and r.levelname == "INFO"]) == 2

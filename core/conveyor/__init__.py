@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from conveyor.client import get_client
+    from conveyor.engine.logs import get_run_logger
     from conveyor.engine.resume import resume
     from conveyor.flows import flow
     from conveyor.futures import allow_failure, as_completed
@@ -31,6 +32,7 @@ _LAZY = {
     "unmapped": "conveyor.tasks",
     "allow_failure": "conveyor.futures",
     "as_completed": "conveyor.futures",
+    "get_run_logger": "conveyor.engine.logs",
 }
 
 
@@ -49,6 +51,7 @@ __all__ = [
     "as_completed",
     "flow",
     "get_client",
+    "get_run_logger",
     "hookimpl",
     "resume",
     "task",

@@ -55,6 +55,7 @@ class Flow(Generic[R]):
         tags: Iterable[str] | None = None,
         on_completion: Iterable[Callable[..., Any]] | None = None,
         on_failure: Iterable[Callable[..., Any]] | None = None,
+        log_prints: bool | None = None,
     ) -> None:
         if not callable(fn):
             raise TypeError(f"@flow decorates a function; got {type(fn).__name__} {fn!r}")
@@ -87,6 +88,10 @@ class Flow(Generic[R]):
             "flow", self.name, flow_run_name, tags, None, on_completion, on_failure
         )
         self.flow_run_name = flow_run_name
+        if log_prints is not None and not isinstance(log_prints, bool):
+            raise TypeError(f"log_prints on flow {self.name!r} must be True, False or None (inherit)")
+        #: print() inside the run goes to the run logger (None: as the enclosing flow says)
+        self.log_prints = log_prints
         self.is_async = inspect.iscoroutinefunction(fn)
         functools.update_wrapper(self, fn)  # type: ignore[arg-type]
 
@@ -105,6 +110,7 @@ class Flow(Generic[R]):
             "tags": list(self.tags),
             "on_completion": list(self.on_completion),
             "on_failure": list(self.on_failure),
+            "log_prints": self.log_prints,
         }
 
     def with_options(self, **options: Any) -> Flow[R]:
@@ -150,6 +156,7 @@ def flow(
     tags: Iterable[str] | None = None,
     on_completion: Iterable[Callable[..., Any]] | None = None,
     on_failure: Iterable[Callable[..., Any]] | None = None,
+    log_prints: bool | None = None,
 ) -> Callable[[F], Flow[Any]]: ...
 
 

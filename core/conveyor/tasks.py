@@ -65,6 +65,7 @@ class Task(Generic[R]):
         timeout_seconds: float | None = None,
         on_completion: Iterable[Callable[..., Any]] | None = None,
         on_failure: Iterable[Callable[..., Any]] | None = None,
+        log_prints: bool | None = None,
     ) -> None:
         if not callable(fn):
             raise TypeError(f"@task decorates a function; got {type(fn).__name__} {fn!r}")
@@ -87,6 +88,10 @@ class Task(Generic[R]):
             "task", self.name, task_run_name, tags, timeout_seconds, on_completion, on_failure
         )
         self.task_run_name = task_run_name
+        if log_prints is not None and not isinstance(log_prints, bool):
+            raise TypeError(f"log_prints on task {self.name!r} must be True, False or None (inherit)")
+        #: print() inside the run goes to the run logger (None: as the enclosing flow says)
+        self.log_prints = log_prints
         self.timeout_seconds = timeout_seconds
         self.retries = retries
         self.retry_delay_seconds = retry_delay_seconds
@@ -122,6 +127,7 @@ class Task(Generic[R]):
             "timeout_seconds": self.timeout_seconds,
             "on_completion": list(self.on_completion),
             "on_failure": list(self.on_failure),
+            "log_prints": self.log_prints,
         }
 
     def with_options(self, **options: Any) -> Task[R]:
@@ -170,7 +176,7 @@ class Task(Generic[R]):
         applies to every run.
         """
         calls = map_arguments(self.name, args, kwargs)
-        return [engine.submit_task(self, a, k, wait_for=wait_for) for a, k in calls]
+        return [engine.submit_task(self, a, k, wait_for=wait_for, map_index=i) for i, (a, k) in enumerate(calls)]
 
     def __get__(self, instance: Any, owner: Any) -> Any:
         if instance is None:
@@ -270,6 +276,7 @@ def task(
     timeout_seconds: float | None = None,
     on_completion: Iterable[Callable[..., Any]] | None = None,
     on_failure: Iterable[Callable[..., Any]] | None = None,
+    log_prints: bool | None = None,
 ) -> Callable[[F], Task[Any]]: ...
 
 

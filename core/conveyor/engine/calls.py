@@ -19,6 +19,7 @@ from conveyor.engine.attempts import attempts, drive, drive_async
 from conveyor.engine.context import flow_run_context, task_run_context
 from conveyor.engine.flow_run import TIMED_OUT, ActiveFlowRun
 from conveyor.engine.hooks import run_state_hooks
+from conveyor.engine.logs import install_print_to_log, printing_to_log
 from conveyor.engine.task_run import ActiveTaskRun
 from conveyor.engine.timeouts import call_with_timeout, timed_out_error
 from conveyor.futures import ConveyorFuture, resolve_futures
@@ -56,18 +57,30 @@ def run_task(task: Task[Any], args: tuple[Any, ...], kwargs: dict[str, Any],
         state = run.prepare()
         if state is None:
             token = task_run_context.set(run.context())
+            prints = _log_prints(task.log_prints)
             try:
                 state = drive(attempts(run, task.retries, task.retry_delay_seconds), attempt)
             except BaseException as exc:
                 run.crashed(exc)
                 raise
             finally:
+                if prints is not None:
+                    printing_to_log.reset(prints)
                 task_run_context.reset(token)
     finally:
         if top_level:
             run.writer.flush()
     run_state_hooks("task", task, run.info, state)
     return _task_outcome(run, state, return_state)
+
+
+def _log_prints(option: bool | None) -> Any:
+    """Apply a run's ``log_prints`` (None: keep the enclosing run's); the token to reset, or None."""
+    if option is None:
+        return None
+    if option:
+        install_print_to_log()
+    return printing_to_log.set(option)
 
 
 def _task_outcome(run: ActiveTaskRun, state: State, return_state: bool) -> Any:
@@ -103,12 +116,15 @@ async def run_task_async(task: Task[Any], args: tuple[Any, ...], kwargs: dict[st
         state = run.prepare()
         if state is None:
             token = task_run_context.set(run.context())
+            prints = _log_prints(task.log_prints)
             try:
                 state = await drive_async(attempts(run, task.retries, task.retry_delay_seconds), attempt)
             except BaseException as exc:
                 run.crashed(exc)
                 raise
             finally:
+                if prints is not None:
+                    printing_to_log.reset(prints)
                 task_run_context.reset(token)
     finally:
         if top_level:
@@ -118,13 +134,16 @@ async def run_task_async(task: Task[Any], args: tuple[Any, ...], kwargs: dict[st
 
 
 def submit_task(task: Task[Any], args: tuple[Any, ...], kwargs: dict[str, Any],
-                wait_for: Iterable[Any] | None = None) -> ConveyorFuture[Any]:
+                wait_for: Iterable[Any] | None = None, map_index: int | None = None) -> ConveyorFuture[Any]:
     """Queue a task run on the flow run's task runner; return its future.
 
     Outside a flow the run executes at once and the returned future is done.
     """
     ctx = flow_run_context.get()
-    run = ActiveTaskRun(task, args, kwargs, ctx, wait_for=wait_for)
+    run = ActiveTaskRun(task, args, kwargs, ctx, wait_for=wait_for, map_index=map_index)
+    if ctx is not None:
+        run.submitted = True
+        ctx.progress.submitted(task.name)
     run.record(State(PENDING, "Pending"))
     if task.is_async:
         def work() -> State:
@@ -174,6 +193,7 @@ def run_flow(flow: Flow[Any], args: tuple[Any, ...], kwargs: dict[str, Any], ret
 
     token = flow_run_context.set(run.flow_ctx)
     task_token = task_run_context.set(None)
+    prints = _log_prints(flow.log_prints)
     state: State | None = None
     try:
         try:
@@ -185,6 +205,8 @@ def run_flow(flow: Flow[Any], args: tuple[Any, ...], kwargs: dict[str, Any], ret
             state = run.crashed(exc)
             raise
         finally:
+            if prints is not None:
+                printing_to_log.reset(prints)
             flow_run_context.reset(token)
             task_run_context.reset(task_token)
             if state is not None:
@@ -224,6 +246,7 @@ async def run_flow_async(flow: Flow[Any], args: tuple[Any, ...], kwargs: dict[st
 
     token = flow_run_context.set(run.flow_ctx)
     task_token = task_run_context.set(None)
+    prints = _log_prints(flow.log_prints)
     state: State | None = None
     try:
         state = run.prepare()
@@ -234,6 +257,8 @@ async def run_flow_async(flow: Flow[Any], args: tuple[Any, ...], kwargs: dict[st
         state = run.crashed(exc)
         raise
     finally:
+        if prints is not None:
+            printing_to_log.reset(prints)
         flow_run_context.reset(token)
         task_run_context.reset(task_token)
         if state is not None:

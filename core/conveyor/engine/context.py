@@ -108,6 +108,8 @@ class FlowRunContext:
         self._positions_lock = threading.Lock()
         #: results earlier attempts of this flow run (or the runs it resumes) may hand on
         self.reuse: ReuseIndex | None = None
+        #: counts of submitted task runs, for progress lines (set by the engine)
+        self.progress: Any = None
 
     def new_attempt(self, attempt: int) -> None:
         """Start attempt ``attempt``: positions count from 0 again."""

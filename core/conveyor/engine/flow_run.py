@@ -21,6 +21,7 @@ from conveyor.engine.ids import new_run_id
 from conveyor.engine.logs import configure_logging, logger
 from conveyor.engine.options import fill_run_name
 from conveyor.engine.origin import bind_parameters, flow_ref, keep_parameters, this_process
+from conveyor.engine.progress import Progress
 from conveyor.engine.reading import load_reference
 from conveyor.engine.recorder import TYPE_TEXT, Recorder
 from conveyor.engine.reuse import SUBFLOW, Counterpart, ReuseIndex, input_hash, resume_chain
@@ -159,6 +160,7 @@ class ActiveFlowRun(Recorder):
         self.flow_ctx = FlowRunContext(
             flow, self.info, store, self.runner, parent, persist_by_default, destinations
         )
+        self.flow_ctx.progress = Progress(flow.name)
         self.decision = plugins.resolve_persistence(
             PersistenceOptions(
                 "flow",

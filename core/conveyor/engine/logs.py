@@ -1,16 +1,30 @@
-"""conveyor's log lines: the level setting, a handler when nothing shows logs, one line per state.
+"""conveyor's log lines: the level setting, one line per run at its end, run loggers, prints.
 
-May import: conveyor.settings, conveyor.states.
+At INFO each task run and flow run logs one line when it ends: its name (with its map
+index or ``task_run_name``), final state, duration, where its result went with its size
+(or "in memory", or the literal) and the policy's reason; Failed and Crashed at ERROR.
+Pending, Running and retry states are DEBUG lines. :func:`get_run_logger` gives a logger
+whose lines name the current run; ``log_prints=True`` sends ``print`` inside a run there.
+
+May import: conveyor.engine.context, conveyor.results, conveyor.settings, conveyor.states.
 """
 
 from __future__ import annotations
 
+import builtins
+import contextvars
 import logging
+import sys
+import threading
+from typing import Any
 
+from conveyor.engine.context import flow_run_context, task_run_context
+from conveyor.results import ResultLiteral, ResultReference, UnpersistedResult
 from conveyor.settings import get_settings
-from conveyor.states import CRASHED, FAILED, State
+from conveyor.states import CRASHED, FAILED, FINAL_TYPES, State
 
 logger = logging.getLogger("conveyor")
+run_logger = logging.getLogger("conveyor.runs")
 
 _handler_added = False
 
@@ -32,17 +46,122 @@ def configure_logging() -> bool:
     return settings.persist_by_default
 
 
-def log_state(kind: str, name: str, run_id: str, state: State, where: str | None = None) -> None:
-    """One line for a state change (ERROR for Failed and Crashed, else INFO)."""
-    level = logging.ERROR if state.type in (FAILED, CRASHED) else logging.INFO
+def state_level(state: State) -> int:
+    """The level of a state's line: ERROR for Failed/Crashed, INFO for other final states,
+    DEBUG for the states on the way (Pending, Running, AwaitingRetry, Retrying)."""
+    kind = state.type
+    if kind is FAILED or kind is CRASHED:
+        return logging.ERROR
+    return logging.INFO if kind in FINAL_TYPES else logging.DEBUG
+
+
+def format_size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"  # pragma: no cover
+
+
+def format_seconds(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    return f"{seconds / 60:.1f} min"
+
+
+def _result_part(state: State, where: str | None) -> str:
+    data = state.data
+    kind = type(data)
+    if kind is ResultLiteral:
+        return f"; result {data.value!r} (a literal, kept in the database)"  # type: ignore[union-attr]
+    if kind is ResultReference:
+        size = format_size(data.size)  # type: ignore[union-attr]
+        return f"; written to {where} ({size})" if where else f"; read back ({size})"
+    if kind is UnpersistedResult and state.type not in (FAILED, CRASHED):
+        return "; result in memory only"
+    return f"; written to {where}" if where else ""
+
+
+def log_state(kind: str, label: str, run_id: str, state: State, where: str | None = None,
+              started: float | None = None) -> None:
+    """The line for one state of a run (see the module docstring for which and at what level)."""
+    level = state_level(state)
     if not logger.isEnabledFor(level):
         return
-    line = f"{kind} run {name!r} ({run_id}): {state.name}"
+    line = f"{kind} run {label} ({run_id}): {state.name}"
+    final = state.type in FINAL_TYPES
+    if final and started is not None:
+        line += f" in {format_seconds(max(state.ts - started, 0.0))}"
     if state.message:
         line += f": {state.message}"
-    if where:
-        line += f"; written to {where}"
+    if final:
+        line += _result_part(state, where)
     logger.log(level, line)
 
 
-__all__ = ["configure_logging", "log_state", "logger"]
+# -- run loggers and prints -----------------------------------------------------------
+
+
+class RunLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """A logger whose lines start with the run they come from."""
+
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        return f"{self.extra['run']}: {msg}", kwargs  # type: ignore[index]
+
+
+def get_run_logger() -> logging.LoggerAdapter:  # type: ignore[type-arg]
+    """A logger for the current task run or flow run (``conveyor.runs``); its lines name the
+    run (``task run 'load' (id)``). Outside any run, a plain logger's lines say so."""
+    task_ctx = task_run_context.get()
+    if task_ctx is not None:
+        info = task_ctx.task_run
+        where = f"task run {info.task_name!r} ({info.id})"
+        extra = {"run": where, "task_run_id": info.id, "flow_run_id": info.flow_run_id}
+    else:
+        flow_ctx = flow_run_context.get()
+        if flow_ctx is not None:
+            info2 = flow_ctx.flow_run
+            where = f"flow run {info2.flow_name!r} ({info2.id})"
+            extra = {"run": where, "flow_run_id": info2.id}
+        else:
+            extra = {"run": "outside any run"}
+    return RunLogger(run_logger, extra)
+
+
+#: Set while a run with ``log_prints=True`` runs (its code, and tasks it calls).
+printing_to_log: contextvars.ContextVar[bool] = contextvars.ContextVar("conveyor_log_prints", default=False)
+_original_print = builtins.print
+_installed = threading.Lock()
+
+
+def _print(*args: Any, sep: str | None = " ", end: str | None = "\n", file: Any = None,
+           flush: bool = False) -> None:
+    if printing_to_log.get() and (file is None or file is sys.stdout):
+        get_run_logger().info((sep if sep is not None else " ").join(str(a) for a in args))
+        return
+    _original_print(*args, sep=sep, end=end, file=file, flush=flush)
+
+
+def install_print_to_log() -> None:
+    """Route ``print`` to the run logger inside runs with ``log_prints=True`` (idempotent;
+    everywhere else ``print`` behaves as before)."""
+    with _installed:
+        if builtins.print is not _print:
+            builtins.print = _print
+
+
+__all__ = [
+    "RunLogger",
+    "configure_logging",
+    "format_seconds",
+    "format_size",
+    "get_run_logger",
+    "install_print_to_log",
+    "log_state",
+    "logger",
+    "printing_to_log",
+    "state_level",
+]

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from conveyor.engine.destination import ResultDestination
     from conveyor.metadata import MetadataWriter
 
+_DEBUG = logging.DEBUG
 _INFO = logging.INFO
 _ERROR = logging.ERROR
 _log_enabled = logger.isEnabledFor
@@ -140,9 +141,20 @@ class Recorder:
                 self.run_count,
             )
         self.current[0] = state
-        if _log_enabled(_ERROR if stype is FAILED or stype is CRASHED else _INFO):
-            log_state(self.kind, self.name, run_id, state, where)
+        if stype in FINAL:
+            if _log_enabled(_ERROR if stype is FAILED or stype is CRASHED else _INFO):
+                log_state(self.kind, self.label(), run_id, state, where, self.start_time)
+            self._ended(state)
+        elif _log_enabled(_DEBUG):
+            log_state(self.kind, self.label(), run_id, state, where)
         return state
+
+    def label(self) -> str:
+        """How log lines name this run: its task's or flow's name, quoted."""
+        return repr(self.name)
+
+    def _ended(self, state: State) -> None:
+        """The run reached a final state (a task run counts towards its flow's progress)."""
 
     # Persistence ---------------------------------------------------------------------
 

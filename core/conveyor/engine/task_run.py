@@ -60,7 +60,9 @@ class ActiveTaskRun(Recorder):
         "cached_json",
         "info",
         "kwargs",
+        "map_index",
         "position",
+        "submitted",
         "wait_for",
     )
 
@@ -72,8 +74,13 @@ class ActiveTaskRun(Recorder):
         ctx: FlowRunContext | None,
         persist_by_default: bool | None = None,
         wait_for: Iterable[Any] | None = None,
+        map_index: int | None = None,
     ) -> None:
         self.obj = task
+        #: the run's index in its task.map(...) call, or None
+        self.map_index = map_index
+        #: the run was submitted (counted in its flow run's progress lines)
+        self.submitted = False
         #: futures (or states) to wait for before the run starts (``wait_for=[...]``)
         self.wait_for = tuple(wait_for) if wait_for else ()
         self.id = run_id = new_run_id()
@@ -161,6 +168,17 @@ class ActiveTaskRun(Recorder):
             call,
             labels,
         )
+
+    def label(self) -> str:
+        """``'clean'[3]`` for a mapped run, ``'fetch' named 'fetch-2024-01-31'``, or ``'load'``."""
+        if self.map_index is not None:
+            return f"{self.name!r}[{self.map_index}]"
+        name = self.run_name() if self.obj.task_run_name is not None else None
+        return f"{self.name!r} named {name!r}" if name else repr(self.name)
+
+    def _ended(self, state: State) -> None:
+        if self.submitted and self.ctx is not None:
+            self.ctx.progress.ended(self.name, state.type is not COMPLETED)
 
     def run_name(self) -> str | None:
         """``task_run_name`` filled in (None without one, or when it cannot be: logged)."""
