@@ -186,10 +186,19 @@ def test_existing_slug_needs_overwrite(capsys, tmp_path):
 def test_help_after_the_type_lists_its_fields(capsys):
     code, out, _err = run(capsys, "blocks", "create", "test-shelf", "x", "--help")
     assert code == 0
-    assert out.strip() == (
+    lines = out.strip().splitlines()
+    assert lines[0] == (
         "fields of block type 'test-shelf': --root (required), --token (secret), "
         "--depth, --ratio, --strict, --tags"
     )
+    # Then one line per field: its type, whether required or secret, its default.
+    assert [line.split()[0] for line in lines[1:]] == [
+        "--root", "--token", "--depth", "--ratio", "--strict", "--tags",
+    ]  # fmt: skip
+    assert "str; required" in lines[1]
+    assert "str | None; secret" in lines[2]
+    assert "int; default 1" in lines[3] and "float; default 0.5" in lines[4]
+    assert "bool; default False" in lines[5] and "(JSON); default []" in lines[6]
 
 
 # -- ls ---------------------------------------------------------------------------------------

@@ -169,10 +169,44 @@ def test_disable_plugins_setting(monkeypatch):
     assert "storage-s3" not in names and "serializer-json" not in names
     assert "storage-local" in names
     with plugins.use_plugin_manager(pm):
-        with pytest.raises(ImportError, match=r"conveyor-storage-s3 \(pip install 'conveyor\[s3\]'\)"):
+        # Installed but disabled: the error names the setting to change, not "install ...".
+        with pytest.raises(ImportError) as imported:
             from conveyor.filesystems import S3  # noqa: F401
-        with pytest.raises(UnknownNameError, match="install conveyor-serializer-json"):
+        assert "its plugin conveyor-storage-s3 is installed but disabled by " in str(imported.value)
+        assert "CONVEYOR_DISABLE_PLUGINS=storage-s3; remove 'storage-s3'" in str(imported.value)
+        assert "pip install" not in str(imported.value)
+        with pytest.raises(UnknownNameError) as info:
             resolve_serializer("json")
+        message = str(info.value)
+        assert message.startswith("unknown serializer 'json'; available: compressed, pickle; ")
+        assert "conveyor-serializer-json is installed but disabled by CONVEYOR_DISABLE_PLUGINS" in message
+        assert "install conveyor-serializer-json" not in message
+    # Not installed at all (no entry points loaded): the install hint, as before.
+    bare = plugins.make_plugin_manager(load_entry_points=False)
+    with plugins.use_plugin_manager(bare), pytest.raises(UnknownNameError, match="install conveyor-serializer-json"):
+        resolve_serializer("json")
+
+
+def test_disabling_storage_local_says_so(monkeypatch):
+    from conveyor.filesystems import default_storage
+
+    monkeypatch.setenv("CONVEYOR_DISABLE_PLUGINS", "storage-local")
+    with plugins.use_plugin_manager(plugins.make_plugin_manager()), pytest.raises(UnknownNameError) as info:
+        default_storage()
+    assert "disabled by CONVEYOR_DISABLE_PLUGINS=storage-local" in str(info.value)
+    assert "install conveyor-storage-local" not in str(info.value)
+
+
+def test_an_unknown_name_in_disable_plugins_is_reported(monkeypatch, caplog):
+    monkeypatch.setenv("CONVEYOR_DISABLE_PLUGINS", "storage-lokal, serializer-json")
+    with caplog.at_level("WARNING", logger="conveyor.plugins"):
+        pm = plugins.make_plugin_manager()
+    assert pm.get_plugin("storage-local") is not None
+    warnings = [r.getMessage() for r in caplog.records if r.name == "conveyor.plugins"]
+    assert len(warnings) == 1, warnings
+    assert "CONVEYOR_DISABLE_PLUGINS names 'storage-lokal'" in warnings[0]
+    assert "installed entry points: serializer-json, serializer-pickle, storage-local, storage-s3" in warnings[0]
+    assert "serializer-json'" not in warnings[0].split("installed")[0]  # a real one is not reported
 
 
 def test_two_plugins_with_the_same_serializer_type_name_both(tmp_path):

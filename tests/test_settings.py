@@ -91,3 +91,33 @@ def test_default_storage_follows_setting(monkeypatch, tmp_path):
     block = default_storage()
     assert block.block_type == "local-file-system"
     assert Path(block.basepath) == tmp_path / "elsewhere"
+
+
+def test_signature_and_import_settings(monkeypatch):
+    for var in ("CONVEYOR_RESULTS_REQUIRE_SIGNATURES", "CONVEYOR_SERIALIZERS_ALLOWED_IMPORTS"):
+        monkeypatch.delenv(var, raising=False)
+    s = get_settings()
+    assert s.require_signatures is False and s.allowed_imports == frozenset()
+    monkeypatch.setenv("CONVEYOR_RESULTS_REQUIRE_SIGNATURES", "yes")
+    monkeypatch.setenv("CONVEYOR_SERIALIZERS_ALLOWED_IMPORTS", " myapp.codecs:decode, dill ,")
+    s = get_settings()
+    assert s.require_signatures is True
+    assert s.allowed_imports == {"myapp.codecs:decode", "dill"}
+    monkeypatch.setenv("CONVEYOR_RESULTS_REQUIRE_SIGNATURES", "sure")
+    with pytest.raises(SettingsError, match="CONVEYOR_RESULTS_REQUIRE_SIGNATURES='sure'"):
+        get_settings()
+
+
+def test_signing_keys_never_show_their_secret(monkeypatch):
+    from conveyor.settings import get_signing_keys
+
+    monkeypatch.delenv("CONVEYOR_RESULTS_SIGNING_KEY_FILE", raising=False)
+    monkeypatch.setenv("CONVEYOR_RESULTS_SIGNING_KEY", "prod-1:" + "s" * 30)
+    monkeypatch.setenv("CONVEYOR_RESULTS_VERIFICATION_KEYS", "prod-0:" + "t" * 30)
+    keys = get_signing_keys()
+    assert keys.signing is not None and keys.signing.key_id == "prod-1"
+    assert keys.key_ids == ["prod-1", "prod-0"]
+    assert "s" * 30 not in repr(keys) and "t" * 30 not in repr(keys)
+    monkeypatch.setenv("CONVEYOR_RESULTS_SIGNING_KEY_FILE", "/nonexistent/keys")
+    with pytest.raises(SettingsError, match="set only one of them"):
+        get_signing_keys()

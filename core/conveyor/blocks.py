@@ -13,7 +13,9 @@ May import: conveyor.exceptions, conveyor.filesystems, conveyor.metadata, convey
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
+
+import attrs
 
 from conveyor.exceptions import UnknownNameError
 from conveyor.filesystems import StorageBlock, block_from_dict, get_storage_class, load_block
@@ -21,16 +23,66 @@ from conveyor.metadata import document_id, get_store
 from conveyor.storage.saved import check_name, parse_slug, save_block
 
 
-def list_blocks(block_type: str | None = None) -> list[tuple[str, dict[str, Any]]]:
-    """``[(slug, public configuration)]`` of saved blocks; secrets masked."""
+@attrs.frozen
+class SavedBlock:
+    """One saved block as a listing shows it: never a secret.
+
+    :ivar slug: ``"<block_type>/<name>"``.
+    :ivar config: the public configuration (secrets shown as ``'********'``), or None when
+        it cannot be shown (see ``problem``).
+    :ivar fields: the names of the stored fields.
+    :ivar status: ``"ok"``; ``"unavailable"`` (the block type's plugin is missing or
+        disabled: only the plugin knows which fields are secret, so no value is shown);
+        ``"damaged"`` (the stored row cannot be read back as a configuration).
+    :ivar problem: one line saying why the configuration is not shown, or None.
+    """
+
+    slug: str
+    config: dict[str, Any] | None
+    fields: tuple[str, ...] = ()
+    status: Literal["ok", "unavailable", "damaged"] = "ok"
+    problem: str | None = None
+
+
+def saved_blocks(block_type: str | None = None) -> list[SavedBlock]:
+    """Every saved block (of ``block_type`` when given), sorted; one bad row is one finding."""
     out = []
     for btype, name, config in get_store().list_blocks(block_type):
+        slug = f"{btype}/{name}"
+        if config is None:
+            out.append(SavedBlock(slug, None, (), "damaged", (
+                f"its stored configuration is damaged (not a JSON object); save it again with "
+                f"overwrite, or remove it with `conveyor blocks rm {slug}`"
+            )))
+            continue
+        fields = tuple(config)
         try:
-            shown = get_storage_class(btype).from_config(config).public_config()
-        except Exception:  # noqa: BLE001 - plugin missing or config stale: field names only
-            shown = {k: "?" for k in config}
-        out.append((f"{btype}/{name}", shown))
+            cls = get_storage_class(btype)
+        except UnknownNameError as exc:
+            out.append(SavedBlock(slug, None, fields, "unavailable", (
+                f"values not shown, since only the block type's plugin knows which fields are "
+                f"secret: {exc}"
+            )))
+            continue
+        try:
+            shown = cls.from_config(config).public_config()
+        except Exception as exc:  # noqa: BLE001 - a stale or damaged configuration is a finding
+            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            out.append(SavedBlock(slug, None, fields, "damaged", (
+                f"its stored configuration no longer makes a {cls.__name__}: {message}"
+            )))
+            continue
+        out.append(SavedBlock(slug, shown, fields))
     return out
+
+
+def list_blocks(block_type: str | None = None) -> list[tuple[str, dict[str, Any]]]:
+    """``[(slug, public configuration)]`` of saved blocks; secrets masked.
+
+    A block whose configuration cannot be shown (its plugin is missing, or its row is
+    damaged) comes with an empty dict; :func:`saved_blocks` says why.
+    """
+    return [(b.slug, b.config if b.config is not None else {}) for b in saved_blocks(block_type)]
 
 
 def delete_block(slug: str) -> None:
@@ -62,6 +114,7 @@ def saved_slugs(block: StorageBlock) -> list[str]:
 
 
 __all__ = [
+    "SavedBlock",
     "block_from_document",
     "check_name",
     "delete_block",
@@ -70,5 +123,6 @@ __all__ = [
     "parse_slug",
     "record_block",
     "save_block",
+    "saved_blocks",
     "saved_slugs",
 ]

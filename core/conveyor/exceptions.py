@@ -61,3 +61,15 @@ class MissingResult(ConveyorError):
 
 class BlockExistsError(ConveyorError, FileExistsError):
     """A block is being saved under a name that is already taken."""
+
+
+class MetadataError(ConveyorError):
+    """The metadata database cannot be opened, read or written (the message names the file)."""
+
+
+class DatabaseLockedError(MetadataError):
+    """Another process held the metadata database's write lock for longer than the busy timeout."""
+
+
+class SignatureError(ConveyorError):
+    """A result reference is unsigned where signatures are required, or its signature is wrong."""

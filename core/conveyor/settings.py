@@ -8,6 +8,11 @@
 | ``CONVEYOR_LOCAL_STORAGE_PATH`` | folder of the default result storage | ``.conveyor-results`` in the working directory |
 | ``CONVEYOR_DISABLE_PLUGINS`` | comma-separated entry-point names not to load | empty |
 | ``CONVEYOR_LOGGING_LEVEL`` | level of conveyor's log lines | ``INFO`` |
+| ``CONVEYOR_RESULTS_SIGNING_KEY`` | ``[key id:]secret`` that signs every result reference written | none |
+| ``CONVEYOR_RESULTS_SIGNING_KEY_FILE`` | a file (``0600``) holding the signing key, then more verification keys, one a line | none |
+| ``CONVEYOR_RESULTS_VERIFICATION_KEYS`` | comma-separated ``[key id:]secret`` also accepted when checking (rotated-out keys) | none |
+| ``CONVEYOR_RESULTS_REQUIRE_SIGNATURES`` | refuse every result reference that is not signed by a known key | ``false`` |
+| ``CONVEYOR_SERIALIZERS_ALLOWED_IMPORTS`` | comma-separated import paths a stored serializer configuration may name | none |
 
 Reading them fresh (no import-time caching) lets tests and users change the
 environment between runs.
@@ -15,7 +20,11 @@ environment between runs.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
+import re
+import threading
 from pathlib import Path
 
 import attrs
@@ -46,6 +55,10 @@ def _path(name: str, default: Path) -> Path:
     return Path(raw).expanduser() if raw else default
 
 
+def _list(name: str) -> frozenset[str]:
+    return frozenset(p.strip() for p in os.environ.get(name, "").split(",") if p.strip())
+
+
 @attrs.frozen
 class Settings:
     """A snapshot of conveyor's settings."""
@@ -56,6 +69,8 @@ class Settings:
     local_storage_path: Path
     disabled_plugins: frozenset[str]
     logging_level: str
+    require_signatures: bool = False
+    allowed_imports: frozenset[str] = frozenset()
 
     @property
     def database_path(self) -> Path:
@@ -71,12 +86,140 @@ def get_settings() -> Settings:
             f"CONVEYOR_LOGGING_LEVEL={level!r} is not a logging level; "
             f"use one of: {', '.join(_LEVELS)}"
         )
-    disabled = os.environ.get("CONVEYOR_DISABLE_PLUGINS", "")
     return Settings(
         home=_path("CONVEYOR_HOME", Path.home() / ".conveyor"),
         default_serializer=serializer,
         persist_by_default=_bool("CONVEYOR_RESULTS_PERSIST_BY_DEFAULT", False),
         local_storage_path=_path("CONVEYOR_LOCAL_STORAGE_PATH", Path.cwd() / ".conveyor-results"),
-        disabled_plugins=frozenset(p.strip() for p in disabled.split(",") if p.strip()),
+        disabled_plugins=_list("CONVEYOR_DISABLE_PLUGINS"),
         logging_level=level,
+        require_signatures=_bool("CONVEYOR_RESULTS_REQUIRE_SIGNATURES", False),
+        allowed_imports=_list("CONVEYOR_SERIALIZERS_ALLOWED_IMPORTS"),
     )
+
+
+# -- result signing keys ------------------------------------------------------------------
+
+#: Shortest secret accepted as a signing or verification key.
+MIN_KEY_LENGTH = 16
+_KEY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_KEY_HINT = "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
+
+@attrs.frozen
+class SigningKey:
+    """One HMAC key: its id (recorded in each signature) and its secret (never shown)."""
+
+    key_id: str
+    secret: bytes = attrs.field(repr=False)
+
+
+@attrs.frozen
+class SigningKeys:
+    """The keys of this process: the one that signs (or None) and every one that verifies."""
+
+    signing: SigningKey | None = None
+    verifying: tuple[SigningKey, ...] = ()
+
+    def find(self, key_id: str) -> SigningKey | None:
+        for key in self.verifying:
+            if key.key_id == key_id:
+                return key
+        return None
+
+    @property
+    def key_ids(self) -> list[str]:
+        return [k.key_id for k in self.verifying]
+
+
+def parse_key(text: str, source: str) -> SigningKey:
+    """``"[key id:]secret"`` as a key; without an id, the id is derived from the secret."""
+    raw = text.strip()
+    key_id, sep, secret = raw.partition(":")
+    if not sep or not _KEY_ID.match(key_id):
+        key_id, secret = "", raw
+    if len(secret) < MIN_KEY_LENGTH:
+        raise SettingsError(
+            f"{source} holds a key of {len(secret)} characters; a signing key needs at least "
+            f"{MIN_KEY_LENGTH} (written '[key id:]secret'); {_KEY_HINT}"
+        )
+    if not key_id:
+        key_id = "k-" + hmac.new(secret.encode(), b"conveyor key id", hashlib.sha256).hexdigest()[:12]
+    return SigningKey(key_id, secret.encode())
+
+
+def _key_file_lines(path: Path) -> list[str]:
+    name = f"CONVEYOR_RESULTS_SIGNING_KEY_FILE={str(path)!r}"
+    try:
+        if os.stat(path).st_mode & 0o077:
+            raise SettingsError(
+                f"{name} may be read or written by other users; make it private with "
+                f"chmod 600 {path}"
+            )
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SettingsError(f"{name} cannot be read ({exc.strerror or exc})") from exc
+    lines = [line.strip() for line in text.splitlines()]
+    lines = [line for line in lines if line and not line.startswith("#")]
+    if not lines:
+        raise SettingsError(f"{name} holds no key; put the signing key on its first line")
+    return lines
+
+
+_keys_lock = threading.Lock()
+_keys_cache: dict[tuple[object, ...], SigningKeys] = {}
+
+
+def get_signing_keys() -> SigningKeys:
+    """The result signing keys set by the ``CONVEYOR_RESULTS_*KEY*`` variables.
+
+    ``CONVEYOR_RESULTS_SIGNING_KEY`` (or the first line of ``..._SIGNING_KEY_FILE``) signs;
+    it, the file's further lines and ``CONVEYOR_RESULTS_VERIFICATION_KEYS`` verify.
+    """
+    env = os.environ.get("CONVEYOR_RESULTS_SIGNING_KEY", "").strip()
+    file_name = os.environ.get("CONVEYOR_RESULTS_SIGNING_KEY_FILE", "").strip()
+    extra = os.environ.get("CONVEYOR_RESULTS_VERIFICATION_KEYS", "")
+    if env and file_name:
+        raise SettingsError(
+            "both CONVEYOR_RESULTS_SIGNING_KEY and CONVEYOR_RESULTS_SIGNING_KEY_FILE are set; "
+            "set only one of them"
+        )
+    path = Path(file_name).expanduser() if file_name else None
+    try:
+        stamp = os.stat(path) if path is not None else None
+        fingerprint = (stamp.st_ino, stamp.st_mtime_ns, stamp.st_size, stamp.st_mode) if stamp else None
+    except OSError:
+        fingerprint = ("unreadable",)
+    cache_key = (env, file_name, fingerprint, extra)
+    with _keys_lock:
+        found = _keys_cache.get(cache_key)
+    if found is not None:
+        return found
+    signing: SigningKey | None = None
+    verifying: list[SigningKey] = []
+    if env:
+        signing = parse_key(env, "CONVEYOR_RESULTS_SIGNING_KEY")
+    elif path is not None:
+        lines = _key_file_lines(path)
+        source = f"CONVEYOR_RESULTS_SIGNING_KEY_FILE={str(path)!r}"
+        signing = parse_key(lines[0], source)
+        verifying.extend(parse_key(line, source) for line in lines[1:])
+    verifying.extend(
+        parse_key(part, "CONVEYOR_RESULTS_VERIFICATION_KEYS") for part in extra.split(",") if part.strip()
+    )
+    if signing is not None:
+        verifying.insert(0, signing)
+    seen: dict[str, SigningKey] = {}
+    for key in verifying:
+        other = seen.setdefault(key.key_id, key)
+        if other.secret != key.secret:
+            raise SettingsError(
+                f"two different result signing keys have the id {key.key_id!r}; give each "
+                f"key its own id ('id:secret')"
+            )
+    keys = SigningKeys(signing, tuple(seen.values()))
+    with _keys_lock:
+        if len(_keys_cache) > 32:
+            _keys_cache.clear()
+        _keys_cache[cache_key] = keys
+    return keys

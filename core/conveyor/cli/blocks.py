@@ -10,25 +10,42 @@ from __future__ import annotations
 import argparse
 import json
 
-from conveyor.blocks import check_name, delete_block, list_blocks, save_block
-from conveyor.cli.fields import block_fields, fields_listing, parse_field_args
+from conveyor.blocks import check_name, delete_block, save_block, saved_blocks
+from conveyor.cli.fields import fields_help, parse_field_args
 from conveyor.exceptions import BlockExistsError, ConfigurationError
-from conveyor.filesystems import get_storage_class
+from conveyor.filesystems import get_storage_class, storage_classes
 
 
 def _cmd_ls(args: argparse.Namespace) -> int:
-    blocks = list_blocks(args.type)
+    blocks = saved_blocks(args.type)
+    if args.type is not None and not blocks and args.type not in storage_classes():
+        get_storage_class(args.type)  # an unknown block type: say so, listing the known ones
     if args.json:
-        print(json.dumps([{"slug": slug, "config": config} for slug, config in blocks], indent=2))
-        return 0
+        doc = []
+        for b in blocks:
+            entry: dict[str, object] = {"slug": b.slug, "config": b.config}
+            if b.problem is not None:
+                entry.update(status=b.status, fields=list(b.fields), problem=b.problem)
+            doc.append(entry)
+        print(json.dumps(doc, indent=2))
+        return 1 if any(b.status == "damaged" for b in blocks) else 0
     if not blocks:
-        print("no saved blocks; save one with `conveyor blocks create TYPE NAME --field value ...`")
+        which = f" of type {args.type!r}" if args.type else ""
+        print(f"no saved blocks{which}; save one with `conveyor blocks create TYPE NAME --field value ...`")
         return 0
-    width = max(len(slug) for slug, _ in blocks)
-    for slug, config in blocks:
-        shown = ", ".join(f"{k}={v!r}" for k, v in config.items())
-        print(f"{slug:<{width}}  {shown}")
-    return 0
+    width = max(len(b.slug) for b in blocks)
+    for b in blocks:
+        if b.config is not None:
+            shown = ", ".join(f"{k}={v!r}" for k, v in b.config.items())
+        elif b.status == "damaged":
+            shown = f"DAMAGED: {b.problem}"
+        else:
+            shown = f"fields {', '.join(b.fields) or 'none'} ({b.problem})"
+        print(f"{b.slug:<{width}}  {shown}")
+    damaged = sum(1 for b in blocks if b.status == "damaged")
+    if damaged:
+        print(f"{damaged} saved block(s) could not be read back; the others are listed above")
+    return 1 if damaged else 0
 
 
 def _cmd_create(args: argparse.Namespace) -> int:
@@ -37,7 +54,7 @@ def _cmd_create(args: argparse.Namespace) -> int:
     overwrite = args.overwrite or "--overwrite" in tokens
     tokens = [t for t in tokens if t != "--overwrite"]
     if "-h" in tokens or "--help" in tokens:
-        print(fields_listing(args.block_type, block_fields(cls)))
+        print(fields_help(args.block_type, cls))
         return 0
     check_name(args.name)
     config = parse_field_args(args.block_type, cls, tokens)

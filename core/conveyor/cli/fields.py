@@ -7,7 +7,9 @@ against the field's annotation.
 
 from __future__ import annotations
 
+import inspect
 import json
+import re
 import sys
 import types
 import typing
@@ -19,6 +21,8 @@ import attrs
 from conveyor.exceptions import ConfigurationError
 from conveyor.filesystems import SECRET
 
+_PARAM = re.compile(r"^:(param|ivar)\s+(\w+):\s*(.*)$")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 
@@ -65,6 +69,72 @@ def fields_listing(block_type: str, fields: Sequence[FieldSpec]) -> str:
     """One line listing the fields of ``block_type`` (for help and error messages)."""
     shown = ", ".join(f.describe() for f in fields) or "none"
     return f"fields of block type {block_type!r}: {shown}"
+
+
+def _type_name(annotation: Any) -> str:
+    """A field's annotation as people read it: ``str``, ``int | None``, ``list[str] (JSON)``."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(_type_name(a) for a in typing.get_args(annotation))
+    if annotation is type(None) or annotation is None:
+        return "None"
+    if isinstance(annotation, str):
+        return annotation
+    text = getattr(annotation, "__name__", None) if origin is None else None
+    text = text or str(annotation).replace("typing.", "")
+    return f"{text} (JSON)" if (origin or annotation) in (dict, list, tuple) else text
+
+
+def _docstring_descriptions(cls: type) -> dict[str, str]:
+    """``:param name: text`` / ``:ivar name: text`` of ``cls``'s docstring (and its bases')."""
+    found: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        doc = inspect.getdoc(klass) if klass.__doc__ else None
+        name: str | None = None
+        for line in (doc or "").splitlines():
+            match = _PARAM.match(line)
+            if match:
+                name = match.group(2)
+                found[name] = match.group(3).strip()
+            elif name and line.startswith((" ", "\t")) and line.strip():
+                found[name] += " " + line.strip()
+            else:
+                name = None
+    for sentence in _SENTENCE.split(" ".join((inspect.getdoc(cls) or "").split())):
+        for mentioned in re.findall(r"``(\w+)``", sentence):  # "Store results under ``basepath``."
+            found.setdefault(mentioned, sentence.replace("``", "").rstrip("."))
+    return found
+
+
+def fields_help(block_type: str, cls: type) -> str:
+    """What ``blocks create TYPE NAME --help`` prints: each field, its type, default and meaning."""
+    fields = block_fields(cls)
+    described = _docstring_descriptions(cls)
+    by_name = {f.name: f for f in attrs.fields(cls)} if attrs.has(cls) else {}
+    lines = [fields_listing(block_type, fields)]
+    width = max((len(f.option) for f in fields), default=0)
+    for spec in fields:
+        notes = [_type_name(spec.annotation)]
+        if spec.required:
+            notes.append("required")
+        if spec.secret:
+            notes.append("secret: give '-' to read it from standard input")
+        attribute = by_name.get(spec.name)
+        default = getattr(attribute, "default", attrs.NOTHING)
+        if not spec.required and not spec.secret:
+            if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+                shown = default.factory() if default.factory in (list, dict, tuple) else None  # type: ignore[attr-defined]
+                if shown is not None:
+                    notes.append(f"default {shown!r}")
+            else:
+                notes.append(f"default {default!r}")
+        help_text = ""
+        if attribute is not None:
+            help_text = str(attribute.metadata.get("help") or attribute.metadata.get("description") or "")
+        help_text = (help_text or described.get(spec.name, "")).replace("``", "")
+        line = f"  {spec.option:<{width}}  {'; '.join(notes)}"
+        lines.append(f"{line}. {help_text}" if help_text else line)
+    return "\n".join(lines)
 
 
 def _allowed(annotation: Any) -> tuple[set[Any], bool]:
@@ -148,4 +218,11 @@ def parse_field_args(block_type: str, cls: type, tokens: Sequence[str]) -> dict[
     return values
 
 
-__all__ = ["FieldSpec", "block_fields", "fields_listing", "parse_field_args", "parse_value"]
+__all__ = [
+    "FieldSpec",
+    "block_fields",
+    "fields_help",
+    "fields_listing",
+    "parse_field_args",
+    "parse_value",
+]

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from conveyor.client import Client, FlowRun, get_client
+from conveyor.client import Client, get_client
 from conveyor.exceptions import ConveyorError, MissingResult
 from conveyor.results import ResultReference, result_from_dict, verify
 from conveyor.serializers import serializer_from_dict
@@ -55,25 +55,49 @@ def _cmd_results_get(args: argparse.Namespace) -> int:
     return 0
 
 
+#: How ``results verify`` labels each kind of problem (``Verification.status``).
+LABELS = {
+    "missing": "MISSING",
+    "corrupt": "DAMAGED",
+    "unreadable": "UNREADABLE",
+    "untrusted": "UNTRUSTED",
+}
+
+
+def _parse(raw: Any) -> Any:
+    """A row's ``state_data`` as a dict; a damaged row's error message (a finding) otherwise."""
+    if raw is None or isinstance(raw, dict):
+        return raw
+    try:
+        return json.loads(raw)
+    except (TypeError, ValueError) as exc:
+        return ValueError(f"its stored result record is not JSON ({exc}): {str(raw)[:80]!r}")
+
+
 def _verify_targets(client: Client, run_id: str | None) -> list[tuple[str, str, Any]]:
-    """``(run kind, run id, result data)`` of the runs to check."""
-    out: list[tuple[str, str, Any]] = []
+    """``(run kind, run id, result data or a ValueError)`` of the runs to check.
+
+    Read as rows, one at a time, so a damaged row is one finding, not the end.
+    """
+    store = client.store
     if run_id is None:
-        for r in client.store.read_result_records():
-            out.append((r["kind"], r["id"], json.loads(r["state_data"])))
+        return [(r["kind"], r["id"], _parse(r["state_data"])) for r in store.read_result_records()]
+    flow = store.read_flow_run(run_id)
+    if flow is not None:
+        out = [("flow", flow["id"], _parse(flow["state_data"]))]
+        out.extend(("task", t["id"], _parse(t["state_data"])) for t in store.read_task_runs(run_id))
         return out
-    run = client.read_run(run_id)
-    if isinstance(run, FlowRun):
-        out.append(("flow", run.id, run.state.data))
-        out.extend(("task", t.id, t.state.data) for t in client.read_task_runs(run.id))
-    else:
-        out.append(("task", run.id, run.state.data))
-    return out
+    task = store.read_task_run(run_id)
+    if task is not None:
+        return [("task", task["id"], _parse(task["state_data"]))]
+    client.read_run(run_id)  # raises the usual "no flow run or task run" error
+    return []
 
 
 def _cmd_results_verify(args: argparse.Namespace) -> int:
     client = get_client()
-    checked = problems = 0
+    checked = 0
+    found = dict.fromkeys(LABELS, 0)
     for kind, rid, data in _verify_targets(client, args.run_id):
         if isinstance(data, dict):
             if data.get("type") != "reference":
@@ -81,9 +105,11 @@ def _cmd_results_verify(args: argparse.Namespace) -> int:
             try:
                 data = result_from_dict(data)
             except (ConveyorError, ValueError, TypeError) as exc:  # a damaged record is a finding
-                problems += 1
-                print(f"DAMAGED  {kind} run {rid}: {exc}")
-                continue
+                data = exc
+        if isinstance(data, Exception):
+            found["corrupt"] += 1
+            print(f"DAMAGED  {kind} run {rid}: {data}")
+            continue
         if not isinstance(data, ResultReference):
             continue
         checked += 1
@@ -92,11 +118,20 @@ def _cmd_results_verify(args: argparse.Namespace) -> int:
             if args.verbose:
                 print(f"ok       {kind} run {rid}: {data.storage} key {data.key}")
         else:
-            problems += 1
-            label = "MISSING " if outcome.status == "missing" else "DAMAGED "
-            print(f"{label} {kind} run {rid}: {outcome.problem}")
+            status = outcome.status if outcome.status in LABELS else "unreadable"
+            found[status] += 1
+            print(f"{LABELS[status]:<8} {kind} run {rid}: {outcome.problem}")
     scope = f"run {args.run_id}" if args.run_id else "all runs"
-    print(f"checked {checked} stored result(s) of {scope}: {problems} missing or damaged")
+    problems = sum(found.values())
+    summary = f"checked {checked} stored result(s) of {scope}: {problems} missing or damaged"
+    others = {k: n for k, n in found.items() if k not in ("missing", "corrupt") and n}
+    if others:
+        detail = ", ".join(f"{n} {LABELS[k].lower()}" for k, n in others.items())
+        summary = (
+            f"checked {checked} stored result(s) of {scope}: {problems} with problems "
+            f"({found['missing']} missing, {found['corrupt']} damaged, {detail})"
+        )
+    print(summary)
     return 1 if problems else 0
 
 

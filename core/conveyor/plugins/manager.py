@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import logging
 import threading
 from collections.abc import Iterable, Iterator
 from types import ModuleType
@@ -27,9 +28,16 @@ import pluggy
 from conveyor import hookspecs
 from conveyor.markers import PROJECT_NAME
 from conveyor.plugins.builtin import DEFAULT_PLUGINS
-from conveyor.plugins.loading import Provenance, installed_entry_points, load_entry_point
+from conveyor.plugins.loading import (
+    Provenance,
+    distribution_of,
+    installed_entry_points,
+    load_entry_point,
+)
 from conveyor.plugins.registry import SERIALIZERS, STORAGE, ClassRegistry, RegistryKind
 from conveyor.settings import get_settings
+
+_log = logging.getLogger("conveyor.plugins")
 
 
 @attrs.define(eq=False)
@@ -43,6 +51,9 @@ class PluginManager:
 
     pluggy: pluggy.PluginManager
     provenance: dict[str, Provenance] = attrs.field(factory=dict)
+    #: distribution name -> entry-point name of installed plugins that
+    #: ``CONVEYOR_DISABLE_PLUGINS`` disabled (named in "unknown name" errors).
+    disabled: dict[str, str] = attrs.field(factory=dict)
     _registries: dict[RegistryKind, ClassRegistry] = attrs.field(factory=dict, init=False)
     _lock: threading.Lock = attrs.field(factory=threading.Lock, init=False)
 
@@ -67,7 +78,9 @@ class PluginManager:
                 if found is None:
                     hook = getattr(self.pluggy.hook, kind.hook)
                     impls = [(impl.function, impl.plugin) for impl in reversed(hook.get_hookimpls())]
-                    found = self._registries[kind] = ClassRegistry.collect(kind, impls, self.label)
+                    found = self._registries[kind] = ClassRegistry.collect(
+                        kind, impls, self.label, self.disabled
+                    )
         return found
 
     # Plugins ---------------------------------------------------------------------------
@@ -128,18 +141,38 @@ def make_plugin_manager(
     blocked = set(get_settings().disabled_plugins if disabled is None else disabled)
     if load_entry_points or entry_points is not None:
         seen: set[str] = set()
+        installed: set[str] = set()
         for ep in installed_entry_points() if entry_points is None else entry_points:
-            if ep.name in blocked or ep.name in seen:
+            installed.add(ep.name)
+            if ep.name in blocked:
+                if disabled is None:  # by the setting: errors say which setting to change
+                    manager.disabled[distribution_of(ep)[0] or ep.name] = ep.name
+                continue
+            if ep.name in seen:
                 continue
             seen.add(ep.name)
             if pm.get_plugin(ep.name) is not None:
                 continue
             manager.provenance[ep.name] = load_entry_point(pm, ep)
+        _warn_unknown_disabled(blocked - installed, installed, from_setting=disabled is None)
     for plugin in plugins:
         pm.register(plugin)
     pm.check_pending()
     manager.serializers, manager.storage  # noqa: B018 - a duplicate name fails now, not later
     return manager
+
+
+def _warn_unknown_disabled(unknown: set[str], installed: set[str], from_setting: bool) -> None:
+    """A disabled name that is no installed entry point disables nothing: say so."""
+    if not unknown:
+        return
+    where = "CONVEYOR_DISABLE_PLUGINS" if from_setting else "make_plugin_manager(disabled=...)"
+    names = ", ".join(repr(n) for n in sorted(unknown))
+    _log.warning(
+        "%s names %s, which is not the entry point of an installed plugin, so it disables "
+        "nothing; installed entry points: %s",
+        where, names, ", ".join(sorted(installed)) or "none",
+    )
 
 
 _lock = threading.RLock()

@@ -3,15 +3,16 @@
 A plugin's registration hook returns classes that carry their selection name as a class
 attribute (``Serializer.type``, ``StorageBlock.block_type``). A :class:`ClassRegistry`
 holds one kind's classes by that name, refuses a name provided twice (naming both
-providers), and answers an unknown name with the one error of its kind, with an install
-hint when the name belongs to a plugin of ours that is not installed.
+providers), and answers an unknown name with the one error of its kind: with an install
+hint when the name belongs to a plugin of ours that is not installed, or the setting to
+change when that plugin is installed but disabled (``CONVEYOR_DISABLE_PLUGINS``).
 
 May import: conveyor.exceptions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -51,12 +52,41 @@ STORAGE = RegistryKind("block type", "conveyor_register_storage", "block_type")
 KINDS = (SERIALIZERS, STORAGE)
 
 
-def unknown_name(kind: str, name: str, available: Iterable[str]) -> UnknownNameError:
-    """Build the one error for an unknown registry name, with an install hint."""
+def _distribution(hint: str) -> str:
+    return hint.split(" ", 1)[0]
+
+
+def disabled_hint(name: str, disabled: Mapping[str, str]) -> str | None:
+    """Why ``name`` is missing when its plugin is installed but disabled, or None.
+
+    :param disabled: distribution name -> entry-point name, of the plugins skipped because
+        of ``CONVEYOR_DISABLE_PLUGINS``.
+    """
+    hint = KNOWN_PROVIDERS.get(name)
+    if hint and _distribution(hint) in disabled:
+        entry_point = disabled[_distribution(hint)]
+        return (
+            f"its plugin {_distribution(hint)} is installed but disabled by "
+            f"CONVEYOR_DISABLE_PLUGINS={entry_point}; remove {entry_point!r} from that setting "
+            f"to use it"
+        )
+    if disabled and not hint:
+        shown = ", ".join(sorted(disabled.values()))
+        return f"CONVEYOR_DISABLE_PLUGINS disables {shown}, which may provide it"
+    return None
+
+
+def unknown_name(
+    kind: str, name: str, available: Iterable[str], disabled: Mapping[str, str] | None = None
+) -> UnknownNameError:
+    """Build the one error for an unknown registry name: why, and what to do."""
     listed = ", ".join(sorted(available)) or "none"
     message = f"unknown {kind} {name!r}; available: {listed}"
+    why = disabled_hint(name, disabled or {})
     hint = KNOWN_PROVIDERS.get(name)
-    if hint:
+    if why:
+        message += f"; {why}"
+    elif hint:
         message += f"; install {hint} to use it"
     return UnknownNameError(message)
 
@@ -67,6 +97,8 @@ class ClassRegistry:
 
     kind: RegistryKind
     classes: dict[str, type]
+    #: distribution name -> entry-point name of the plugins disabled by the setting.
+    disabled: dict[str, str] = attrs.field(factory=dict)
 
     @classmethod
     def collect(
@@ -74,11 +106,13 @@ class ClassRegistry:
         kind: RegistryKind,
         impls: Iterable[tuple[Callable[[], Any], object]],
         label: Callable[[object], str],
+        disabled: Mapping[str, str] | None = None,
     ) -> ClassRegistry:
         """Call each ``(hook function, plugin)`` and fold the classes, refusing duplicates.
 
         :param impls: the registration hook's implementations, first registered first.
         :param label: how a plugin is named in errors (its distribution when known).
+        :param disabled: distribution -> entry point of plugins the setting disabled.
         """
         found: dict[str, tuple[type, object]] = {}
         attr = kind.attribute
@@ -102,14 +136,14 @@ class ClassRegistry:
                         f"uninstall one of them or disable it with CONVEYOR_DISABLE_PLUGINS"
                     )
                 found[key] = (item, plugin)
-        return cls(kind, {name: found[name][0] for name in sorted(found)})
+        return cls(kind, {name: found[name][0] for name in sorted(found)}, dict(disabled or {}))
 
     def get(self, name: str) -> type:
         """The class registered under ``name``, or an UnknownNameError listing the others."""
         try:
             return self.classes[name]
         except KeyError:
-            raise unknown_name(self.kind.noun, name, self.classes) from None
+            raise unknown_name(self.kind.noun, name, self.classes, self.disabled) from None
 
     def by_class_name(self, module: str, attr: str) -> type:
         """Module ``__getattr__`` support: the registered class whose Python name is ``attr``."""
@@ -117,6 +151,9 @@ class ClassRegistry:
             if cls.__name__ == attr:
                 return cls
         hint = KNOWN_PROVIDERS.get(attr)
+        why = disabled_hint(attr, self.disabled) if hint else None
+        if why:
+            raise ImportError(f"cannot import name {attr!r} from {module!r}: {why}")
         if hint:
             raise ImportError(
                 f"cannot import name {attr!r} from {module!r}: it is provided by the plugin "
@@ -132,5 +169,6 @@ __all__ = [
     "STORAGE",
     "ClassRegistry",
     "RegistryKind",
+    "disabled_hint",
     "unknown_name",
 ]

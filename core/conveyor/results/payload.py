@@ -2,8 +2,15 @@
 
 :func:`check_payload` reads a stored result (see :mod:`conveyor.results.layout`) from a
 file object, checks its payload's digest against the trailer and the reference, and
-hands back a :class:`Payload` whose reader yields exactly the payload's bytes. Seekable
-sources are hashed in place; others are spooled once while hashing.
+hands back a :class:`Payload` whose reader yields exactly the payload's bytes.
+
+Check, then never read again: the payload is read from its source exactly once, into a
+private copy, and hashed there; the serializer then reads that copy, never the source.
+So bytes rewritten in storage after the check are never deserialized. A seekable source
+(a local file) of up to :data:`COPY_IN_MEMORY_MAX` bytes is copied into one ``bytes``
+object (memory: about the payload plus the value loaded from it, so at most about twice
+the value); a larger one, and every non-seekable source (a network body), is copied into
+a temporary file that only this process holds (in memory up to ``spool_max_memory``).
 """
 
 from __future__ import annotations
@@ -33,6 +40,9 @@ from conveyor.results.layout import (
 READ_CHUNK = 4 << 20
 #: A non-seekable source is spooled to memory up to this size, then to a temporary file.
 SPOOL_MAX_MEMORY = 32 << 20
+#: A seekable source's payload up to this size is copied into memory to be checked and read;
+#: a larger one is copied to a private temporary file (so memory stays about one value).
+COPY_IN_MEMORY_MAX = 1 << 30
 
 
 class PayloadReader(io.RawIOBase):
@@ -172,16 +182,51 @@ def _read_ahead(
         reader.join()
 
 
-def hash_region(source: BinaryIO, size: int, where: str) -> str:
-    """sha256 of the next ``size`` bytes of ``source``."""
-    digest = hashlib.sha256()
-    seen = 0
-    for view in read_chunks(source, size, ahead=False):
-        digest.update(view)
-        seen += view.nbytes
-    if seen < size:
-        raise CorruptResultError(f"{where} is truncated: its payload ends early")
-    return format_checksum(digest.digest())
+def _read_bytes(source: BinaryIO, size: int) -> bytes:
+    """The next ``size`` bytes of ``source`` as one bytes object (fewer only at its end)."""
+    data = source.read(size)
+    if len(data) >= size or not data:
+        return data
+    pieces = [data]
+    got = len(data)
+    while got < size:
+        more = source.read(size - got)
+        if not more:
+            break
+        pieces.append(more)
+        got += len(more)
+    return b"".join(pieces)
+
+
+def copy_region(
+    source: BinaryIO, size: int, where: str, in_memory_max: int = COPY_IN_MEMORY_MAX
+) -> tuple[str, BinaryIO]:
+    """Copy the next ``size`` bytes of ``source`` once, hashing the copy.
+
+    Returns ``(checksum, copy)``: the copy is a private file object positioned at its
+    start (a ``BytesIO`` sharing one bytes object up to ``in_memory_max`` bytes, else a
+    temporary file). The caller closes it.
+    """
+    if size <= in_memory_max:
+        data = _read_bytes(source, size)
+        if len(data) < size:
+            raise CorruptResultError(f"{where} is truncated: its payload ends early")
+        return format_checksum(hashlib.sha256(data).digest()), io.BytesIO(data)
+    copy: BinaryIO = tempfile.TemporaryFile()  # type: ignore[assignment]  # noqa: SIM115 - returned, closed by the caller
+    try:
+        digest = hashlib.sha256()
+        seen = 0
+        for view in read_chunks(source, size, ahead=False):
+            digest.update(view)
+            copy.write(view)
+            seen += view.nbytes
+        if seen < size:
+            raise CorruptResultError(f"{where} is truncated: its payload ends early")
+        copy.seek(0)
+    except BaseException:
+        copy.close()
+        raise
+    return format_checksum(digest.digest()), copy
 
 
 @attrs.frozen
@@ -201,14 +246,17 @@ def check_payload(
     expected_checksum: str | None = None,
     expected_size: int | None = None,
     spool_max_memory: int = SPOOL_MAX_MEMORY,
+    in_memory_max: int = COPY_IN_MEMORY_MAX,
 ) -> tuple[Payload, BinaryIO | None]:
-    """Read and verify a stored result from ``source``; return it and any spool to close.
+    """Read and verify a stored result from ``source``; return it and the copy to close.
 
-    Seekable sources (local files) are hashed in place, then rewound to the payload.
-    Others (network bodies) are copied once into a spooled temporary file while hashing.
-    The digest is compared to the trailer's and to ``expected_checksum`` (from a
-    reference) before anything is deserialized; any difference is a CorruptResultError
-    naming both digests.
+    The payload is read from ``source`` once, into a private copy that is hashed and
+    then handed to the serializer (never ``source`` again): for a seekable source (a
+    local file) the trailer is read first, then the payload is copied (into memory up to
+    ``in_memory_max`` bytes, else a temporary file); others (network bodies) are copied
+    into a spooled temporary file while hashing. The digest is compared to the trailer's
+    and to ``expected_checksum`` (from a reference) before anything is deserialized; any
+    difference is a CorruptResultError naming both digests.
     """
     seekable = _is_seekable(source)
     base = source.tell() if seekable else 0
@@ -232,10 +280,13 @@ def check_payload(
             )
         _check_expected(trailer, where, expected_checksum, expected_size)
         source.seek(start)
-        actual = hash_region(source, payload_size, where)
-        _compare(actual, trailer, where, expected_checksum)
-        source.seek(start)
-        reader: BinaryIO = PayloadReader(source, payload_size)  # type: ignore[assignment]
+        actual, spool = copy_region(source, payload_size, where, in_memory_max)
+        try:
+            _compare(actual, trailer, where, expected_checksum)
+        except BaseException:
+            spool.close()
+            raise
+        reader: BinaryIO = PayloadReader(spool, payload_size)  # type: ignore[assignment]
     else:
         spool = tempfile.SpooledTemporaryFile(max_size=spool_max_memory)  # type: ignore[assignment]  # noqa: SIM115 - returned, closed by the caller
         try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from conveyor.blocks import load_block
 from conveyor.exceptions import ConfigurationError, StorageError, UnknownNameError
-from conveyor.filesystems import StorageBlock, block_from_dict
+from conveyor.filesystems import StorageBlock, block_from_dict, storage_classes
 from conveyor.metadata import get_store
 
 ANONYMOUS_PREFIX = "anonymous/"
@@ -20,20 +20,29 @@ def resolve_reference_storage(storage: str, storage_document: str | None) -> Sto
 
     A saved slug is loaded as saved now (it may hold rotated credentials); when it is
     gone, or the storage is anonymous, the configuration document recorded at write
-    time is used.
+    time is used. A block type whose plugin is missing or disabled is one error saying
+    so (there is no other way to read the value).
     """
     slug_error: Exception | None = None
     if not storage.startswith(ANONYMOUS_PREFIX):
         try:
             return load_block(storage)
-        except (UnknownNameError, ConfigurationError) as exc:
+        except UnknownNameError as exc:
+            _unavailable_type(storage, storage.partition("/")[0], exc)
+            slug_error = exc
+        except ConfigurationError as exc:
             slug_error = exc
     if storage_document:
         try:
             block_type, config = get_store().get_block_document(storage_document)
-            return block_from_dict({"block_type": block_type, **config})
         except UnknownNameError as exc:
             doc_error: Exception = exc
+        else:
+            try:
+                return block_from_dict({"block_type": block_type, **config})
+            except UnknownNameError as exc:
+                _unavailable_type(storage, block_type, exc)
+                raise
     else:
         doc_error = ConfigurationError("the reference records no block document")
     why = f"{slug_error}; " if slug_error else ""
@@ -41,6 +50,16 @@ def resolve_reference_storage(storage: str, storage_document: str | None) -> Sto
         f"cannot rebuild storage {storage!r}: {why}{doc_error}; the result was written with a "
         f"different CONVEYOR_HOME, or the block was removed (save it again under that name)"
     )
+
+
+def _unavailable_type(storage: str, block_type: str, exc: UnknownNameError) -> None:
+    """Raise the one error for a storage whose block type no installed plugin provides."""
+    if block_type in storage_classes():
+        return  # the type is there: it is the saved name that is missing
+    raise StorageError(
+        f"cannot read from storage {storage!r}: its block type {block_type!r} is not "
+        f"available here ({exc})"
+    ) from exc
 
 
 def record_storage(storage: StorageBlock) -> str:

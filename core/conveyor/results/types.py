@@ -7,7 +7,8 @@ database holds):
   database; no storage is touched.
 - :class:`ResultReference`: a value persisted to a storage block. The database holds
   where it is (storage, key), how to read it (serializer configuration) and how to check
-  it (sha256 checksum, size), never the value itself.
+  it (sha256 checksum, size), never the value itself; with a signing key set, also an
+  HMAC over all of that (:mod:`.signing`), checked before anything is read.
 - :class:`UnpersistedResult`: a value passed in memory only. Rebuilt from the database
   in another process, its ``get()`` raises :class:`MissingResult`.
 """
@@ -24,6 +25,7 @@ from conveyor.exceptions import ConfigurationError, MissingResult
 from conveyor.filesystems import StorageBlock
 from conveyor.results.layout import CHECKSUM_PREFIX
 from conveyor.results.read import read_result
+from conveyor.results.signing import check_signature
 from conveyor.results.storage import resolve_reference_storage
 
 _LITERAL_JSON = {True: "true", False: "false", None: "null"}
@@ -164,6 +166,8 @@ class ResultReference:
     :param serializer: the serializer's ``to_dict()``.
     :param checksum: ``"sha256:<hex>"`` of the payload.
     :param size: payload size in bytes.
+    :param signature: ``"v1:<key id>:<hmac>"`` over all of the above (see
+        :mod:`conveyor.results.signing`), or None when it was written without a key.
     """
 
     type: ClassVar[str] = "reference"
@@ -174,6 +178,7 @@ class ResultReference:
     serializer: dict[str, Any] = attrs.field(hash=False)
     checksum: str = attrs.field(validator=_check_checksum)
     size: int = attrs.field(validator=_check_size)
+    signature: str | None = attrs.field(default=None, eq=False, hash=False, repr=False)
     _cache: _ValueCache = attrs.field(
         factory=_ValueCache, init=False, eq=False, repr=False, hash=False
     )
@@ -206,8 +211,17 @@ class ResultReference:
     def where(self) -> str:
         return f"result {self.key!r} in storage {self.storage!r}"
 
+    def verify_signature(self) -> None:
+        """Refuse (:class:`~conveyor.exceptions.SignatureError`) this reference when it is
+        unsigned where signatures are required, or its signature does not match. Every
+        read calls it first, before storage or a deserializer is touched."""
+        check_signature(self.to_dict(), self.signature, self.where())
+
     def resolve_storage(self) -> StorageBlock:
-        """The block holding the value: the saved block by slug, else the recorded document."""
+        """The block holding the value: the saved block by slug, else the recorded document.
+
+        The signature is checked first (:meth:`verify_signature`)."""
+        self.verify_signature()
         return resolve_reference_storage(self.storage, self.storage_document)
 
     def _read(self) -> Any:
@@ -224,7 +238,7 @@ class ResultReference:
     # -- the record ------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "type": self.type,
             "key": self.key,
             "storage": self.storage,
@@ -233,6 +247,9 @@ class ResultReference:
             "checksum": self.checksum,
             "size": self.size,
         }
+        if self.signature is not None:
+            out["signature"] = self.signature
+        return out
 
     def json(self) -> str:
         return _compact(self.to_dict())
@@ -246,8 +263,14 @@ class ResultReference:
                 f"result reference {data!r:.200} lacks {', '.join(missing)}; the record is "
                 f"damaged or was written by another program"
             )
+        signature = data.get("signature")
+        if signature is not None and not isinstance(signature, str):
+            raise ConfigurationError(
+                f"result reference {data!r:.200} has a signature that is not a string; the "
+                f"record is damaged"
+            )
         try:
-            return cls(**{f: data[f] for f in fields})
+            return cls(**{f: data[f] for f in fields}, signature=signature)
         except (TypeError, ValueError) as exc:
             raise ConfigurationError(f"result reference {data!r:.200} is damaged: {exc}") from None
 

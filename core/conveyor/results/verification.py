@@ -10,6 +10,7 @@ from conveyor.exceptions import (
     ConfigurationError,
     CorruptResultError,
     ResultNotFoundError,
+    SignatureError,
     StorageError,
     UnknownNameError,
 )
@@ -22,7 +23,7 @@ from conveyor.results.types import (
     result_from_dict,
 )
 
-VerificationStatus = Literal["ok", "missing", "corrupt", "unreadable", "unavailable"]
+VerificationStatus = Literal["ok", "missing", "corrupt", "unreadable", "unavailable", "untrusted"]
 
 
 @attrs.frozen
@@ -33,7 +34,9 @@ class Verification:
     :param status: ``"ok"``; ``"missing"`` (nothing at the key); ``"corrupt"`` (damaged,
         truncated, foreign, or another result at the key); ``"unreadable"`` (the storage
         could not be rebuilt or reached, or the record is damaged); ``"unavailable"`` (an
-        unpersisted result: there is nothing to read).
+        unpersisted result: there is nothing to read); ``"untrusted"`` (the reference is
+        unsigned where signatures are required, or its signature does not match: storage
+        is not touched).
     :param problem: one line saying what is wrong, naming storage and key; None when ok.
     :param checksum: the payload's digest as read (when it could be computed).
     :param size: the payload's size as read.
@@ -52,8 +55,9 @@ class Verification:
 def verify(result: Result | dict[str, Any]) -> Verification:
     """Check a result without deserializing it.
 
-    For a reference: the storage can be rebuilt, the key exists, the file is a complete
-    conveyor result, and its payload hashes to the recorded checksum. Literals are
+    For a reference: its signature holds (when keys are set), the storage can be rebuilt,
+    the key exists, the file is a complete conveyor result, and its payload hashes to the
+    recorded checksum. Literals are
     always ok (they live in the database); an unpersisted result is ``"unavailable"``.
     """
     if isinstance(result, dict):
@@ -65,6 +69,10 @@ def verify(result: Result | dict[str, Any]) -> Verification:
         return Verification(ok=True)
     if isinstance(result, UnpersistedResult):
         return Verification(ok=False, status="unavailable", problem=MISSING_MESSAGE)
+    try:
+        result.verify_signature()
+    except SignatureError as exc:
+        return Verification(ok=False, status="untrusted", problem=str(exc))
     try:
         storage = result.resolve_storage()
         with open_payload(

@@ -13,6 +13,7 @@ from typing import Any
 from conveyor.exceptions import ConveyorError, SerializationError, StorageError
 from conveyor.filesystems import StorageBlock, normalize_key
 from conveyor.results.hashing import HashingWriter, write_stream
+from conveyor.results.signing import sign_fields
 from conveyor.results.storage import ANONYMOUS_PREFIX, describe, record_storage
 from conveyor.results.types import ResultReference
 from conveyor.serializers import Serializer
@@ -83,20 +84,21 @@ def persist_value(
         (the engine's result destination does, once per flow run); else it is recorded here.
 
     The block's configuration is recorded in the metadata store once per distinct
-    configuration. Does not call the ``conveyor_result_persisted`` hook: the engine does,
+    configuration. With a signing key set, the reference is signed (:mod:`.signing`). Does not call the ``conveyor_result_persisted`` hook: the engine does,
     after recording the state.
     """
     key = normalize_key(key, block=storage) if key is not None else uuid.uuid4().hex
     document = storage_document or record_storage(storage)
     label = storage_slug or f"{ANONYMOUS_PREFIX}{document}"
     checksum, size = write_result(storage, key, value, serializer, label=label)
-    reference = ResultReference(
-        key=key,
-        storage=label,
-        storage_document=document,
-        serializer=serializer.to_dict(),
-        checksum=checksum,
-        size=size,
-    )
+    fields = {
+        "key": key,
+        "storage": label,
+        "storage_document": document,
+        "serializer": serializer.to_dict(),
+        "checksum": checksum,
+        "size": size,
+    }
+    reference = ResultReference(**fields, signature=sign_fields(fields))
     reference.cache_value(value)
     return reference

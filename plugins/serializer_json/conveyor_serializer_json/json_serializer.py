@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import attrs
 from conveyor.exceptions import ConfigurationError, SerializationError
-from conveyor.serializers import Serializer
+from conveyor.serializers import Serializer, import_path_field
 
 from conveyor_serializer_json import classes
 from conveyor_serializer_json.codec import MARKER, Decoder, Encoder, count_none, plain_levels
@@ -90,13 +90,17 @@ class JSONSerializer(Serializer):
         that it does support, or ``NotImplemented`` to decline.
     :param object_decoder: import path of the function that turns what
         ``object_encoder`` returned back into the value.
+
+    Both are import paths, not functions, so the configuration stays JSON. Read back from
+    a record (a reference, a file's header), they must be on conveyor's allow-list
+    (:func:`conveyor.serializers.allow_imports`): a record never chooses code to run.
     """
 
     type: ClassVar[str] = "json"
 
     jsonlib: str = attrs.field(default="json", validator=_check_jsonlib)
-    object_encoder: str | None = attrs.field(default=None, validator=_check_hook)
-    object_decoder: str | None = attrs.field(default=None, validator=_check_hook)
+    object_encoder: str | None = import_path_field(default=None, validator=_check_hook)
+    object_decoder: str | None = import_path_field(default=None, validator=_check_hook)
 
     def _encoder(self, check_strings: bool = False) -> Encoder:
         hook = _function("object_encoder", self.object_encoder) if self.object_encoder else None

@@ -24,7 +24,7 @@ from typing import Any, BinaryIO, ClassVar
 
 import attrs
 from conveyor.exceptions import ConfigurationError, SerializationError
-from conveyor.serializers import Serializer
+from conveyor.serializers import Serializer, import_path_field
 
 from conveyor_serializer_pickle.culprit import find_culprit
 
@@ -131,8 +131,13 @@ class PickleSerializer(Serializer):
     """
 
     type: ClassVar[str] = "pickle"
+    extension: ClassVar[str] = ".pickle"
 
-    picklelib: str = "cloudpickle"
+    # A module name: from a record, only these or one allowed by the user (never a
+    # record's choice; see conveyor.serializers.allow_imports).
+    picklelib: str = import_path_field(
+        kind="module", trusted=("cloudpickle", "pickle", "dill"), default="cloudpickle"
+    )
     picklelib_version: str | None = attrs.field(default=None)
 
     def __attrs_post_init__(self) -> None:

@@ -13,10 +13,14 @@ from typing import Any
 
 import attrs
 
-#: Short enough that an unreachable endpoint fails within a few seconds.
+#: Defaults of the ``S3`` block's ``connect_timeout``, ``read_timeout`` and ``max_attempts``:
+#: an endpoint that cannot be reached fails within ``max_attempts * connect_timeout``, one
+#: that accepts the connection and never answers within ``max_attempts * read_timeout``
+#: (plus botocore's backoff, under a second), so a small write fails in about 10 s.
 CONNECT_TIMEOUT = 2.0
-#: Per socket read, not per transfer: a slow large object is fine, a dead server is not.
-READ_TIMEOUT = 60.0
+#: Per socket read, not per transfer: a slowly streaming large object is fine, a silent
+#: server is not.
+READ_TIMEOUT = 5.0
 #: Attempts per request, including the first (botocore's "standard" retry mode).
 MAX_ATTEMPTS = 2
 #: Connections per client; one large transfer uses up to TRANSFER_CONCURRENCY of them.
@@ -31,6 +35,9 @@ class ClientKey:
     aws_secret_access_key: str | None = attrs.field(repr=False)
     endpoint_url: str | None
     region_name: str | None
+    connect_timeout: float = CONNECT_TIMEOUT
+    read_timeout: float = READ_TIMEOUT
+    max_attempts: int = MAX_ATTEMPTS
     pid: int = attrs.field(factory=os.getpid)
 
 
@@ -55,9 +62,10 @@ def _build(key: ClientKey) -> Any:
     from botocore.config import Config
 
     config = Config(
-        connect_timeout=CONNECT_TIMEOUT,
-        read_timeout=READ_TIMEOUT,
-        retries={"max_attempts": MAX_ATTEMPTS, "mode": "standard"},
+        connect_timeout=key.connect_timeout,
+        read_timeout=key.read_timeout,
+        # total_max_attempts counts the first try; botocore's max_attempts would count retries.
+        retries={"total_max_attempts": key.max_attempts, "mode": "standard"},
         max_pool_connections=MAX_POOL_CONNECTIONS,
         # Send a checksum only when the operation needs one: some S3-compatible
         # servers refuse the trailing checksums newer boto3 adds by default.

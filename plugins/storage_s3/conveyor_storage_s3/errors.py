@@ -1,7 +1,13 @@
-"""Turn botocore's exceptions into one-line conveyor errors that never carry a secret."""
+"""Turn botocore's exceptions into one-line conveyor errors that never carry a secret.
+
+Only the text that comes from botocore or the server can hold a secret; it is scrubbed
+of the block's secret values where they appear as values (whole tokens), never as
+substrings of other words: with a secret ``a``, ``failed: cannot`` stays as it is.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from conveyor.exceptions import StorageError
@@ -37,25 +43,39 @@ def storage_error(
     endpoint: str,
     location: str,
     secrets: tuple[str | None, ...] = (),
+    waits: tuple[float, float, int] | None = None,
 ) -> StorageError:
-    """Build the StorageError for a failed S3 call (the caller raises it ``from exc``)."""
+    """Build the StorageError for a failed S3 call (the caller raises it ``from exc``).
+
+    ``waits`` is the block's ``(connect_timeout, read_timeout, max_attempts)``, named in
+    the message of a timeout.
+    """
     from botocore import exceptions as bce
 
     where = f"bucket {bucket!r} at endpoint {endpoint}"
     code = error_code(exc)
+    connect, read, attempts = waits or (None, None, None)
+    tries = f" ({attempts} tries)" if attempts else ""
     if isinstance(exc, bce.NoCredentialsError | bce.PartialCredentialsError):
         message = (
             f"S3 {action} of {location} failed: no AWS credentials found for {where}; pass "
             f"aws_access_key_id and aws_secret_access_key to the block, or configure boto3's "
             f"usual credential chain (AWS_ACCESS_KEY_ID, ~/.aws/credentials, an instance role)"
         )
-    elif isinstance(
-        exc,
-        bce.EndpointConnectionError
-        | bce.ConnectTimeoutError
-        | bce.ConnectionClosedError
-        | bce.ReadTimeoutError,
-    ):
+    elif isinstance(exc, bce.ReadTimeoutError):
+        limit = f" within read_timeout={read:g} s" if read else ""
+        message = (
+            f"S3 {action} of {location} failed: {where} accepted the connection but did not "
+            f"answer{limit}{tries}; check that the server behind endpoint_url is healthy, or "
+            f"give the block a longer read_timeout"
+        )
+    elif isinstance(exc, bce.ConnectTimeoutError):
+        limit = f" within connect_timeout={connect:g} s" if connect else ""
+        message = (
+            f"S3 {action} of {location} failed: cannot reach {where}: no connection{limit}"
+            f"{tries}; check endpoint_url and the network (or give a longer connect_timeout)"
+        )
+    elif isinstance(exc, bce.EndpointConnectionError | bce.ConnectionClosedError):
         message = (
             f"S3 {action} of {location} failed: cannot reach {where} ({type(exc).__name__}); "
             f"check endpoint_url and that the server is running"
@@ -73,11 +93,11 @@ def storage_error(
         )
     else:
         detail = code or type(exc).__name__
-        text = _message(exc)
+        text = scrub(_message(exc), secrets)  # the server's words: they might quote a secret
         if text:
             detail += f": {text}"
         message = f"S3 {action} of {location} failed on {where}: {detail}"
-    return StorageError(scrub(message, secrets))
+    return StorageError(" ".join(message.split()))
 
 
 def _message(exc: BaseException) -> str:
@@ -87,9 +107,15 @@ def _message(exc: BaseException) -> str:
     return str(exc)
 
 
+#: A secret is masked where it is not part of a longer word: not right after or before one
+#: of these (so ``Credential=AKID/...`` is masked, the ``a`` of ``cannot`` is not).
+_TOKEN = r"A-Za-z0-9"
+
+
 def scrub(text: str, secrets: tuple[str | None, ...]) -> str:
-    """One line, with every secret replaced by ``********``."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "********")
+    """One line, with every secret value replaced by ``********`` where it appears as a
+    value (a whole token), never inside other words."""
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        pattern = rf"(?<![{_TOKEN}]){re.escape(secret)}(?![{_TOKEN}])"
+        text = re.sub(pattern, "********", text)
     return " ".join(text.split())

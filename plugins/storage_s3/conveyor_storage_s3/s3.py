@@ -14,11 +14,17 @@ Reading
     ``read_path`` is one ``GetObject``; ``open_read`` yields a buffered reader over the
     streaming body, so a large value is never held in memory whole.
 
+Waiting
+    Every request is bounded: ``connect_timeout`` (default 2 s) to connect,
+    ``read_timeout`` (default 5 s) per socket read, ``max_attempts`` (default 2) tries.
+    An endpoint that accepts connections and never answers fails a small write in about
+    ``max_attempts * read_timeout``; all three are fields of the block.
+
 Errors
     A missing key is :class:`~conveyor.exceptions.ResultNotFoundError`; every other
-    failure (missing bucket, refused credentials, unreachable endpoint) is a one-line
-    :class:`~conveyor.exceptions.StorageError` naming the bucket and endpoint. Secrets
-    are never in ``repr``, ``str``, logs or messages.
+    failure (missing bucket, refused credentials, unreachable or silent endpoint) is a
+    one-line :class:`~conveyor.exceptions.StorageError` naming the bucket and endpoint.
+    Secrets are never in ``repr``, ``str``, logs or messages.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from conveyor.exceptions import InvalidKeyError, ResultNotFoundError, StorageErr
 from conveyor.filesystems import StorageBlock, normalize_key, secret_field
 
 from conveyor_storage_s3 import clients
+from conveyor_storage_s3.clients import CONNECT_TIMEOUT, MAX_ATTEMPTS, READ_TIMEOUT
 from conveyor_storage_s3.errors import is_missing_key, storage_error
 from conveyor_storage_s3.streams import BodyReader, Pipe, PipeAborted, PipeBroken
 
@@ -102,13 +109,38 @@ def _check_bucket_path(_self: Any, _attribute: Any, value: str) -> None:
         )
 
 
+def _check_seconds(_self: Any, attribute: Any, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 3600:
+        raise StorageError(
+            f"S3 {attribute.name}={value!r} must be a number of seconds above 0 (at most "
+            f"3600), e.g. S3(..., {attribute.name}=10)"
+        )
+
+
+def _check_attempts(_self: Any, _attribute: Any, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 20:
+        raise StorageError(
+            f"S3 max_attempts={value!r} must be a whole number of tries from 1 to 20 "
+            f"(the first one included), e.g. S3(..., max_attempts=3)"
+        )
+
+
 @attrs.frozen
 class S3(StorageBlock):
     """Store results under ``bucket_path`` (``"bucket"`` or ``"bucket/prefix"``).
 
+    :param bucket_path: ``"bucket"`` or ``"bucket/prefix"``; keys go below the prefix.
+    :param aws_access_key_id: access key id; default: boto3's credential chain.
+    :param aws_secret_access_key: secret access key; default: boto3's credential chain.
+    :param endpoint_url: an S3-compatible server (SeaweedFS, MinIO, moto...); default AWS.
+    :param region_name: the bucket's region; default boto3's.
+    :param connect_timeout: seconds to wait for a connection to the endpoint.
+    :param read_timeout: seconds to wait for each socket read (a silent server fails
+        after this, per try).
+    :param max_attempts: tries of each request, the first included.
+
     Credentials default to boto3's usual chain (environment, ``~/.aws``, instance
     role) when ``aws_access_key_id`` / ``aws_secret_access_key`` are not given.
-    ``endpoint_url`` points at an S3-compatible server (SeaweedFS, MinIO, moto…).
     """
 
     block_type: ClassVar[str] = "s3"
@@ -118,6 +150,9 @@ class S3(StorageBlock):
     aws_secret_access_key: str | None = secret_field(default=None)
     endpoint_url: str | None = None
     region_name: str | None = None
+    connect_timeout: float = attrs.field(default=CONNECT_TIMEOUT, validator=_check_seconds)
+    read_timeout: float = attrs.field(default=READ_TIMEOUT, validator=_check_seconds)
+    max_attempts: int = attrs.field(default=MAX_ATTEMPTS, validator=_check_attempts)
 
     # -- where things are --------------------------------------------------------------
 
@@ -161,6 +196,9 @@ class S3(StorageBlock):
                 aws_secret_access_key=self.aws_secret_access_key,
                 endpoint_url=self.endpoint_url,
                 region_name=self.region_name,
+                connect_timeout=float(self.connect_timeout),
+                read_timeout=float(self.read_timeout),
+                max_attempts=self.max_attempts,
             )
         )
 
@@ -173,6 +211,7 @@ class S3(StorageBlock):
             endpoint=self.endpoint,
             location=location,
             secrets=(self.aws_secret_access_key, self.aws_access_key_id),
+            waits=(float(self.connect_timeout), float(self.read_timeout), self.max_attempts),
         )
         raise error from exc
 

@@ -370,3 +370,151 @@ def test_saved_s3_block_round_trip(seaweedfs_server: S3Server, seaweedfs_bucket:
     shown = repr(list_blocks("s3"))
     assert seaweedfs_server.aws_secret_access_key not in shown
     assert seaweedfs_server.aws_access_key_id not in shown
+
+
+# -- waits are bounded (issue 12, point 4) -------------------------------------------------------
+
+
+class SilentServer:
+    """A socket on 127.0.0.1 that accepts every connection and never answers."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.accepted: list[socket.socket] = []
+        self._stop = False
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def _accept(self) -> None:
+        self.sock.settimeout(0.2)
+        while not self._stop:
+            try:
+                conn, _addr = self.sock.accept()
+            except OSError:
+                continue
+            self.accepted.append(conn)  # held open, never read from or written to
+
+    def close(self) -> None:
+        self._stop = True
+        self._thread.join()
+        for conn in self.accepted:
+            conn.close()
+        self.sock.close()
+
+
+@pytest.fixture
+def silent_server():
+    server = SilentServer()
+    yield server
+    server.close()
+
+
+def bounded(fn, limit: float = 30.0) -> BaseException:
+    """Run ``fn`` in a thread; it must raise, and return within ``limit`` seconds."""
+    box: dict[str, BaseException] = {}
+
+    def run() -> None:
+        try:
+            fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(limit)
+    assert not thread.is_alive(), f"still waiting after {limit} s on a silent endpoint"
+    assert "error" in box, "the call succeeded against a server that never answers"
+    return box["error"]
+
+
+def test_fields_set_the_waits(silent_server) -> None:
+    block = S3(bucket_path="b-waits", endpoint_url=silent_server.endpoint, connect_timeout=1.5,
+               read_timeout=0.5, max_attempts=1, aws_access_key_id="A", aws_secret_access_key="B")
+    config = block.client().meta.config
+    assert (config.connect_timeout, config.read_timeout) == (1.5, 0.5)
+    assert config.retries["total_max_attempts"] == 1  # the first try included
+    defaults = S3(bucket_path="b-waits")
+    assert (defaults.connect_timeout, defaults.read_timeout, defaults.max_attempts) == (
+        clients.CONNECT_TIMEOUT, clients.READ_TIMEOUT, clients.MAX_ATTEMPTS
+    )
+    assert defaults.max_attempts * defaults.read_timeout <= 15  # "fails within a few seconds"
+    for bad in ({"read_timeout": 0}, {"connect_timeout": -1}, {"max_attempts": 0},
+                {"max_attempts": 1.5}, {"read_timeout": "5"}):
+        with pytest.raises(StorageError, match=next(iter(bad))):
+            S3(bucket_path="b-waits", **bad)  # type: ignore[arg-type]
+
+
+def test_a_silent_endpoint_fails_a_small_persist_within_30_s(silent_server) -> None:
+    from conveyor.results import persist_value
+    from conveyor.serializers import PickleSerializer
+
+    block = S3(bucket_path="silent-bucket/p", endpoint_url=silent_server.endpoint,
+               aws_access_key_id="AKIDSILENT", aws_secret_access_key="SECRETSILENT",
+               region_name="us-east-1")
+    error = bounded(lambda: persist_value({"small": 1}, storage=block,
+                                          serializer=PickleSerializer(), key="k"))
+    assert isinstance(error, StorageError), repr(error)
+    message = str(error)
+    assert "did not answer within read_timeout=5 s (2 tries)" in message, message
+    assert_clean_error(error, bucket="silent-bucket", endpoint=silent_server.endpoint,
+                       secrets=["AKIDSILENT", "SECRETSILENT"])
+    assert silent_server.accepted, "the request reached the silent socket"
+    read_error = bounded(lambda: block.read_path("k"))
+    assert isinstance(read_error, StorageError) and "did not answer" in str(read_error)
+
+
+def test_a_silent_endpoint_fails_a_task_within_30_s(silent_server, conveyor_home) -> None:
+    from conveyor import flow, task
+    from conveyor.client import get_client
+
+    block = S3(bucket_path="silent-bucket", endpoint_url=silent_server.endpoint,
+               aws_access_key_id="AKIDSILENT", aws_secret_access_key="SECRETSILENT",
+               region_name="us-east-1")
+
+    @task(result_storage=block, persist_result=True)
+    def produce() -> dict[str, int]:
+        return {"rows": 3}
+
+    @flow
+    def pipeline() -> dict[str, int]:
+        return produce()
+
+    error = bounded(pipeline)
+    assert isinstance(error, StorageError) and "did not answer" in str(error), repr(error)
+    assert "\n" not in str(error)
+    runs = get_client().read_flow_runs()
+    assert runs and runs[0].state.is_failed()
+
+
+def test_masking_replaces_secret_values_not_letters_of_other_words() -> None:
+    from conveyor_storage_s3.errors import scrub
+
+    text = "PutObject failed: cannot write: key a, token 'a' and a/b (secret=a)"
+    assert scrub(text, ("a",)) == (
+        "PutObject failed: cannot write: key ********, token '********' and ********/b "
+        "(secret=********)"
+    )
+    assert scrub("the key AKIDEXAMPLE was refused", ("AKIDEXAMPLE",)) == (
+        "the key ******** was refused"
+    )
+    assert scrub("Credential=AKIDEXAMPLE/20240101/us-east-1", ("AKIDEXAMPLE",)) == (
+        "Credential=********/20240101/us-east-1"
+    )
+    assert scrub("AKIDEXAMPLE2 is another key", ("AKIDEXAMPLE",)) == "AKIDEXAMPLE2 is another key"
+    assert scrub("nothing", (None, "")) == "nothing"
+
+
+def test_a_one_letter_secret_leaves_the_message_readable(silent_server) -> None:
+    endpoint = f"http://127.0.0.1:{closed_port()}"
+    block = S3(bucket_path="some-bucket", aws_access_key_id="a", aws_secret_access_key="e",
+               endpoint_url=endpoint, region_name="us-east-1")
+    with pytest.raises(StorageError) as info:
+        block.write_path("k", b"v")
+    message = str(info.value)
+    assert "failed: cannot reach" in message and "*" not in message, message
