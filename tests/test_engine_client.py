@@ -73,7 +73,7 @@ READER = textwrap.dedent(
 def test_a_second_process_reads_every_result(tmp_path: Path):
     state = pipeline(MARKER, return_state=True)
     results_dir = tmp_path / "conveyor-results"
-    files_before = sorted(p.name for p in results_dir.iterdir())
+    files_before = sorted(p.name for p in results_dir.rglob("*") if p.is_file())
     done = subprocess.run(
         [sys.executable, "-c", READER, state.run_id], capture_output=True, text=True, check=True
     )
@@ -86,7 +86,7 @@ def test_a_second_process_reads_every_result(tmp_path: Path):
     # the literal wrote no file: only the flow, 'persisted' and 'failing' did, and the
     # flow run kept its parameters (by reference, for `conveyor runs resume`)
     assert len(files_before) == 4
-    assert sorted(p.name for p in results_dir.iterdir()) == files_before
+    assert sorted(p.name for p in results_dir.rglob("*") if p.is_file()) == files_before
 
 
 def test_the_metadata_database_never_holds_a_value(conveyor_home: Path):

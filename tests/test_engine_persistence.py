@@ -48,7 +48,7 @@ def test_persist_result_true_writes_to_default_storage(results_dir):
     assert isinstance(state.data, ResultReference)
     assert state.result() == [1, 2, 3]
     (written,) = files_under(results_dir)
-    assert written.name == state.data.key
+    assert written.relative_to(results_dir).as_posix() == state.data.key
 
 
 def test_literals_never_touch_storage_even_when_persisting(results_dir):

@@ -13,8 +13,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pytest
 import conveyor
+import pytest
 from conveyor import flow, get_client, task
 from conveyor.cli import main
 from conveyor.exceptions import ConfigurationError, UnknownNameError
@@ -67,13 +67,12 @@ def _calls(tmp_path: Path) -> list[str]:
 
 def _conveyor(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "conveyor.cli", *args], capture_output=True, text=True, timeout=120
-    )
+        [sys.executable, "-m", "conveyor.cli", *args], capture_output=True, text=True, timeout=120, check=False)
 
 
 def test_a_run_killed_with_sigkill_is_resumed_by_the_cli(script, tmp_path, monkeypatch):
     monkeypatch.setenv("KILL_AT", "3")
-    killed = subprocess.run([sys.executable, str(script), "6", MARKER], capture_output=True, text=True, timeout=120)
+    killed = subprocess.run([sys.executable, str(script), "6", MARKER], capture_output=True, text=True, timeout=120, check=False)
     assert killed.returncode == -signal.SIGKILL
     assert _calls(tmp_path) == ["step-0", "step-1", "step-2", "step-3"]
     (run,) = get_client().read_flow_runs()
@@ -115,7 +114,7 @@ def test_fault_injection_sigkill_at_every_step_then_resume(script, tmp_path, mon
         healed = tmp_path / "healed"
         healed.unlink(missing_ok=True)
         monkeypatch.setenv("KILL_AT", str(kill_at))
-        done = subprocess.run([sys.executable, str(script), "4", MARKER], capture_output=True, timeout=120)
+        done = subprocess.run([sys.executable, str(script), "4", MARKER], capture_output=True, timeout=120, check=False)
         assert done.returncode == -signal.SIGKILL
         run = get_client().read_flow_runs(limit=1)[0]
         healed.write_text("")
@@ -130,7 +129,7 @@ def test_fault_injection_sigkill_at_every_step_then_resume(script, tmp_path, mon
 
 def test_a_failed_run_is_resumed_from_python(script, tmp_path, monkeypatch):
     monkeypatch.setenv("FAIL_AT", "2")
-    failed = subprocess.run([sys.executable, str(script), "4", MARKER], capture_output=True, text=True, timeout=120)
+    failed = subprocess.run([sys.executable, str(script), "4", MARKER], capture_output=True, text=True, timeout=120, check=False)
     assert failed.returncode != 0 and "fails until healed" in failed.stderr
     run = get_client().read_flow_runs()[0]
     assert run.state.name == "Failed"
@@ -172,7 +171,7 @@ def test_resume_reuses_the_whole_chain_of_resumed_runs(tmp_path, conveyor_home):
 
 def test_parameters_are_kept_by_reference_never_in_the_database(script, tmp_path, monkeypatch, conveyor_home):
     monkeypatch.setenv("FAIL_AT", "1")
-    subprocess.run([sys.executable, str(script), "3", MARKER], capture_output=True, timeout=120)
+    subprocess.run([sys.executable, str(script), "3", MARKER], capture_output=True, timeout=120, check=False)
     run = get_client().read_flow_runs()[0]
     assert run.parameters_kept
     get_client().read_flow_runs()  # flushed
@@ -186,7 +185,7 @@ def test_parameters_are_kept_by_reference_never_in_the_database(script, tmp_path
 
 def test_parameters_given_on_the_command_line_replace_the_kept_ones(script, tmp_path, monkeypatch):
     monkeypatch.setenv("FAIL_AT", "1")
-    subprocess.run([sys.executable, str(script), "2", MARKER], capture_output=True, timeout=120)
+    subprocess.run([sys.executable, str(script), "2", MARKER], capture_output=True, timeout=120, check=False)
     run = get_client().read_flow_runs()[0]
     (tmp_path / "healed").write_text("")
     resumed = _conveyor("runs", "resume", run.id, "--param", "n=4")
@@ -258,7 +257,7 @@ def test_a_flow_that_cannot_be_imported_any_more(tmp_path, conveyor_home, monkey
     sys.modules.pop("gone_module")
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
     done = subprocess.run([sys.executable, "-m", "conveyor.cli", "runs", "resume", state.run_id],
-                          capture_output=True, text=True, env=env, timeout=120)
+                          capture_output=True, text=True, env=env, timeout=120, check=False)
     assert done.returncode == 1
     assert "cannot be imported: ModuleNotFoundError" in done.stderr
     assert "my_flow.resume(run_id)" in done.stderr

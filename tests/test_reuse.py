@@ -12,7 +12,12 @@ from pathlib import Path
 
 import pytest
 from conveyor import flow, get_client, task
-from conveyor.exceptions import ConfigurationError, MissingResult, SerializationError, UnknownNameError
+from conveyor.exceptions import (
+    ConfigurationError,
+    MissingResult,
+    SerializationError,
+    UnknownNameError,
+)
 from conveyor.filesystems import LocalFileSystem
 from conveyor.results import ResultReference, UnpersistedResult
 
@@ -139,7 +144,7 @@ def test_a_damaged_counterpart_runs_again(calls, results_dir, caplog):
         attempt.append(1)
         value = produce()
         if len(attempt) == 1:
-            for path in results_dir.iterdir():  # damage every stored value
+            for path in [p for p in results_dir.rglob("*") if p.is_file()]:  # damage every stored value
                 data = bytearray(path.read_bytes())
                 data[-60] ^= 0xFF
                 path.write_bytes(bytes(data))

@@ -361,12 +361,6 @@ def test_read_result_file_does_not_take_code_from_the_file_header(storage):
         read_result_file(storage, "k", checksum=ref.checksum)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs engine/reading.py load_reference() to call ref.verify_signature() first "
-    "(the lead's file): a second cache hit on the same storage in one flow run skips "
-    "resolve_storage(), where the check is made",
-)
 def test_a_forged_cache_entry_is_refused_on_every_hit_of_a_flow_run(conveyor_home, monkeypatch, tmp_path):
     """The attacker rewrites the stored file *and* the cache row's checksum to match."""
     monkeypatch.setenv("CONVEYOR_RESULTS_SIGNING_KEY", KEY_A)

@@ -169,3 +169,21 @@ def test_the_real_server_with_a_token(ui_store):
         assert [c.name for c in jar] == [TOKEN_COOKIE]
         with opener.open(f"{base}/runs/{ui_store['report']}?format=json", timeout=10) as page:
             assert json.loads(page.read())["flow"] == "report"
+
+
+def test_a_forged_reference_is_an_untrusted_page_not_a_traceback(tmp_path, monkeypatch):
+    from conveyor import task
+    from conveyor.ui.errors import Untrusted
+    from conveyor.ui.resultview import _payload
+
+    monkeypatch.setenv("CONVEYOR_RESULTS_SIGNING_KEY", "k1:" + "a" * 64)
+    monkeypatch.setenv("CONVEYOR_RESULTS_REQUIRE_SIGNATURES", "true")
+
+    @task(persist_result=True, result_serializer="json")
+    def make():
+        return {"v": 1}
+
+    ref = make(return_state=True).data
+    forged = type(ref).from_dict({**ref.to_dict(), "checksum": "sha256:" + "0" * 64})
+    with pytest.raises(Untrusted), _payload(forged):
+        pass

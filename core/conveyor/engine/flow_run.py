@@ -18,6 +18,7 @@ from conveyor import plugins
 from conveyor.engine.context import FlowRunContext, FlowRunInfo, flow_run_context, task_run_context
 from conveyor.engine.destination import Destinations, ResultDestination
 from conveyor.engine.ids import new_run_id
+from conveyor.engine.keys import flow_key
 from conveyor.engine.logs import configure_logging, logger
 from conveyor.engine.options import fill_run_name
 from conveyor.engine.origin import bind_parameters, flow_ref, keep_parameters, this_process
@@ -183,6 +184,9 @@ class ActiveFlowRun(Recorder):
             self._destination = self.flow_ctx.destinations.for_flow()
         return self._destination
 
+    def storage_key(self, what: str = "", serializer: Any = None) -> str | None:
+        return flow_key(self.name, self.id, serializer or self.destination().serializer, what or "result")
+
     def attempt_returned(self, value: Any) -> State:
         if value is TIMED_OUT:
             return self.timed_out(self.obj.timeout_seconds)
@@ -233,7 +237,9 @@ class ActiveFlowRun(Recorder):
         if self.origin is not None and self.origin.parameters is None:
             parameters = None
             if not self.decision.disabled_by:  # persist_result=False: nothing is written
-                parameters = keep_parameters(flow, self.parameters, self.destination())
+                parameters = keep_parameters(
+                    flow, self.parameters, self.destination(), self.storage_key("parameters")
+                )
             self.origin = attrs.evolve(self.origin, parameters=parameters)
         if self.reuse_sources:
             self.flow_ctx.reuse = ReuseIndex.load(self.flow_ctx.store, self.reuse_sources)

@@ -96,7 +96,8 @@ def bind_parameters(flow: Flow[Any], args: tuple[Any, ...], kwargs: dict[str, An
     return dict(bound.arguments)
 
 
-def keep_parameters(flow: Flow[Any], parameters: dict[str, Any], destination: ResultDestination) -> str | None:
+def keep_parameters(flow: Flow[Any], parameters: dict[str, Any], destination: ResultDestination,
+                    key: str | None = None) -> str | None:
     """Persist ``parameters`` at ``destination``; the JSON to record (None: not kept).
 
     Only the reference goes into the metadata database. A value the serializer refuses
@@ -105,7 +106,7 @@ def keep_parameters(flow: Flow[Any], parameters: dict[str, Any], destination: Re
     if not parameters:
         return NO_PARAMETERS
     try:
-        return destination.persist(parameters).json()
+        return destination.persist(parameters, key).json()
     except (ConveyorError, OSError) as exc:
         logger.info("the parameters of flow %r are not kept (resuming its run will need them): %s",
                     flow.name, exc)

@@ -25,6 +25,7 @@ def load_reference(ref: ResultReference, ctx: FlowRunContext | None, memo: bool 
     if ctx is None:
         ref.get()
         return
+    ref.verify_signature()  # before anything, also when the storage is already rebuilt
     resolved = ctx.references
     key = (ref.storage, ref.storage_document)
     storage = resolved.get(key)

@@ -162,7 +162,8 @@ class Recorder:
         """Where this run's result goes (asked of the flow run's destinations)."""
         raise NotImplementedError
 
-    def storage_key(self) -> str | None:
+    def storage_key(self, what: str = "", serializer: Any = None) -> str | None:
+        """Where in its storage this run's result (``what="error"``: exception) goes."""
         return None
 
     def result_for(self, value: Any) -> tuple[Any, str | None]:
@@ -209,7 +210,7 @@ class Recorder:
             attempts.append(resolve_serializer("pickle"))
         for candidate in attempts:
             try:
-                ref = destination.persist(exc, serializer=candidate)
+                ref = destination.persist(exc, self.storage_key("error", candidate), serializer=candidate)
                 return ref, destination.describe(ref.key)
             except SerializationError:
                 continue

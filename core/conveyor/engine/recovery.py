@@ -5,7 +5,7 @@ still Running or Pending whose process has certainly ended (same host, pid gone 
 reused) is marked Crashed, with its subflow runs and task runs that had not finished.
 Runs of other hosts are left alone: whether their process lives cannot be told here.
 
-May import: conveyor.engine.origin, conveyor.metadata.
+May import: conveyor.engine.origin, conveyor.exceptions, conveyor.metadata.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import time
 
 from conveyor.engine.logs import logger
 from conveyor.engine.origin import process_is_gone
+from conveyor.exceptions import MetadataError
 from conveyor.metadata import MetadataStore
 
 
@@ -27,9 +28,13 @@ def mark_crashed_runs(store: MetadataStore) -> list[str]:
             f"the process running it (pid {row['pid']} on {row['host']}) ended without finishing "
             f"the run (killed, or the machine stopped); resume it: conveyor runs resume {row['id']}"
         )
-        if store.mark_crashed(row["id"], message, time.time()):
-            marked.append(row["id"])
-            logger.warning("flow run %r (%s): Crashed: %s", row["flow_name"], row["id"], message)
+        try:
+            if store.mark_crashed(row["id"], message, time.time()):
+                marked.append(row["id"])
+                logger.warning("flow run %r (%s): Crashed: %s", row["flow_name"], row["id"], message)
+        except MetadataError as exc:  # e.g. a read-only home: the runs are shown as recorded
+            logger.debug("could not mark flow run %s Crashed: %s", row["id"], exc)
+            break
     return marked
 
 

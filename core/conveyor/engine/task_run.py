@@ -15,6 +15,7 @@ from conveyor import plugins
 from conveyor.engine.context import FlowRunContext, TaskRunContext, TaskRunInfo
 from conveyor.engine.destination import Destinations, ResultDestination
 from conveyor.engine.ids import new_run_id
+from conveyor.engine.keys import task_key
 from conveyor.engine.logs import configure_logging, logger
 from conveyor.engine.options import fill_run_name
 from conveyor.engine.reading import load_reference, remember_written
@@ -219,11 +220,17 @@ class ActiveTaskRun(Recorder):
     def context(self) -> TaskRunContext:
         return TaskRunContext(self.obj, self.info, self.ctx, self._parameters)
 
-    def storage_key(self) -> str | None:
+    def storage_key(self, what: str = "", serializer: Any = None) -> str | None:
+        """The task's ``result_storage_key`` filled in, else the default layout
+        (:mod:`conveyor.engine.keys`); an exception never goes to the user's key."""
         template = self.obj.result_storage_key
-        if template is None:
-            return None
         flow_run = self.ctx.flow_run if self.ctx is not None else None
+        if template is None or what:
+            return task_key(
+                flow_run.flow_name if flow_run is not None else None,
+                flow_run.id if flow_run is not None else None,
+                self.name, self.id, serializer or self.destination().serializer, what,
+            )
         try:
             return str(template.format(parameters=self.parameters, flow_run=flow_run, task_run=self.info))
         except (KeyError, AttributeError, IndexError, ValueError) as exc:

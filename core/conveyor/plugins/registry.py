@@ -21,15 +21,16 @@ from conveyor.exceptions import DuplicatePluginError, PluginLoadError, UnknownNa
 
 #: Classes that live in plugin distributions of ours, so a missing one gets a hint.
 KNOWN_PROVIDERS: dict[str, str] = {
-    # class name or registry name -> distribution that provides it
-    "LocalFileSystem": "conveyor-storage-local",
-    "local-file-system": "conveyor-storage-local",
-    "S3": "conveyor-storage-s3 (pip install 'conveyor[s3]')",
-    "s3": "conveyor-storage-s3 (pip install 'conveyor[s3]')",
-    "JSONSerializer": "conveyor-serializer-json",
-    "json": "conveyor-serializer-json",
-    "PickleSerializer": "conveyor-serializer-pickle",
-    "pickle": "conveyor-serializer-pickle",
+    # class name or registry name -> distribution that provides it, and the install command
+    # (the one README's "Use conveyor in your project" gives: wheels built by `make dist`)
+    "LocalFileSystem": "conveyor-storage-local (pip install --find-links dist conveyor-storage-local)",
+    "local-file-system": "conveyor-storage-local (pip install --find-links dist conveyor-storage-local)",
+    "S3": "conveyor-storage-s3 (pip install --find-links dist 'conveyor[s3]')",
+    "s3": "conveyor-storage-s3 (pip install --find-links dist 'conveyor[s3]')",
+    "JSONSerializer": "conveyor-serializer-json (pip install --find-links dist conveyor-serializer-json)",
+    "json": "conveyor-serializer-json (pip install --find-links dist conveyor-serializer-json)",
+    "PickleSerializer": "conveyor-serializer-pickle (pip install --find-links dist conveyor-serializer-pickle)",
+    "pickle": "conveyor-serializer-pickle (pip install --find-links dist conveyor-serializer-pickle)",
 }
 
 

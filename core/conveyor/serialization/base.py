@@ -28,6 +28,8 @@ class Serializer(abc.ABC):
     """
 
     type: ClassVar[str]
+    #: the file extension of what it writes (``".json"``), used in default storage keys
+    extension: ClassVar[str] = ""
 
     @abc.abstractmethod
     def dumps(self, obj: Any) -> bytes:
@@ -36,6 +38,10 @@ class Serializer(abc.ABC):
     @abc.abstractmethod
     def loads(self, data: bytes) -> Any:
         """Decode bytes made by :meth:`dumps`."""
+
+    def file_extension(self) -> str:
+        """The extension of what this serializer writes (default: the class's ``extension``)."""
+        return self.extension
 
     def dump(self, obj: Any, file: BinaryIO) -> None:
         """Write the encoding of ``obj`` into a binary file object."""

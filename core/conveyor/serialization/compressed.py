@@ -27,6 +27,7 @@ from conveyor.serializers import resolve_serializer, serializer_from_dict
 
 #: Supported values of ``compressionlib``.
 COMPRESSIONLIBS = ("bz2", "lzma", "zlib")
+_EXTENSIONS = {"bz2": ".bz2", "lzma": ".xz", "zlib": ".zz"}
 _CHUNK = 1 << 20
 
 
@@ -75,6 +76,10 @@ class CompressedSerializer(Serializer):
     level: int | None = attrs.field(default=None, validator=_check_level)
 
     # -- whole values -----------------------------------------------------------------
+
+    def file_extension(self) -> str:
+        """The inner serializer's extension, then the compression's (``.json.xz``)."""
+        return self.serializer.file_extension() + _EXTENSIONS[self.compressionlib]
 
     def dumps(self, obj: Any) -> bytes:
         return self._compress(self.serializer.dumps(obj))

@@ -42,6 +42,13 @@ class Unavailable(PageError):
     title = "Storage unavailable"
 
 
+class Untrusted(PageError):
+    """A reference whose signature is missing where required, or wrong (see docs/security.md)."""
+
+    status = 403
+    title = "Untrusted result"
+
+
 class Unauthorized(PageError):
     """No token, or the wrong one."""
 
@@ -56,5 +63,6 @@ def first_line(exc: BaseException) -> str:
 
 
 __all__ = [
-    "BadRequest", "Damaged", "NotFound", "PageError", "Unauthorized", "Unavailable", "first_line",
+    "BadRequest", "Damaged", "NotFound", "PageError", "Unauthorized", "Unavailable", "Untrusted",
+    "first_line",
 ]

@@ -18,9 +18,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from conveyor.cli.output import describe_result, run_dict
-from conveyor.exceptions import CorruptResultError, ResultNotFoundError
+from conveyor.exceptions import CorruptResultError, ResultNotFoundError, SignatureError
 from conveyor.results import MISSING_MESSAGE, ResultLiteral, ResultReference, open_payload, verify
-from conveyor.ui.errors import Damaged, NotFound, Unavailable, first_line
+from conveyor.ui.errors import Damaged, NotFound, Unavailable, Untrusted, first_line
 from conveyor.ui.runview import Locations, is_flow_run, read_flow_run, read_task_run
 
 #: Largest (decompressed) JSON payload previewed, in bytes.
@@ -76,10 +76,13 @@ def _reference(store: Any, run_id: str) -> ResultReference:
 def _payload(ref: ResultReference) -> Iterator[Any]:
     """The checked payload of ``ref``; missing, damaged or unreachable storage as PageErrors."""
     try:
+        ref.verify_signature()  # before storage is touched
         storage = ref.resolve_storage()
         with open_payload(storage, ref.key, checksum=ref.checksum, size=ref.size,
                           label=ref.storage) as payload:
             yield payload
+    except SignatureError as exc:
+        raise Untrusted(first_line(exc)) from None
     except ResultNotFoundError as exc:
         raise NotFound(first_line(exc)) from None
     except CorruptResultError as exc:

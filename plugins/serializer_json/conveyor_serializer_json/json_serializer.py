@@ -97,6 +97,7 @@ class JSONSerializer(Serializer):
     """
 
     type: ClassVar[str] = "json"
+    extension: ClassVar[str] = ".json"
 
     jsonlib: str = attrs.field(default="json", validator=_check_jsonlib)
     object_encoder: str | None = import_path_field(default=None, validator=_check_hook)

@@ -1,10 +1,10 @@
 """``LocalFileSystem``: results in a folder of the local file system.
 
-Every write is atomic: the bytes go to a temporary file in the key's own folder
-(``.<name>.<pid>-<random>.tmp``), are flushed and ``fsync``-ed, and only then renamed
-over the final name. A crash or an exception therefore leaves either the old value or
-the new one under a key, never half of one; a temporary file abandoned by a killed
-writer is removed by the next process's first write into that folder.
+Every write is atomic: the bytes go to a temporary file in the block's staging folder
+``<basepath>/.conveyor-tmp`` (``.<name>.<pid>-<random>.tmp``), are flushed and
+``fsync``-ed, and only then renamed over the final name. A crash or an exception
+therefore leaves either the old value or the new one under a key, never half of one; a
+temporary file abandoned by a killed writer is removed by the next process's first write.
 
 Every method that takes a key takes text or an ``os.PathLike`` (``Path("folder") / "x.txt"``),
 relative to ``basepath``: :func:`~conveyor.filesystems.normalize_key` refuses absolute keys
@@ -18,6 +18,7 @@ import errno
 import os
 import re
 import secrets
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, ClassVar
@@ -29,6 +30,8 @@ from conveyor.filesystems import StorageBlock, normalize_key
 #: A storage key: text or a path object, relative to the block's basepath.
 Key = str | os.PathLike[str]
 
+#: The folder under ``basepath`` where writes are staged before their atomic rename.
+STAGING = ".conveyor-tmp"
 #: Folders this process has swept for stale temporary files (see ``_open_temp``).
 _swept: set[str] = set()
 if hasattr(os, "register_at_fork"):
@@ -134,25 +137,31 @@ class LocalFileSystem(StorageBlock):
     # -- writing -----------------------------------------------------------------------
 
     def _open_temp(self, full: str) -> tuple[int, str]:
-        """Create a fresh temporary file next to ``full``; make folders when missing.
+        """Create a fresh temporary file for ``full``; make folders when missing.
 
-        Its name carries this process's id (``.<name>.<pid>-<random>.tmp``); the first
-        write of a process into a folder removes the temporary files there whose process
-        has ended (a writer killed mid-write), so none outlives the next run.
+        Temporary files live in the block's staging folder ``<basepath>/.conveyor-tmp``
+        (the same file system, so the final rename is atomic) and their names carry the
+        writing process's id (``.<name>.<pid>-<random>.tmp``): a process's first write
+        removes those there whose process has ended (a writer killed mid-write), so none
+        outlives the next run, wherever its key's folder was.
         """
         folder, name = os.path.split(full)
-        if folder not in _swept:
-            _swept.add(folder)
-            sweep_stale_temporaries(folder)
+        staging = os.path.join(self._root(), STAGING)
+        if staging not in _swept:
+            _swept.add(staging)
+            sweep_stale_temporaries(staging)
         for attempt in range(2):
-            tmp = os.path.join(folder, f".{name}.{os.getpid()}-{secrets.token_hex(6)}.tmp")
+            tmp = os.path.join(staging, f".{name[:100]}.{os.getpid()}-{secrets.token_hex(6)}.tmp")
             try:
-                return os.open(tmp, _WRITE_FLAGS, 0o644), tmp
+                fd = os.open(tmp, _WRITE_FLAGS, 0o644)
+                if not os.path.isdir(folder):
+                    os.makedirs(folder, exist_ok=True)
+                return fd, tmp
             except FileNotFoundError as exc:
                 if attempt:
                     raise self._error("write", full, exc) from exc
                 try:
-                    os.makedirs(folder, exist_ok=True)
+                    os.makedirs(staging, exist_ok=True)
                 except OSError as exc:
                     raise self._error("create the folder of", full, exc) from exc
             except OSError as exc:
@@ -163,7 +172,21 @@ class LocalFileSystem(StorageBlock):
         try:
             os.replace(tmp, full)
         except OSError as exc:
-            raise self._error("write", full, exc) from exc
+            if exc.errno != errno.EXDEV:
+                raise self._error("write", full, exc) from exc
+            # the key's folder is another file system (a mount below basepath): copy the
+            # finished file next to the key, then rename it there
+            folder, name = os.path.split(full)
+            near = os.path.join(folder, f".{name[:100]}.{os.getpid()}-{secrets.token_hex(6)}.tmp")
+            try:
+                shutil.copyfile(tmp, near)
+                _fsync_path(near)
+                os.replace(near, full)
+            except OSError as exc2:
+                self._discard(near)
+                raise self._error("write", full, exc2) from exc2
+            finally:
+                self._discard(tmp)
 
     @staticmethod
     def _discard(tmp: str) -> None:

@@ -50,7 +50,9 @@ def test_write_path_is_atomic_temp_fsync_rename(
     for kind, detail in events:
         if kind == "replace":
             src, dst = detail.split(" -> ")
-            assert Path(src).parent == Path(dst).parent == tmp_path / "a"
+            # staged in the block's own folder (one file system: the rename is atomic)
+            assert Path(src).parent == tmp_path / ".conveyor-tmp"
+            assert Path(dst).parent == tmp_path / "a"
             assert Path(src).name.startswith(".") and src.endswith(".tmp")
         elif sys.platform == "linux":
             assert detail.endswith(".tmp")
@@ -63,7 +65,7 @@ def test_open_write_streams_to_the_temp_file(tmp_path: Path) -> None:
         fh.write(b"x" * (3 << 20))  # larger than the write buffer: on disk already
         temps = leftovers(tmp_path)
         assert len(temps) == 1 and temps[0].startswith(".k.")
-        assert (tmp_path / temps[0]).stat().st_size >= 2 << 20
+        assert (tmp_path / ".conveyor-tmp" / temps[0]).stat().st_size >= 2 << 20
         assert not (tmp_path / "k").exists()
     assert (tmp_path / "k").stat().st_size == 3 << 20
     assert leftovers(tmp_path) == []
@@ -274,7 +276,7 @@ def test_temporaries_of_a_killed_writer_are_removed_by_the_next_process(tmp_path
 
     from conveyor_storage_local import local as local_module
 
-    folder = tmp_path / "results"
+    folder = tmp_path / ".conveyor-tmp"  # the block's staging folder
     folder.mkdir()
     ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                            capture_output=True, text=True, check=True)
@@ -288,4 +290,4 @@ def test_temporaries_of_a_killed_writer_are_removed_by_the_next_process(tmp_path
     LocalFileSystem(basepath=str(tmp_path)).write_path("results/new", b"x")
     assert not stale.exists()
     assert mine.exists() and unrelated.exists()
-    assert (folder / "new").read_bytes() == b"x"
+    assert (tmp_path / "results" / "new").read_bytes() == b"x"
