@@ -337,3 +337,24 @@ def test_cache_result_in_memory_false_keeps_no_verified_value(tmp_path: Path):
         return state.result()
 
     assert pipeline() == "v" and len(calls) == 1
+
+
+def test_a_cache_key_fn_that_raises_or_has_the_wrong_signature_is_named():
+    def broken(context, parameters):
+        raise KeyError("no such column")
+
+    @task(cache_key_fn=broken)
+    def a(x):
+        return x
+
+    @task(cache_key_fn=lambda parameters: "k")  # one argument: the wrong signature
+    def b(x):
+        return x
+
+    state = a(1, return_state=True)
+    assert state.is_failed()
+    assert state.message.startswith("ConfigurationError: cache_key_fn ")
+    assert "broken of task 'a' raised KeyError: 'no such column'" in state.message
+    state = b(1, return_state=True)
+    assert "of task 'b' raised TypeError" in state.message
+    assert "cache_key_fn(context, parameters)" in state.message

@@ -10,6 +10,7 @@ import datetime
 from typing import Any
 
 from conveyor.results import ResultLiteral, ResultReference, UnpersistedResult
+from conveyor.units import format_size
 
 NO_RESULT = "-"
 
@@ -29,15 +30,6 @@ def format_duration(start: datetime.datetime | None, end: datetime.datetime | No
     if seconds < 120:
         return f"{seconds:.1f}s"
     return f"{seconds / 60:.1f}min"
-
-
-def format_size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"  # pragma: no cover
 
 
 def describe_result(data: Any) -> dict[str, Any]:

@@ -56,22 +56,37 @@ def run_task(task: Task[Any], args: tuple[Any, ...], kwargs: dict[str, Any],
     try:
         state = run.prepare()
         if state is None:
-            token = task_run_context.set(run.context())
-            prints = _log_prints(task.log_prints)
-            try:
+            with _TaskScope(run, task):
                 state = drive(attempts(run, task.retries, task.retry_delay_seconds), attempt)
-            except BaseException as exc:
-                run.crashed(exc)
-                raise
-            finally:
-                if prints is not None:
-                    printing_to_log.reset(prints)
-                task_run_context.reset(token)
     finally:
         if top_level:
             run.writer.flush()
     run_state_hooks("task", task, run.info, state)
     return _task_outcome(run, state, return_state)
+
+
+class _TaskScope:
+    """Around a task run's attempts (sync or async alike): its run context and its
+    ``log_prints`` set, and a run that ends by a BaseException recorded as crashed."""
+
+    __slots__ = ("prints", "run", "task", "token")
+
+    def __init__(self, run: ActiveTaskRun, task: Task[Any]) -> None:
+        self.run = run
+        self.task = task
+
+    def __enter__(self) -> None:
+        self.token = task_run_context.set(self.run.context())
+        self.prints = _log_prints(self.task.log_prints)
+
+    def __exit__(self, kind: object, exc: BaseException | None, _tb: object) -> None:
+        try:
+            if exc is not None:
+                self.run.crashed(exc)
+        finally:
+            if self.prints is not None:
+                printing_to_log.reset(self.prints)
+            task_run_context.reset(self.token)
 
 
 def _log_prints(option: bool | None) -> Any:
@@ -115,17 +130,8 @@ async def run_task_async(task: Task[Any], args: tuple[Any, ...], kwargs: dict[st
     try:
         state = run.prepare()
         if state is None:
-            token = task_run_context.set(run.context())
-            prints = _log_prints(task.log_prints)
-            try:
+            with _TaskScope(run, task):
                 state = await drive_async(attempts(run, task.retries, task.retry_delay_seconds), attempt)
-            except BaseException as exc:
-                run.crashed(exc)
-                raise
-            finally:
-                if prints is not None:
-                    printing_to_log.reset(prints)
-                task_run_context.reset(token)
     finally:
         if top_level:
             run.writer.flush()

@@ -6,7 +6,8 @@ index or ``task_run_name``), final state, duration, where its result went with i
 Pending, Running and retry states are DEBUG lines. :func:`get_run_logger` gives a logger
 whose lines name the current run; ``log_prints=True`` sends ``print`` inside a run there.
 
-May import: conveyor.engine.context, conveyor.results, conveyor.settings, conveyor.states.
+May import: conveyor.engine.context, conveyor.results, conveyor.settings, conveyor.states,
+conveyor.units.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from conveyor.engine.context import flow_run_context, task_run_context
 from conveyor.results import ResultLiteral, ResultReference, UnpersistedResult
 from conveyor.settings import get_settings
 from conveyor.states import CRASHED, FAILED, FINAL_TYPES, State
+from conveyor.units import format_size
 
 logger = logging.getLogger("conveyor")
 run_logger = logging.getLogger("conveyor.runs")
@@ -53,15 +55,6 @@ def state_level(state: State) -> int:
     if kind is FAILED or kind is CRASHED:
         return logging.ERROR
     return logging.INFO if kind in FINAL_TYPES else logging.DEBUG
-
-
-def format_size(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GiB"  # pragma: no cover
 
 
 def format_seconds(seconds: float) -> str:
@@ -157,7 +150,6 @@ __all__ = [
     "RunLogger",
     "configure_logging",
     "format_seconds",
-    "format_size",
     "get_run_logger",
     "install_print_to_log",
     "log_state",

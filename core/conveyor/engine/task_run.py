@@ -275,7 +275,17 @@ class ActiveTaskRun(Recorder):
             return None
         try:
             self._parameters = self.parameters
-            self.cache_key = key = task.cache_key_fn(self.context(), self._parameters)
+            try:
+                key = task.cache_key_fn(self.context(), self._parameters)
+            except Exception as exc:  # noqa: BLE001 - the user's function: named in the error
+                fn = task.cache_key_fn
+                name = getattr(fn, "__qualname__", repr(fn))
+                raise ConfigurationError(
+                    f"cache_key_fn {name} of task {self.name!r} raised {type(exc).__name__}: {exc}; "
+                    f"it is called as cache_key_fn(context, parameters) and must return a str "
+                    f"(or None for no caching)"
+                ) from exc
+            self.cache_key = key
             if key is None:
                 return None
             if not isinstance(key, str):
