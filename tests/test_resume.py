@@ -234,7 +234,7 @@ def test_unresumable_runs_say_why(tmp_path, conveyor_home, capsys):
         fine.resume(old.run_id)
     assert main(["runs", "resume", "nope"]) == 1
     err = capsys.readouterr().err
-    assert "no flow run 'nope'" in err and len(err.strip().splitlines()) == 1
+    assert "no flow run" in err and "'nope'" in err and len(err.strip().splitlines()) == 1
 
 
 def test_a_flow_that_cannot_be_imported_any_more(tmp_path, conveyor_home, monkeypatch):

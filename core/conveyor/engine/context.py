@@ -9,7 +9,7 @@ May import: nothing of conveyor at run time (type hints only).
 from __future__ import annotations
 
 import contextvars
-import threading
+import itertools
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -104,8 +104,7 @@ class FlowRunContext:
         #: task (and subflow) name: a call's position is what an earlier attempt's (or a
         #: resumed run's) counterpart is found by
         self.attempt = 0
-        self._positions: dict[tuple[str, str], int] = {}
-        self._positions_lock = threading.Lock()
+        self._positions: dict[tuple[str, str], itertools.count[int]] = {}
         #: results earlier attempts of this flow run (or the runs it resumes) may hand on
         self.reuse: ReuseIndex | None = None
         #: counts of submitted task runs, for progress lines (set by the engine)
@@ -114,16 +113,18 @@ class FlowRunContext:
     def new_attempt(self, attempt: int) -> None:
         """Start attempt ``attempt``: positions count from 0 again."""
         self.attempt = attempt
-        with self._positions_lock:
-            self._positions.clear()
+        self._positions = {}
 
     def next_position(self, kind: str, name: str) -> int:
-        """The position of a new call of ``name`` (a task, or with kind "flow" a subflow)."""
-        key = (kind, name)
-        with self._positions_lock:
-            position = self._positions.get(key, 0)
-            self._positions[key] = position + 1
-        return position
+        """The position of a new call of ``name`` (a task, or with kind "flow" a subflow).
+
+        Safe from any thread without a lock: ``setdefault`` and ``next`` of an
+        ``itertools.count`` are each one atomic step.
+        """
+        counter = self._positions.get((kind, name))
+        if counter is None:
+            counter = self._positions.setdefault((kind, name), itertools.count())
+        return next(counter)
 
 
 class TaskRunContext:

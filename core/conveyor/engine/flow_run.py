@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
 from conveyor import plugins
 from conveyor.engine.context import FlowRunContext, FlowRunInfo, flow_run_context, task_run_context
 from conveyor.engine.destination import Destinations, ResultDestination
@@ -240,7 +238,7 @@ class ActiveFlowRun(Recorder):
                 parameters = keep_parameters(
                     flow, self.parameters, self.destination(), self.storage_key("parameters")
                 )
-            self.origin = attrs.evolve(self.origin, parameters=parameters)
+            self.origin = self.origin._replace(parameters=parameters)
         if self.reuse_sources:
             self.flow_ctx.reuse = ReuseIndex.load(self.flow_ctx.store, self.reuse_sources)
         return None

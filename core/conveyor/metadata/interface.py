@@ -33,16 +33,13 @@ import contextlib
 import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Protocol
-
-import attrs
+from typing import Any, NamedTuple, Protocol
 
 #: (type, name, message, timestamp, data JSON): one state as the store records it.
 StateTuple = tuple[str, str, str | None, float, str | None]
 
 
-@attrs.frozen
-class FlowRunOrigin:
+class FlowRunOrigin(NamedTuple):
     """What a flow run records about where it comes from, so it can be resumed later.
 
     :ivar flow_ref: where the flow is defined: ``"module:qualname"``, or
@@ -63,8 +60,7 @@ class FlowRunOrigin:
     process_start: float | None = None
 
 
-@attrs.frozen
-class RunLabels:
+class RunLabels(NamedTuple):
     """What a person named a run: ``task_run_name`` / ``flow_run_name`` filled in, and tags.
 
     :ivar name: the run's name, or None (the task's or flow's name stands for it).
@@ -78,8 +74,7 @@ class RunLabels:
         return json.dumps(list(self.tags)) if self.tags else None
 
 
-@attrs.frozen
-class TaskCall:
+class TaskCall(NamedTuple):
     """Which call of its task a task run is, within its flow run (for reuse on a retry or resume).
 
     :ivar position: the n-th call (from 0) of this task name in the flow run's attempt.
@@ -108,6 +103,8 @@ TASK_RUN_COLUMNS = (
 STATE_COLUMNS = ("seq", "run_id", "run_kind", "type", "name", "message", "timestamp", "data")
 #: Keys of a result record row (``kind`` is ``'flow'`` or ``'task'``).
 RESULT_RECORD_COLUMNS = ("kind", "id", "state_data")
+#: Keys of a result row (``name``: the task's or flow's; ``flow_run_id``: the run's own flow run).
+RESULT_ROW_COLUMNS = ("kind", "id", "name", "flow_run_id", "flow_name", "created", "state_data")
 
 
 class Row(Protocol):
@@ -349,13 +346,14 @@ class MetadataStore(Protocol):
     def read_flow_run_page(
         self, flow_name: str | None = None, state: str | None = None, since: float | None = None,
         until: float | None = None, cursor: str | None = None, newer: bool = False,
-        limit: int = 50,
+        limit: int = 50, top_level: bool = False,
     ) -> tuple[Sequence[Row], str | None, str | None]:
         """One page of flow runs (keys :data:`FLOW_RUN_COLUMNS`), newest first, found by
         keyset (as fast on the last page of 100,000 runs as on the first).
 
         Only runs named ``flow_name``, whose state type or name is ``state``, created at
-        or after ``since`` and before ``until`` (unix times), when given. ``cursor`` is
+        or after ``since`` and before ``until`` (unix times), when given; with
+        ``top_level``, no subflow runs. ``cursor`` is
         one this method returned: the page holds the ``limit`` runs just older than it
         (``newer=True``: just newer). Returns ``(rows, older, newer)``: the cursors of
         the next older and newer pages, None where there are no more runs. A cursor this
@@ -370,4 +368,19 @@ class MetadataStore(Protocol):
     def read_resumed_runs(self, flow_run_id: str) -> Sequence[Row]:
         """Flow runs whose ``resumed_from`` is ``flow_run_id`` (keys :data:`FLOW_RUN_COLUMNS`),
         in creation order."""
+        ...
+
+    def find_run_ids(self, prefix: str, limit: int = 10) -> list[tuple[str, str]]:
+        """``(kind, id)`` (kind ``"flow"`` or ``"task"``) of at most ``limit`` runs whose id
+        starts with ``prefix``, by id; flow runs first. An index range scan; empty for ``""``."""
+        ...
+
+    def read_result_rows(
+        self, flow_name: str | None = None, flow_run_id: str | None = None,
+        since: float | None = None,
+    ) -> Sequence[Row]:
+        """Flow runs and task runs whose state holds result data (keys
+        :data:`RESULT_ROW_COLUMNS`; ``created``: when that state was recorded), newest
+        first; only those of flow ``flow_name``, of flow run ``flow_run_id`` (the run and
+        its own task runs), recorded at or after ``since``, when given."""
         ...
