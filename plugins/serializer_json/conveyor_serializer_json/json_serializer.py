@@ -17,7 +17,9 @@ from conveyor.exceptions import ConfigurationError, SerializationError
 from conveyor.serializers import Serializer, import_path_field
 
 from conveyor_serializer_json import classes
-from conveyor_serializer_json.codec import MARKER, Decoder, Encoder, count_none, plain_levels
+from conveyor_serializer_json.codec import MARKER, count_none, plain_levels
+from conveyor_serializer_json.decoder import Decoder
+from conveyor_serializer_json.encoder import Encoder
 
 #: Every tag, and every user dict holding the marker key, puts these bytes in the JSON
 #: (both libraries write "$" as it is); where they are absent, no decoding walk is needed.

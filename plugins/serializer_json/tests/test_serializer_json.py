@@ -363,7 +363,7 @@ class _Mood(enum.Enum):
 @_bounded
 @given(value=exact_values() | plain_values())
 def test_fast_path_writes_exactly_what_the_encoder_would(lib: str, value: Any) -> None:
-    from conveyor_serializer_json.codec import Encoder
+    from conveyor_serializer_json.encoder import Encoder
 
     serializer = JSONSerializer(jsonlib=lib)
     try:
