@@ -10,7 +10,8 @@ writing into the same folder (which removes temporary files of killed writers) s
 - runs left Running or Pending after recovery;
 - temporary files left after the next run;
 - result files without a reference (written, then killed before the reference was
-  committed: found by ``results gc`` once it exists; counted here, not removed).
+  committed), and how many of them no write intent names: each write is recorded as an
+  intent first (:mod:`conveyor.metadata.intents`), so ``results gc`` can find them.
 
 Run: ``.venv/bin/python bench/fault_sigkill.py [TRIALS]`` (default 100). The test suite
 runs 20 trials through :func:`run_trials` (tests/test_faults_sigkill.py).
@@ -66,8 +67,10 @@ CHECK = textwrap.dedent(
         kept = client.store.read_flow_run(run.id)["parameters"]
         if kept and kept.startswith('{"type":"reference"'):
             keys.add(result_from_json(kept).key)
+    intents = sorted(r["key"] for r in client.store.read_write_intents())
     stuck = sum(1 for r in client.read_flow_runs() if r.state.name in ("Running", "Pending"))
-    print(json.dumps({"invalid": invalid, "referenced": referenced, "stuck": stuck, "keys": sorted(keys)}))
+    print(json.dumps({"invalid": invalid, "referenced": referenced, "stuck": stuck,
+                      "keys": sorted(keys), "intents": intents}))
     """
 )
 
@@ -116,6 +119,9 @@ def run_trials(trials: int, work: Path, seed: int = 7) -> dict[str, int]:
         "runs stuck after recovery": checked["stuck"],
         "temporary files left after the next run": len(temporaries),
         "result files without a reference": len(stored - set(checked["keys"])),
+        "  of which no write intent names (unfindable)": len(
+            stored - set(checked["keys"]) - set(checked["intents"])
+        ),
     }
 
 

@@ -28,6 +28,7 @@ def test_a_full_database_stops_the_run_at_the_first_write_that_cannot_be_recorde
     @task
     def step(i):
         executed.append(i)
+        time.sleep(0.001)  # the writer commits (and fails) while the run goes on
         return i
 
     @flow
@@ -58,3 +59,33 @@ def test_a_full_database_stops_the_run_at_the_first_write_that_cannot_be_recorde
     assert [r.flow_name for r in runs][-1] == "warm-up"  # what was recorded before stays
     conn = sqlite3.connect(str(get_client().store.path))
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_every_write_is_recorded_as_an_intent_first_and_forgotten_with_its_reference(tmp_path):
+    import attrs
+    from conveyor.filesystems import LocalFileSystem
+    from conveyor.metadata import get_store
+
+    seen = []
+
+    @attrs.frozen
+    class Watching(LocalFileSystem):
+        def write_path(self, path, content):  # the intent is committed before any byte
+            seen.append(sorted(r["key"] for r in get_store().read_write_intents()))
+            return super().write_path(path, content)
+
+        def open_write(self, path):
+            seen.append(sorted(r["key"] for r in get_store().read_write_intents()))
+            return super().open_write(path)
+
+    @task(result_storage=Watching(basepath=str(tmp_path / "watched")))
+    def make():
+        return {"v": 1}
+
+    @flow
+    def pipeline():
+        return make(return_state=True).data.key
+
+    key = pipeline()
+    assert seen and key in seen[0]
+    assert list(get_store().read_write_intents()) == []  # gone with the recorded reference

@@ -26,3 +26,4 @@ def test_twenty_sigkills_leave_no_invalid_reference_no_stuck_run_no_temporary(tm
     assert figures["references invalid"] == 0
     assert figures["runs stuck after recovery"] == 0
     assert figures["temporary files left after the next run"] == 0
+    assert figures["  of which no write intent names (unfindable)"] == 0

@@ -9,8 +9,8 @@ a task's own options override either half. Each distinct destination is built on
 flow run and records its block document once; the engine asks it, nothing else
 re-resolves.
 
-May import: conveyor.blocks, conveyor.exceptions, conveyor.filesystems, conveyor.results,
-conveyor.serializers.
+May import: conveyor.blocks, conveyor.exceptions, conveyor.filesystems, conveyor.metadata,
+conveyor.results, conveyor.serializers, conveyor.settings.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from conveyor.blocks import record_block, saved_slugs
 from conveyor.exceptions import ConfigurationError, ConveyorError
 from conveyor.filesystems import StorageBlock, default_storage, resolve_storage
+from conveyor.metadata import get_store
 from conveyor.results import ANONYMOUS_PREFIX, ResultReference, persist_value
 from conveyor.serializers import Serializer, default_serializer, resolve_serializer
 from conveyor.settings import get_settings
@@ -72,8 +73,16 @@ class ResultDestination:
         """How a reference names the storage: the slug, else ``anonymous/<document id>``."""
         return self.slug or f"{ANONYMOUS_PREFIX}{self.document()}"
 
-    def persist(self, value: Any, key: str | None = None, serializer: Serializer | None = None) -> ResultReference:
-        """Write ``value`` here (at ``key``, default a fresh one); return its reference."""
+    def persist(self, value: Any, key: str | None = None, serializer: Serializer | None = None,
+                run_id: str | None = None) -> ResultReference:
+        """Write ``value`` here (at ``key``, default a fresh one); return its reference.
+
+        With a ``key``, the write is first recorded as an intent in the metadata store, so
+        a process killed before the reference is recorded leaves nothing unnamed; the
+        caller queues :meth:`written` once it has queued the reference.
+        """
+        if key is not None:
+            get_store().record_write_intent(self.document(), key, run_id)
         return persist_value(
             value,
             storage=self.storage,
@@ -82,6 +91,11 @@ class ResultDestination:
             storage_slug=self.slug,
             storage_document=self.document(),
         )
+
+    def written(self, key: str) -> None:
+        """The reference of a write recorded as an intent is queued: the intent can go
+        (the two are committed together)."""
+        get_store().writer.forget_write_intent(self.document(), key)
 
     def describe(self, key: str) -> str:
         """Where ``key`` lives, for people (a file path, ``s3://...``)."""

@@ -236,7 +236,7 @@ class ActiveFlowRun(Recorder):
             parameters = None
             if not self.decision.disabled_by:  # persist_result=False: nothing is written
                 parameters = keep_parameters(
-                    flow, self.parameters, self.destination(), self.storage_key("parameters")
+                    flow, self.parameters, self.destination(), self.storage_key("parameters"), self.id
                 )
             self.origin = self.origin._replace(parameters=parameters)
         if self.reuse_sources:
@@ -284,6 +284,9 @@ class ActiveFlowRun(Recorder):
         ctx = self.flow_ctx
         ctx.new_attempt(self.run_count)
         if self.run_count == 1 and self.parent is None:
+            origin = self.origin
+            if origin is not None and origin.parameters and origin.parameters.startswith('{"type":"reference"'):
+                self.destination().written(self.storage_key("parameters"))  # recorded with the run
             self.writer.flush()  # a top-level run is in the database from its start
         elif self.run_count > 1:
             # a retry: what the earlier attempts (and the runs this one resumes) completed

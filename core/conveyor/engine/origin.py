@@ -97,7 +97,7 @@ def bind_parameters(flow: Flow[Any], args: tuple[Any, ...], kwargs: dict[str, An
 
 
 def keep_parameters(flow: Flow[Any], parameters: dict[str, Any], destination: ResultDestination,
-                    key: str | None = None) -> str | None:
+                    key: str | None = None, run_id: str | None = None) -> str | None:
     """Persist ``parameters`` at ``destination``; the JSON to record (None: not kept).
 
     Only the reference goes into the metadata database. A value the serializer refuses
@@ -106,7 +106,7 @@ def keep_parameters(flow: Flow[Any], parameters: dict[str, Any], destination: Re
     if not parameters:
         return NO_PARAMETERS
     try:
-        return destination.persist(parameters, key).json()
+        return destination.persist(parameters, key, run_id=run_id).json()
     except (ConveyorError, OSError) as exc:
         logger.info("the parameters of flow %r are not kept (resuming its run will need them): %s",
                     flow.name, exc)

@@ -175,7 +175,7 @@ class Recorder:
                 return UnpersistedResult.missing(), None
             return UnpersistedResult(value), None
         destination = self.destination()
-        reference = destination.persist(value, self.storage_key())
+        reference = destination.persist(value, self.storage_key(), run_id=self.id)
         return reference, destination.describe(reference.key)
 
     def _refused(self, value: Any, exc: SerializationError) -> tuple[Any, str] | None:
@@ -210,7 +210,8 @@ class Recorder:
             attempts.append(resolve_serializer("pickle"))
         for candidate in attempts:
             try:
-                ref = destination.persist(exc, self.storage_key("error", candidate), serializer=candidate)
+                ref = destination.persist(exc, self.storage_key("error", candidate), serializer=candidate,
+                                          run_id=self.id)
                 return ref, destination.describe(ref.key)
             except SerializationError:
                 continue
@@ -242,6 +243,8 @@ class Recorder:
             message = why(self.decision)
         self.value = value
         state = self.record(State(COMPLETED, name, message, data), where)
+        if where is not None:
+            self.destination().written(data.key)  # committed with the state just queued
         self._after_completed(state)
         if not self.obj.cache_result_in_memory:
             state.memo = False
@@ -268,6 +271,7 @@ class Recorder:
             message = f"{type(exc).__name__}: {exc}"
         state = self.record(State(FAILED, name, message, data), where)
         if where is not None:
+            self.destination().written(data.key)
             plugins.result_persisted(self.id, self.kind, data)
         return state
 

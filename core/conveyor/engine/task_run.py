@@ -277,7 +277,7 @@ class ActiveTaskRun(Recorder):
             self._parameters = self.parameters
             try:
                 key = task.cache_key_fn(self.context(), self._parameters)
-            except Exception as exc:  # noqa: BLE001 - the user's function: named in the error
+            except Exception as exc:
                 fn = task.cache_key_fn
                 name = getattr(fn, "__qualname__", repr(fn))
                 raise ConfigurationError(

@@ -169,6 +169,11 @@ class MetadataWriter(Protocol):
         """
         ...
 
+    def forget_write_intent(self, storage_document: str, key: str) -> None:
+        """Queue the removal of a write intent once the reference it stood for is queued
+        (committed together with it)."""
+        ...
+
     def set_input_hash(self, run_id: str, input_hash: str) -> None:
         """Queue the hash of task run ``run_id``'s inputs (column ``input_hash``)."""
         ...
@@ -329,6 +334,16 @@ class MetadataStore(Protocol):
         first."""
         ...
 
+    def record_write_intent(self, storage_document: str, key: str, run_id: str | None) -> None:
+        """Commit, before a result is written, that ``key`` in storage ``storage_document``
+        is about to be written by run ``run_id``."""
+        ...
+
+    def read_write_intents(self) -> Sequence[Row]:
+        """Write intents not yet removed (keys ``storage_document``, ``key``, ``run_id``,
+        ``created``): writes whose reference may never have been recorded."""
+        ...
+
     def read_unfinished_flow_runs(self) -> Sequence[Row]:
         """Top-level flow runs still Running or Pending (keys :data:`FLOW_RUN_COLUMNS`), oldest first."""
         ...
@@ -375,12 +390,9 @@ class MetadataStore(Protocol):
         starts with ``prefix``, by id; flow runs first. An index range scan; empty for ``""``."""
         ...
 
-    def read_result_rows(
-        self, flow_name: str | None = None, flow_run_id: str | None = None,
-        since: float | None = None,
-    ) -> Sequence[Row]:
-        """Flow runs and task runs whose state holds result data (keys
-        :data:`RESULT_ROW_COLUMNS`; ``created``: when that state was recorded), newest
-        first; only those of flow ``flow_name``, of flow run ``flow_run_id`` (the run and
-        its own task runs), recorded at or after ``since``, when given."""
+    def read_result_rows(self, flow_name: str | None = None, flow_run_id: str | None = None,
+                         since: float | None = None) -> Sequence[Row]:
+        """Runs whose state holds result data (keys :data:`RESULT_ROW_COLUMNS`; ``created``:
+        when that state was recorded), newest first; only of flow ``flow_name``, of flow run
+        ``flow_run_id`` (it and its task runs), recorded since ``since``, when given."""
         ...

@@ -107,6 +107,17 @@ MIGRATIONS: list[str] = [
     ALTER TABLE task_runs ADD COLUMN run_name TEXT;         -- task_run_name, filled in, or NULL
     ALTER TABLE task_runs ADD COLUMN tags TEXT;             -- JSON list of the run's tags, or NULL
     """,
+    # 3 -> 4: a result about to be written, recorded first: one killed before its
+    # reference was recorded is still found (by its storage and key).
+    """
+    CREATE TABLE write_intents (
+        storage_document TEXT NOT NULL,   -- the block document of the storage written to
+        key TEXT NOT NULL,                -- the key written
+        run_id TEXT,                      -- the task run or flow run writing it
+        created REAL NOT NULL,
+        PRIMARY KEY (storage_document, key)
+    );
+    """,
 ]
 
 

@@ -4,9 +4,9 @@ SQLite in WAL mode. Several processes may write at once: every write is one shor
 transaction (``BEGIN IMMEDIATE``), and a busy database is waited on (busy timeout) rather
 than failed. The schema is created and migrated on first use (:mod:`.schema`); opening,
 permissions and error messages are :mod:`.opening`'s (connections and transactions
-:mod:`.connections`'). Inside ``reading_only()`` reads never create a database: a store
-whose file does not exist reads as empty. Runs, states and cache rows are written through
-the batched :class:`~.writer.RunWriter`.
+:mod:`.connections`', the browsing queries :mod:`.browsing`'s). Inside ``reading_only()``
+reads never create a database: a store whose file does not exist reads as empty. Runs,
+states and cache rows are written through the batched :class:`~.writer.RunWriter`.
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from conveyor.exceptions import BlockExistsError, MetadataError, UnknownNameError
-from conveyor.metadata.connections import Connections
+from conveyor.metadata.browsing import Browsing
 from conveyor.metadata.ids import canonical_json, document_id
+from conveyor.metadata.intents import WriteIntents
 from conveyor.metadata.writer import RunWriter
 
 _CACHE_GET = "SELECT data, expires FROM cache WHERE cache_key = ?"
@@ -36,7 +37,7 @@ def _config(text: str | None) -> dict[str, Any] | None:
     return config if isinstance(config, dict) else None
 
 
-class SQLiteStore(Connections):
+class SQLiteStore(Browsing, WriteIntents):
     """One metadata database file. Thread-safe: a connection per thread.
 
     Implements :class:`conveyor.metadata.MetadataStore`; :meth:`transaction` and
@@ -276,72 +277,3 @@ class SQLiteStore(Connections):
                 )
                 marked += len(ids)
         return marked
-
-    # -- browsing (``conveyor ui``) ------------------------------------------------------
-
-    def read_flow_run_page(
-        self, flow_name: str | None = None, state: str | None = None, since: float | None = None,
-        until: float | None = None, cursor: str | None = None, newer: bool = False,
-        limit: int = 50,
-    ) -> tuple[list[sqlite3.Row], str | None, str | None]:
-        """A keyset page on the ``(created, id)`` order: an index range scan, never OFFSET."""
-        self.flush()
-        where, params = ["1"], []
-        for sql, value in (("flow_name = ?", flow_name), ("created >= ?", since),
-                           ("created < ?", until)):
-            if value is not None:
-                where.append(sql)
-                params.append(value)
-        if state is not None:
-            where.append("(state_type = ? OR state_name = ?)")
-            params += [state, state]
-        if cursor is not None:
-            where.append("(created, id) > (?, ?)" if newer else "(created, id) < (?, ?)")
-            params += _parse_cursor(cursor)
-        order = "ASC" if newer else "DESC"
-        rows = self._rows(
-            f"SELECT * FROM flow_runs WHERE {' AND '.join(where)} "
-            f"ORDER BY created {order}, id {order} LIMIT ?",
-            (*params, int(limit) + 1),
-        )
-        more = len(rows) > limit
-        rows = rows[:limit]
-        if newer:
-            rows.reverse()
-        first, last = (_cursor(rows[0]), _cursor(rows[-1])) if rows else (cursor, cursor)
-        older_cursor = last if (more or newer) and rows else None
-        newer_cursor = first if (cursor is not None and (more or not newer)) else None
-        return rows, older_cursor, newer_cursor
-
-    def read_flow_names(self) -> list[str]:
-        """Distinct flow names by skipping along the ``flow_runs_by_name`` index."""
-        self.flush()
-        rows = self._rows(
-            "WITH RECURSIVE names(n) AS (SELECT MIN(flow_name) FROM flow_runs UNION ALL "
-            "SELECT (SELECT MIN(flow_name) FROM flow_runs WHERE flow_name > n) FROM names "
-            "WHERE n IS NOT NULL) SELECT n FROM names WHERE n IS NOT NULL"
-        )
-        return [r[0] for r in rows]
-
-    def read_resumed_runs(self, flow_run_id: str) -> list[sqlite3.Row]:
-        self.flush()
-        return self._rows(
-            "SELECT * FROM flow_runs WHERE resumed_from = ? ORDER BY created, rowid", (flow_run_id,)
-        )
-
-
-def _cursor(row: sqlite3.Row) -> str:
-    """A page cursor: the row's place in the ``(created, id)`` order."""
-    return f"{row['created']!r}~{row['id']}"
-
-
-def _parse_cursor(cursor: str) -> list[Any]:
-    created, sep, run_id = str(cursor).partition("~")
-    try:
-        if not sep or not run_id:
-            raise ValueError
-        return [float(created), run_id]
-    except ValueError:
-        raise ValueError(
-            f"page cursor {cursor!r} is not one this store made; start again from the first page"
-        ) from None

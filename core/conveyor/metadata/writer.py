@@ -51,6 +51,7 @@ _PUT_CACHE = (
     "VALUES (?, ?, ?, ?, ?)"
 )
 _SET_INPUT_HASH = "UPDATE task_runs SET input_hash = ? WHERE id = ?"
+_FORGET_INTENT = "DELETE FROM write_intents WHERE storage_document = ? AND key = ?"
 _NO_ORIGIN = FlowRunOrigin()
 _NO_CALL = TaskCall()
 _NO_LABELS = RunLabels()
@@ -136,6 +137,11 @@ class RunWriter:
     ) -> None:
         self._put(("state", kind, run_id, state, start_time, end_time, run_count))
 
+    def forget_write_intent(self, storage_document: str, key: str) -> None:
+        """Queue the removal of a write intent, once the reference it stood for is queued:
+        the two are committed together (see :mod:`conveyor.metadata.intents`)."""
+        self._put(("intent_done", storage_document, key))
+
     def set_input_hash(self, run_id: str, input_hash: str) -> None:
         """Queue the hash of task run ``run_id``'s inputs (known only once they are resolved)."""
         self._put(("input_hash", run_id, input_hash))
@@ -208,6 +214,7 @@ class RunWriter:
         task_updates: list[tuple[Any, ...]] = []
         caches: list[tuple[Any, ...]] = []
         hashes: list[tuple[str, str]] = []
+        intents_done: list[tuple[str, str]] = []
         waiters: list[threading.Event] = []
         # Runs created in this batch: a later state of theirs goes into the INSERT itself
         # (columns 4-8: state, 9: start, 10: end, 11: run count) instead of an UPDATE.
@@ -236,6 +243,8 @@ class RunWriter:
                 states.append((row[0], "flow", *row[4:9]))
             elif what == "cache":
                 caches.append(op[1])
+            elif what == "intent_done":
+                intents_done.append((op[1], op[2]))
             elif what == "input_hash":
                 row = created.get(op[1])
                 if row is not None:
@@ -245,8 +254,9 @@ class RunWriter:
             else:
                 waiters.append(op[1])
         try:
-            if flows or tasks or states or caches or hashes:
-                self._commit(flows, tasks, states, flow_updates, task_updates, caches, hashes)
+            if flows or tasks or states or caches or hashes or intents_done:
+                self._commit(flows, tasks, states, flow_updates, task_updates, caches, hashes,
+                             intents_done)
         except BaseException as exc:  # reported by the next flush  # noqa: BLE001
             logging.getLogger("conveyor").error(
                 "could not record %d run/state rows in %s: %s", len(ops), self.store.path, exc
@@ -261,7 +271,8 @@ class RunWriter:
                 done.set()
 
     def _commit(self, flows: list[Any], tasks: list[Any], states: list[Any], flow_updates: list[Any],
-                task_updates: list[Any], caches: list[Any], hashes: list[Any]) -> None:
+                task_updates: list[Any], caches: list[Any], hashes: list[Any],
+                intents: list[Any] = ()) -> None:  # type: ignore[assignment]
         # The busy timeout covers waiting for other writers; "locked" can still come at once
         # when a first connection sets WAL mode while another writes: retry those briefly.
         for attempt in range(100):
@@ -281,6 +292,8 @@ class RunWriter:
                         conn.executemany(_PUT_CACHE, caches)
                     if hashes:
                         conn.executemany(_SET_INPUT_HASH, hashes)
+                    if intents:
+                        conn.executemany(_FORGET_INTENT, intents)
                 return
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) and "busy" not in str(exc) or attempt == 99:

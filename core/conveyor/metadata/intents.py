@@ -1,0 +1,39 @@
+"""Write intents: a result about to be written is recorded before the first byte is.
+
+A process killed between writing a result and recording its reference leaves a stored
+object that no reference names. The intent, committed before the write and removed in
+the same transaction as the reference (see :meth:`RunWriter.forget_write_intent`),
+names it, so ``results gc`` (and the fault-injection benchmark) can find it.
+
+May import: the standard library (a mixin of :class:`~conveyor.metadata.sqlite.SQLiteStore`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from typing import Any
+
+
+class WriteIntents:
+    """The write-intent methods of the SQLite store (mixed into ``SQLiteStore``)."""
+
+    transaction: Any
+    _rows: Any
+
+    def record_write_intent(self, storage_document: str, key: str, run_id: str | None) -> None:
+        """Commit, now, that ``key`` in storage ``storage_document`` is about to be written."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO write_intents (storage_document, key, run_id, created) "
+                "VALUES (?, ?, ?, ?)",
+                (storage_document, key, run_id, time.time()),
+            )
+
+    def read_write_intents(self) -> list[sqlite3.Row]:
+        """Intents not yet removed: writes whose reference may never have been recorded
+        (keys ``storage_document``, ``key``, ``run_id``, ``created``), oldest first."""
+        return list(self._rows("SELECT * FROM write_intents ORDER BY created"))
+
+
+__all__ = ["WriteIntents"]
