@@ -17,7 +17,6 @@ import importlib
 import importlib.util
 import inspect
 import os
-import socket
 import sys
 import time
 from pathlib import Path
@@ -153,7 +152,15 @@ def process_start_time(pid: int) -> float | None:
     return round(boot + int(fields[19]) / os.sysconf("SC_CLK_TCK"), 2)
 
 
-HOST = socket.gethostname()
+def _host_name() -> str:
+    if hasattr(os, "uname"):
+        return os.uname().nodename  # no import of socket (milliseconds at start-up) for it
+    import socket  # lazy: only where os.uname is missing (Windows)
+
+    return socket.gethostname()
+
+
+HOST = _host_name()
 _PROCESS: tuple[int, float | None] | None = None
 
 
