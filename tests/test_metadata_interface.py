@@ -15,6 +15,7 @@ from conveyor.metadata import (
     RunWriter,
     SQLiteStore,
 )
+from conveyor.metadata.interface import RESULT_ROW_COLUMNS
 
 #: Return types the implementation names concretely where the protocol names its own
 #: (mypy checks they conform: ``get_store`` returns a SQLiteStore as a MetadataStore).
@@ -42,7 +43,8 @@ def test_the_protocols_list_what_the_core_uses():
             "cache_lookup", "cache_delete", "read_flow_run", "read_flow_runs",
             "read_subflow_runs", "read_result_records", "read_task_run", "read_task_runs",
             "read_states", "schema_version", "close", "path", "read_flow_run_page",
-            "read_flow_names", "read_resumed_runs"} <= set(_members(MetadataStore))
+            "read_flow_names", "read_resumed_runs", "find_run_ids",
+            "read_result_rows"} <= set(_members(MetadataStore))
     assert {"store", "create_flow_run", "create_task_run", "set_state", "put_cache",
             "flush"} <= set(_members(MetadataWriter))
     assert "query" not in _members(MetadataStore)  # raw SQL is SQLite's own
@@ -81,6 +83,7 @@ def test_rows_have_the_documented_keys(tmp_path):
     assert tuple(store.read_task_run("t1").keys()) == TASK_RUN_COLUMNS
     assert tuple(store.read_states("f1")[0].keys()) == STATE_COLUMNS
     assert tuple(store.read_result_records()[0].keys()) == RESULT_RECORD_COLUMNS
+    assert tuple(store.read_result_rows()[0].keys()) == RESULT_ROW_COLUMNS
 
 
 def test_saved_block_names(tmp_path):
@@ -91,3 +94,19 @@ def test_saved_block_names(tmp_path):
     doc = store.put_block_document("local-file-system", {"basepath": "/a"})
     assert store.saved_block_names(doc) == [("local-file-system", "a"), ("local-file-system", "b")]
     assert store.saved_block_names("no-such-document") == []
+
+
+def test_run_ids_by_prefix_and_top_level_pages(tmp_path):
+    store = SQLiteStore(tmp_path / "db.sqlite")
+    state = ("COMPLETED", "Completed", None, 1.0, None)
+    store.writer.create_flow_run("ab1", "flow", None, None, state, 1.0, 1)
+    store.writer.create_flow_run("ab2", "flow", "t-ab3", "ab1", state, 2.0, 1)
+    store.writer.create_task_run("ab3", "task", "ab1", None, state, 1.5, 1)
+    store.writer.create_task_run("b", "task", "ab1", None, state, 1.5, 1)
+    store.flush()
+    assert store.find_run_ids("ab") == [("flow", "ab1"), ("flow", "ab2"), ("task", "ab3")]
+    assert store.find_run_ids("ab", limit=2) == [("flow", "ab1"), ("flow", "ab2")]
+    assert store.find_run_ids("ab3") == [("task", "ab3")]
+    assert store.find_run_ids("c") == [] and store.find_run_ids("") == []
+    assert [r["id"] for r in store.read_flow_run_page()[0]] == ["ab2", "ab1"]
+    assert [r["id"] for r in store.read_flow_run_page(top_level=True)[0]] == ["ab1"]

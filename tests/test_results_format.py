@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import io
 import json
 import pickle
 import struct
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -48,41 +50,94 @@ def fresh(ref: ResultReference) -> ResultReference:
     return result_from_dict(json.loads(ref.json()))  # type: ignore[return-value]
 
 
-def split(raw: bytes) -> tuple[dict[str, Any], bytes, bytes]:
-    magic, version, header_len = struct.unpack(">8sBI", raw[:13])
-    assert magic == b"CONVEYOR" and version == 1
-    header = json.loads(raw[13 : 13 + header_len])
-    return header, raw[13 + header_len : -48], raw[-48:]
+def _load_helper():  # tests/ is not a package (--import-mode=importlib): load by path
+    name = "conveyor_tests_old_format"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("_old_format.py"))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
-# -- layout ---------------------------------------------------------------------------
+old_format = _load_helper()
 
 
-def test_layout_header_payload_trailer(storage):
+# -- layout: the stored object is the serializer's bytes --------------------------------
+
+
+def test_stored_object_is_exactly_the_serializers_bytes(storage):
     ref = persist_value({"a": 1}, storage=storage, serializer=JSONSerializer(), key="r.json")
     raw = path_of(storage, ref).read_bytes()
-    header, payload, trailer = split(raw)
-    assert header["serializer"] == JSONSerializer().to_dict()
-    assert header["conveyor"] and header["created"]
-    assert json.loads(payload) == {"a": 1}  # the serializer's bytes, as they are
-    size, digest, magic = struct.unpack(">Q32s8s", trailer)
-    assert magic == b"CVYEND\x00\x00"
-    assert size == len(payload) == ref.size
-    assert digest == hashlib.sha256(payload).digest()
-    assert ref.checksum == "sha256:" + hashlib.sha256(payload).hexdigest()
+    assert raw == JSONSerializer().dumps({"a": 1})  # nothing before, nothing after
+    with open(path_of(storage, ref)) as fh:
+        assert json.load(fh) == {"a": 1}
+    # The description lives in the reference instead of a header and trailer.
+    assert ref.format == 2 and ref.to_dict()["format"] == 2
+    assert ref.serializer == JSONSerializer().to_dict()
+    assert ref.size == len(raw)
+    assert ref.checksum == "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
-def test_pickle_payload_is_plain_pickle(storage):
+def test_pickle_result_loads_with_pickle_load(storage):
     ref = persist_value([1, "x"], storage=storage, serializer=PickleSerializer(picklelib="pickle"))
-    _h, payload, _t = split(path_of(storage, ref).read_bytes())
-    assert pickle.loads(payload) == [1, "x"]
+    with open(path_of(storage, ref), "rb") as fh:
+        assert pickle.load(fh) == [1, "x"]
+    assert fresh(ref).get() == [1, "x"]
 
 
-def test_read_result_file_uses_the_header_serializer(storage):
+def test_read_result_file_needs_the_serializer_of_a_plain_result(storage):
     ref = persist_value({"k": [1]}, storage=storage, serializer=JSONSerializer(), key="x")
-    assert read_result_file(storage, "x", checksum=ref.checksum) == {"k": [1]}
-    assert read_result_header(storage, "x")["serializer"]["type"] == "json"
+    assert read_result_file(
+        storage, "x", checksum=ref.checksum, serializer=ref.serializer
+    ) == {"k": [1]}
+    with pytest.raises(CorruptResultError, match="records no serializer.*pass serializer="):
+        read_result_file(storage, "x", checksum=ref.checksum)
+    with pytest.raises(CorruptResultError, match="no conveyor header.*format 2"):
+        read_result_header(storage, "x")
     assert ref.size > 0
+
+
+def test_references_without_format_are_format_1_and_future_ones_are_refused():
+    record = {
+        "type": "reference", "key": "k", "storage": "s/x", "storage_document": "d",
+        "serializer": {"type": "json"}, "checksum": ANY_CHECKSUM, "size": 1,
+    }
+    old = result_from_dict(record)
+    assert old.format == 1 and "format" not in old.to_dict()  # written back as it was
+    assert result_from_dict({**record, "format": 2}).format == 2
+    from conveyor.exceptions import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="upgrade conveyor"):
+        result_from_dict({**record, "format": 3})
+
+
+# -- old results (format 1: header, payload, trailer) are still read ---------------------
+
+
+@pytest.mark.parametrize("name", ["json", "pickle"])
+def test_old_format_blob_written_by_the_old_code_is_read(storage, name):
+    blob, record = old_format.fixture(name)
+    Path(storage.basepath).mkdir(parents=True)
+    (Path(storage.basepath) / record["key"]).write_bytes(blob)
+    from conveyor.results import record_storage
+
+    document = record_storage(storage)
+    ref = result_from_dict({**record, "storage": f"anonymous/{document}", "storage_document": document})
+    assert ref.format == 1
+    expected = {"rows": [1, 2, 3], "name": "old"} if name == "json" else {"rows": (1, 2, 3), "name": "old"}
+    assert ref.get() == expected
+    assert verify(fresh(ref)).ok
+    # Read without a reference's format: the magic bytes tell, and the header's serializer.
+    assert read_result_file(storage, record["key"], checksum=ref.checksum) == expected
+    assert read_result_header(storage, record["key"])["serializer"]["type"] == name
+    # A changed byte of the old payload is still refused.
+    raw = bytearray(blob)
+    raw[len(raw) - 60] ^= 1
+    (Path(storage.basepath) / record["key"]).write_bytes(bytes(raw))
+    with pytest.raises(CorruptResultError):
+        fresh(ref).get()
+    assert verify(fresh(ref)).status == "corrupt"
 
 
 # -- damage ---------------------------------------------------------------------------
@@ -92,11 +147,9 @@ def test_flipped_payload_byte_is_corrupt_naming_both_digests(storage):
     ref = persist_value("x" * 1000, storage=storage, serializer=PickleSerializer())
     path = path_of(storage, ref)
     raw = bytearray(path.read_bytes())
-    header_len = struct.unpack(">I", raw[9:13])[0]
-    at = 13 + header_len + 500
-    raw[at] ^= 0xFF
+    raw[500] ^= 0xFF
     path.write_bytes(bytes(raw))
-    actual = "sha256:" + hashlib.sha256(bytes(raw[13 + header_len : -48])).hexdigest()
+    actual = "sha256:" + hashlib.sha256(bytes(raw)).hexdigest()
     with pytest.raises(CorruptResultError) as info:
         fresh(ref).get()
     message = str(info.value)
@@ -111,39 +164,58 @@ def test_file_of_another_result_at_the_key_is_corrupt(storage):
     second = persist_value("second", storage=storage, serializer=PickleSerializer(), key="same")
     with pytest.raises(CorruptResultError) as info:
         fresh(first).get()
-    assert first.checksum in str(info.value) and second.checksum in str(info.value)
+    assert first.checksum in str(info.value) or "reference expects" in str(info.value)
     assert fresh(second).get() == "second"
+    same_size = persist_value("SECOND", storage=storage, serializer=PickleSerializer(), key="same")
+    with pytest.raises(CorruptResultError) as info:
+        fresh(second).get()  # the same size: the digest tells
+    assert second.checksum in str(info.value) and same_size.checksum in str(info.value)
 
 
-def test_trailer_digest_changed_is_corrupt(storage):
-    ref = persist_value(b"abc" * 100, storage=storage, serializer=PickleSerializer())
-    path = path_of(storage, ref)
-    raw = bytearray(path.read_bytes())
+def test_old_trailer_digest_changed_is_corrupt(storage):
+    payload = PickleSerializer().dumps(b"abc" * 100)
+    raw = bytearray(old_format.framed(payload, PickleSerializer().to_dict()))
     raw[-20] ^= 1  # inside the digest
-    path.write_bytes(bytes(raw))
+    Path(storage.basepath).mkdir(parents=True)
+    (Path(storage.basepath) / "old").write_bytes(bytes(raw))
+    checksum = "sha256:" + hashlib.sha256(payload).hexdigest()
     with pytest.raises(CorruptResultError, match="different result"):
-        fresh(ref).get()
+        read_result_file(storage, "old", checksum=checksum, format=1)
     # Read expecting what the (changed) trailer says: the payload does not match it either.
     trailer_checksum = "sha256:" + bytes(raw[-40:-8]).hex()
     with pytest.raises(CorruptResultError, match="is corrupt"):
-        read_result_file(storage, ref.key, checksum=trailer_checksum)
-
-
-def cut_points(total: int, header_end: int) -> list[int]:
-    return [0, 4, 8, 9, 12, 13, header_end - 1, header_end, header_end + 3, total - 48, total - 1]
+        read_result_file(storage, "old", checksum=trailer_checksum)
 
 
 def test_truncated_files_are_corrupt_never_struct_error(storage):
     ref = persist_value(list(range(200)), storage=storage, serializer=PickleSerializer())
     path = path_of(storage, ref)
     raw = path.read_bytes()
-    header_end = 13 + struct.unpack(">I", raw[9:13])[0]
-    for cut in cut_points(len(raw), header_end):
+    for cut in [0, 1, 8, 9, len(raw) // 2, len(raw) - 1]:
         path.write_bytes(raw[:cut])
         with pytest.raises(CorruptResultError) as info:
             fresh(ref).get()
         assert ref.key in str(info.value), cut
         assert not verify(fresh(ref))
+
+
+def cut_points(total: int, header_end: int) -> list[int]:
+    return [0, 4, 8, 9, 12, 13, header_end - 1, header_end, header_end + 3, total - 48, total - 1]
+
+
+def test_truncated_old_files_are_corrupt_never_struct_error(storage):
+    payload = PickleSerializer().dumps(list(range(200)))
+    raw = old_format.framed(payload, PickleSerializer().to_dict())
+    record = old_format.old_reference(payload, PickleSerializer().to_dict(), "old")
+    Path(storage.basepath).mkdir(parents=True)
+    path = Path(storage.basepath) / "old"
+    header_end = 13 + struct.unpack(">I", raw[9:13])[0]
+    for cut in cut_points(len(raw), header_end):
+        path.write_bytes(raw[:cut])
+        for fmt in (1, None):
+            with pytest.raises(CorruptResultError) as info:
+                read_result(storage, "old", checksum=record["checksum"], size=record["size"], format=fmt)
+            assert "'old'" in str(info.value), cut
 
 
 @pytest.mark.parametrize(
@@ -167,11 +239,12 @@ def test_truncated_files_are_corrupt_never_struct_error(storage):
         "header-not-object",
     ],
 )
-def test_foreign_files_are_corrupt(storage, content):
+@pytest.mark.parametrize("fmt", [None, 1, 2])
+def test_foreign_files_are_corrupt(storage, content, fmt):
     (Path(storage.basepath)).mkdir(parents=True, exist_ok=True)
     (Path(storage.basepath) / "foreign").write_bytes(content)
     with pytest.raises(CorruptResultError) as info:
-        read_result_file(storage, "foreign", checksum=ANY_CHECKSUM)
+        read_result_file(storage, "foreign", checksum=ANY_CHECKSUM, serializer={"type": "json"}, format=fmt)
     assert "'foreign'" in str(info.value)
 
 
@@ -179,14 +252,16 @@ def test_not_a_conveyor_result_says_so(storage):
     Path(storage.basepath).mkdir(parents=True)
     (Path(storage.basepath) / "note.txt").write_bytes(b"just some text file\n")
     with pytest.raises(CorruptResultError, match="is not a conveyor result"):
-        read_result_file(storage, "note.txt", checksum=ANY_CHECKSUM)
+        read_result_file(storage, "note.txt", checksum=ANY_CHECKSUM, format=1)
+    with pytest.raises(CorruptResultError, match="reference expects"):
+        read_result_file(storage, "note.txt", checksum=ANY_CHECKSUM, serializer={"type": "json"})
 
 
-def test_future_format_version_asks_for_an_upgrade(storage):
+def test_future_framed_version_asks_for_an_upgrade(storage):
     Path(storage.basepath).mkdir(parents=True)
     (Path(storage.basepath) / "v9").write_bytes(b"CONVEYOR\x09\x00\x00\x00\x02{}" + b"\0" * 48)
     with pytest.raises(CorruptResultError, match="upgrade conveyor"):
-        read_result_file(storage, "v9", checksum=ANY_CHECKSUM)
+        read_result_file(storage, "v9", checksum=ANY_CHECKSUM, format=1)
 
 
 def test_missing_key_names_storage_and_key(storage):
@@ -292,14 +367,18 @@ def test_non_seekable_damage_is_detected():
             read_result(storage, "k", checksum=ref.checksum)
 
 
+@pytest.mark.parametrize("framed", [False, True], ids=["plain", "old-framed"])
 @pytest.mark.parametrize("step", [1, 47, 48, 49, 4096, 1 << 20])
-def test_spool_path_with_any_read_size_and_rollover_to_disk(step):
+def test_spool_path_with_any_read_size_and_rollover_to_disk(step, framed):
     payload = bytes(range(256)) * 300
     out = io.BytesIO()
-    checksum, size = write_stream(out, {"type": "x"}, lambda w: w.write(payload))
-    source = OneWayReader(out.getvalue(), step=step)
+    checksum, size = write_stream(out, lambda w: w.write(payload))
+    assert out.getvalue() == payload
+    stored = old_format.framed(payload, {"type": "x"}) if framed else payload
+    source = OneWayReader(stored, step=step)
     checked, spool = check_payload(
-        source, "test", expected_checksum=checksum, spool_max_memory=1000
+        source, "test", expected_checksum=checksum, spool_max_memory=1000,
+        format=None if step % 2 else (1 if framed else 2),
     )
     try:
         assert checked.checksum == checksum and checked.trailer.size == size == len(payload)
@@ -365,9 +444,7 @@ def test_early_writeback_on_a_real_file(tmp_path, monkeypatch):
     payload = [b"a" * 5000, bytearray(b"b" * 70000), b"c"]
     path = tmp_path / "out.bin"
     with open(path, "wb") as fh:
-        checksum, size = write_stream(
-            fh, {"type": "t"}, lambda w: [w.write(p) for p in payload]
-        )
+        checksum, size = write_stream(fh, lambda w: [w.write(p) for p in payload])
     assert not [t for t in threading.enumerate() if t.name == "conveyor-writeback"]
     with open(path, "rb") as fh:
         checked, spool = check_payload(fh, "test", expected_checksum=checksum)
@@ -420,3 +497,69 @@ def test_verify_literals_unpersisted_and_bad_records():
     }
     outcome = verify(gone)
     assert outcome.status == "unreadable" and "never-saved" in (outcome.problem or "")
+
+
+# -- object metadata: handed to blocks that take it, never to those that do not ----------
+
+
+def test_metadata_reaches_a_block_whose_write_path_takes_it():
+    @attrs.frozen
+    class Recording(StreamOnlyStorage):
+        block_type: ClassVar[str] = "test-recording"
+        metadata: dict[str, dict[str, str]] = attrs.field(factory=dict, eq=False)
+
+        def write_path(self, path: str, content: bytes, metadata: dict[str, str] | None = None) -> str:
+            self.metadata[path] = dict(metadata or {})
+            return super().write_path(path, content)
+
+    storage = Recording()
+    ref = persist_value({"a": 1}, storage=storage, serializer=JSONSerializer(), key="k",
+                        metadata={"task-run": "t1"})
+    assert storage.files["k"] == JSONSerializer().dumps({"a": 1})
+    meta = storage.metadata["k"]
+    # The checksum and size, known only once the payload is written, are there too.
+    assert meta["conveyor-checksum"] == ref.checksum and meta["conveyor-size"] == str(ref.size)
+    assert meta["conveyor-format"] == "2" and meta["conveyor-serializer"] == "json"
+    assert meta["conveyor-task-run"] == "t1"
+
+
+def test_third_party_blocks_without_metadata_keep_working():
+    from conveyor.filesystems import accepts_metadata
+
+    @attrs.frozen
+    class OldStyle(StreamOnlyStorage):
+        """Overrides open_write with the signature blocks had before ``metadata``."""
+
+        block_type: ClassVar[str] = "test-old-style"
+
+        @contextlib.contextmanager
+        def open_write(self, path: str) -> Iterator[Any]:
+            buffer = io.BytesIO()
+            yield buffer
+            self.files[path] = buffer.getvalue()
+
+    @attrs.frozen
+    class Declines(StreamOnlyStorage):
+        block_type: ClassVar[str] = "test-declines"
+
+        @contextlib.contextmanager
+        def open_write(self, path: str, **options: Any) -> Iterator[Any]:
+            assert not options
+            buffer = io.BytesIO()
+            yield buffer
+            self.files[path] = buffer.getvalue()
+
+        open_write.accepts_metadata = False  # type: ignore[attr-defined]
+
+    for storage in (OldStyle(), Declines(), StreamOnlyStorage()):
+        assert not accepts_metadata(storage.write_path)
+        ref = persist_value([1, 2], storage=storage, serializer=JSONSerializer(), key="k")
+        assert storage.files["k"] == JSONSerializer().dumps([1, 2])
+        assert fresh_from(storage, ref) == [1, 2]
+    assert not accepts_metadata(OldStyle().open_write) and not accepts_metadata(Declines().open_write)
+    assert accepts_metadata(StreamOnlyStorage().open_write)  # the base class's
+
+
+def fresh_from(storage: StorageBlock, ref: ResultReference) -> Any:
+    return read_result(storage, ref.key, serializer=ref.serializer, checksum=ref.checksum,
+                       size=ref.size, format=ref.format)

@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
 import tempfile
+from pathlib import Path
 
 from conveyor.filesystems import LocalFileSystem
 from conveyor.results import ResultReference, is_literal, persist_value, result_from_dict
 from conveyor.serializers import JSONSerializer, PickleSerializer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+
+def _load_helper():  # tests/ is not a package (--import-mode=importlib): load by path
+    name = "conveyor_tests_old_format"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("_old_format.py"))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+_old_format = _load_helper()
 
 json_values = st.recursive(
     st.none()
@@ -114,12 +130,16 @@ class _Trickle:
     step=st.integers(min_value=1, max_value=400),
     seekable=st.booleans(),
     flip=st.none() | st.integers(min_value=0),
+    framed=st.booleans(),
+    given_format=st.booleans(),
 )
 def test_byte_format_round_trip_and_no_flip_passes_silently(
-    pieces, threshold, step, seekable, flip
+    pieces, threshold, step, seekable, flip, framed, given_format
 ):
-    """Round trip; and a flipped bit is caught, unless it falls in the (descriptive) header
-    JSON and leaves it valid, in which case the payload read is still exactly right."""
+    """Round trip of a plain result (format 2, exactly the payload) and of an old framed
+    one (format 1); a flipped bit is caught, unless it falls in an old result's
+    (descriptive) header JSON and leaves it valid, in which case the payload read is
+    still exactly right. A plain result has no such place: every flip is caught."""
     import io
 
     import pytest
@@ -135,13 +155,16 @@ def test_byte_format_round_trip_and_no_flip_passes_silently(
         for piece in pieces:
             writer.write(piece)
 
-    checksum, size = write_stream(out, {"type": "t"}, dump)
-    raw = bytearray(out.getvalue())
+    checksum, size = write_stream(out, dump)
     payload = b"".join(pieces)
-    header_end = PREFIX_SIZE + int.from_bytes(raw[9:13], "big")
-    if flip is not None:
+    assert out.getvalue() == payload  # nothing but the serializer's bytes
+    raw = bytearray(_old_format.framed(payload, {"type": "t"}) if framed else payload)
+    header_end = PREFIX_SIZE + int.from_bytes(raw[9:13], "big") if framed else 0
+    if flip is not None and raw:
         flip %= len(raw)
         raw[flip] ^= 0x01
+    elif flip is not None:
+        flip = None  # nothing to flip in an empty payload
     source = io.BytesIO(bytes(raw)) if seekable else _Trickle(bytes(raw), step)
     try:
         checked, spool = check_payload(
@@ -150,17 +173,18 @@ def test_byte_format_round_trip_and_no_flip_passes_silently(
             expected_checksum=checksum,
             expected_size=size,
             spool_max_memory=100,
+            format=(1 if framed else 2) if given_format else None,
         )
     except CorruptResultError:
         assert flip is not None
         return
     try:
         assert checked.reader.read() == payload and size == len(payload)
-        assert flip is None or PREFIX_SIZE <= flip < header_end
+        assert flip is None or (framed and PREFIX_SIZE <= flip < header_end)
     finally:
         if spool is not None:
             spool.close()
-    if flip is None:
+    if flip is None and framed:
         with pytest.raises(CorruptResultError):  # the trailer alone also guards the payload
             bad = bytearray(raw)
             bad[-40] ^= 0x80

@@ -71,3 +71,88 @@ def test_missing_object(s3_block, s3_server):
     with pytest.raises(ResultNotFoundError) as info:
         fresh(ref).get()
     assert ref.key in str(info.value)
+
+
+# -- plain payloads: other tools read the objects; conveyor still checks them ------------
+
+
+def _get(s3_server, block, ref: ResultReference) -> dict:
+    bucket, key = object_key(block, ref.key)
+    return s3_server.client().get_object(Bucket=bucket, Key=key)
+
+
+def test_json_object_is_the_serializers_bytes_described_by_its_metadata(s3_block, s3_server):
+    value = {"rows": [1, 2, 3], "name": "daily"}
+    ref = persist_value(value, storage=s3_block, serializer=JSONSerializer(), key="reports/daily.json")
+    response = _get(s3_server, s3_block, ref)
+    body = response["Body"].read()
+    assert body == JSONSerializer().dumps(value) and json.loads(body) == value
+    meta = response["Metadata"]
+    assert meta["conveyor-checksum"] == ref.checksum
+    assert meta["conveyor-size"] == str(ref.size) == str(len(body))
+    assert meta["conveyor-serializer"] == "json" and meta["conveyor-format"] == "2"
+    assert json.loads(meta["conveyor-serializer-config"]) == ref.serializer
+    # conveyor verifies the checksum of the same object: a changed byte is refused.
+    assert fresh(ref).get() == value and verify(fresh(ref)).ok
+    bucket, key = object_key(s3_block, ref.key)
+    changed = body.replace(b"daily", b"DAILY")
+    assert len(changed) == len(body)
+    s3_server.client().put_object(Bucket=bucket, Key=key, Body=changed)
+    with pytest.raises(CorruptResultError) as info:
+        fresh(ref).get()
+    assert ref.checksum in str(info.value)
+    assert verify(fresh(ref)).status == "corrupt"
+
+
+def test_pickle_object_loads_with_pickle(s3_block, s3_server):
+    import pickle
+
+    value = {"a": (1, 2), "b": b"\x00" * 100}
+    ref = persist_value(value, storage=s3_block, serializer=PickleSerializer(picklelib="pickle"))
+    response = _get(s3_server, s3_block, ref)
+    assert pickle.loads(response["Body"].read()) == value
+    assert response["Metadata"]["conveyor-checksum"] == ref.checksum
+    assert response["Metadata"]["conveyor-serializer"] == "pickle"
+
+
+def test_multipart_object_gets_its_checksum_in_metadata_too(s3_block, s3_server):
+    import hashlib
+
+    value = os.urandom(9 << 20)  # past the 8 MiB single-PUT threshold: a multipart upload
+    ref = persist_value(value, storage=s3_block, serializer=PickleSerializer(picklelib="pickle"),
+                        metadata={"flow-run": "run-1", "task-run": "task-1"})
+    response = _get(s3_server, s3_block, ref)
+    body = response["Body"].read()
+    assert "sha256:" + hashlib.sha256(body).hexdigest() == ref.checksum
+    meta = response["Metadata"]
+    assert meta["conveyor-checksum"] == ref.checksum and meta["conveyor-size"] == str(ref.size)
+    assert meta["conveyor-flow-run"] == "run-1" and meta["conveyor-task-run"] == "task-1"
+    assert fresh(ref).get() == value
+
+
+def test_old_format_object_is_still_read(s3_block, s3_server):
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    name = "conveyor_tests_old_format"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("_old_format.py"))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    old_format = sys.modules[name]
+    from conveyor.results import record_storage
+
+    blob, record = old_format.fixture("pickle")
+    s3_block.write_path(record["key"], blob)  # as the old code stored it
+    document = record_storage(s3_block)
+    ref = result_from_dict({**record, "storage": f"anonymous/{document}", "storage_document": document})
+    assert ref.format == 1
+    assert ref.get() == {"rows": (1, 2, 3), "name": "old"}
+    assert verify(fresh(ref)).ok
+    damaged = bytearray(blob)
+    damaged[-60] ^= 1
+    s3_block.write_path(record["key"], bytes(damaged))
+    with pytest.raises(CorruptResultError):
+        fresh(ref).get()

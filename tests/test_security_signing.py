@@ -181,6 +181,39 @@ def test_key_rotation(storage, monkeypatch):
     assert read(new) == "new"
 
 
+def test_the_format_is_signed_and_old_references_without_it_still_verify(storage, monkeypatch):
+    """A new reference's signature covers its ``format``; removing or changing the field is
+    refused. A reference of format 1 (no field), signed by the old code over six fields, is
+    still read: its signature is checked over exactly those."""
+    import hashlib
+    import hmac
+
+    monkeypatch.setenv("CONVEYOR_RESULTS_SIGNING_KEY", KEY_A)
+    data = record(persist_value({"v": 1}, storage=storage, serializer=JSONSerializer()))
+    assert data["format"] == 2
+    assert read(data) == {"v": 1}
+    for forged in ({k: v for k, v in data.items() if k != "format"}, {**data, "format": 1}):
+        with pytest.raises(SignatureError, match="does not match its signature"):
+            read(forged)
+    # An old-format result, signed as the old code signed it (six fields, no format).
+    payload = JSONSerializer().dumps({"old": True})
+    header = json.dumps({"serializer": JSONSerializer().to_dict()}).encode()
+    digest = hashlib.sha256(payload).digest()
+    blob = (struct.pack(">8sBI", b"CONVEYOR", 1, len(header)) + header + payload
+            + struct.pack(">Q32s8s", len(payload), digest, b"CVYEND\0\0"))
+    (Path(storage.basepath) / "old").write_bytes(blob)
+    old = {k: data[k] for k in ("storage", "storage_document", "serializer")}
+    old.update(key="old", checksum="sha256:" + digest.hex(), size=len(payload))
+    body = {name: old[name] for name in ("key", "storage", "storage_document", "serializer", "checksum", "size")}
+    message = b"conveyor result reference v1\n" + json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    mac = hmac.new(("a" * 32).encode(), message, hashlib.sha256).hexdigest()
+    signed_old = {"type": "reference", **old, "signature": f"v1:2024:{mac}"}
+    assert result_from_dict(signed_old).format == 1
+    assert read(signed_old) == {"old": True}
+    with pytest.raises(SignatureError, match="does not match its signature"):
+        read({**signed_old, "format": 2})  # claiming the new format is not what was signed
+
+
 def test_a_key_of_the_same_id_but_another_secret_is_a_mismatch(storage, monkeypatch):
     monkeypatch.setenv("CONVEYOR_RESULTS_SIGNING_KEY", KEY_A)
     data = record(persist_value(1.5, storage=storage, serializer=PickleSerializer()))
@@ -249,10 +282,8 @@ def _forge_cache_entry(store: Any, cache_key: str, folder: Path) -> None:
     ref = json.loads(data)
     payload = pickle.dumps(_Exploit(), protocol=5)
     path = folder / ref["key"]
-    raw = path.read_bytes()
-    header_end = 13 + struct.unpack(">I", raw[9:13])[0]
     digest = hashlib.sha256(payload).digest()
-    path.write_bytes(raw[:header_end] + payload + struct.pack(">Q32s8s", len(payload), digest, b"CVYEND\0\0"))
+    path.write_bytes(payload)  # a stored result is exactly its payload
     forged = {**ref, "checksum": "sha256:" + digest.hex(), "size": len(payload)}
     with store.transaction() as conn:
         conn.execute("UPDATE cache SET data = ? WHERE cache_key = ?", (json.dumps(forged), cache_key))
@@ -344,21 +375,25 @@ def test_read_result_file_needs_the_checksum(storage):
         read_result_file(storage, "k")  # type: ignore[call-arg]
     with pytest.raises(TypeError, match="needs the expected checksum"):
         read_result_file(storage, "k", checksum=None)  # type: ignore[arg-type]
-    assert read_result_file(storage, "k", checksum=ref.checksum) == {"a": 1}
+    assert read_result_file(storage, "k", checksum=ref.checksum, serializer=ref.serializer) == {"a": 1}
 
 
 def test_read_result_file_does_not_take_code_from_the_file_header(storage):
-    """The header is not covered by the checksum: its serializer goes through the allow-list."""
-    ref = persist_value({"a": 1}, storage=storage, serializer=JSONSerializer(), key="k")
+    """An old (format 1) file's header is not covered by the checksum: its serializer goes
+    through the allow-list. (Results of format 2 have no header: the serializer is the
+    reference's, covered by its signature.)"""
+    import hashlib
+
+    payload = JSONSerializer().dumps({"a": 1})
+    serializer = {**JSONSerializer().to_dict(), "object_decoder": "os:system"}
+    header = json.dumps({"serializer": serializer}).encode()
+    trailer = struct.pack(">Q32s8s", len(payload), hashlib.sha256(payload).digest(), b"CVYEND\0\0")
+    Path(storage.basepath).mkdir(parents=True, exist_ok=True)
     path = Path(storage.basepath) / "k"
-    raw = path.read_bytes()
-    header_len = struct.unpack(">I", raw[9:13])[0]
-    header = json.loads(raw[13 : 13 + header_len])
-    header["serializer"]["object_decoder"] = "os:system"
-    new_header = json.dumps(header).encode()
-    path.write_bytes(raw[:9] + struct.pack(">I", len(new_header)) + new_header + raw[13 + header_len :])
+    path.write_bytes(struct.pack(">8sBI", b"CONVEYOR", 1, len(header)) + header + payload + trailer)
+    checksum = "sha256:" + hashlib.sha256(payload).hexdigest()
     with pytest.raises(ConfigurationError, match="not on the allow-list"):
-        read_result_file(storage, "k", checksum=ref.checksum)
+        read_result_file(storage, "k", checksum=checksum)
 
 
 def test_a_forged_cache_entry_is_refused_on_every_hit_of_a_flow_run(conveyor_home, monkeypatch, tmp_path):

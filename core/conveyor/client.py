@@ -105,6 +105,10 @@ class TaskRun:
         )
 
 
+#: How many runs an ambiguous id prefix's error names.
+PREFIX_MATCHES = 10
+
+
 class Client:
     """Read access to the runs in one metadata store."""
 
@@ -159,6 +163,29 @@ class Client:
         if row is not None:
             return TaskRun.from_row(row)
         raise UnknownNameError(self._unknown("run", run_id))
+
+    def resolve_run_id(self, text: str, kind: str | None = None) -> str:
+        """The full id of the run whose id is ``text`` or starts with it (a unique prefix,
+        as with git); ``kind`` ``"flow"`` or ``"task"`` looks at that kind only.
+
+        An unknown id is an UnknownNameError; an ambiguous prefix a LookupError naming
+        (some of) the runs it matches.
+        """
+        text = str(text).strip()
+        what = {"flow": "flow run", "task": "task run"}.get(kind or "", "run")
+        matches = [(k, i) for k, i in self.store.find_run_ids(text, PREFIX_MATCHES + 1)
+                   if kind is None or k == kind]
+        if any(i == text for _k, i in matches):
+            return text
+        if len(matches) == 1:
+            return matches[0][1]
+        if not matches:
+            raise UnknownNameError(self._unknown(what, text))
+        shown = ", ".join(f"{i} ({k})" for k, i in matches[:PREFIX_MATCHES])
+        more = ", ..." if len(matches) > PREFIX_MATCHES else ""
+        raise LookupError(
+            f"run id prefix {text!r} is ambiguous: it matches {shown}{more}; give more characters"
+        )
 
     def _unknown(self, what: str, run_id: Any) -> str:
         return (

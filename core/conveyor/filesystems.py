@@ -24,6 +24,7 @@ from conveyor.settings import get_settings
 from conveyor.storage.base import (
     SECRET,
     StorageBlock,
+    accepts_metadata,
     normalize_key,
     secret_field,
     secret_field_names,
@@ -89,6 +90,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "SECRET",
     "StorageBlock",
+    "accepts_metadata",
     "block_from_dict",
     "default_storage",
     "get_storage_class",

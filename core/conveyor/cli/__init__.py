@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -46,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
 #: ``(command, sub-command)`` of the commands that only read the metadata database: they
 #: never create it, and say so when there is none at ``CONVEYOR_HOME``.
 READ_ONLY_COMMANDS = frozenset(
-    {("runs", "ls"), ("runs", "show"), ("results", "get"), ("results", "verify"), ("blocks", "ls")}
+    {("runs", "ls"), ("runs", "show"), ("results", "get"), ("results", "verify"),
+     ("results", "ls"), ("results", "show"), ("blocks", "ls")}
 )
 
 
@@ -75,6 +77,11 @@ def _reading_only(args: argparse.Namespace) -> Iterator[list[str]]:
         yield notes
 
 
+#: The exit status when the reader of the output goes away (a closed pipe): 128 + SIGPIPE,
+#: what a shell reports for a command a closed pipe stopped.
+EXIT_BROKEN_PIPE = 141
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -82,6 +89,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with _reading_only(args) as notes:
             code = int(args.func(args) or 0)
+            sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (``conveyor runs ls --json | head -1``): stop quietly, and
+        # point stdout at devnull so the interpreter's last flush fails no more.
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except (ConveyorError, LookupError, ValueError, TypeError, OSError, sqlite3.Error) as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         extra = "".join(f"; note: {note}" for note in notes)
@@ -94,4 +109,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
-__all__ = ["COMMANDS", "build_parser", "main"]
+__all__ = ["COMMANDS", "EXIT_BROKEN_PIPE", "build_parser", "main"]

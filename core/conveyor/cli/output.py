@@ -7,6 +7,8 @@ slug, key, serializer type and size.
 from __future__ import annotations
 
 import datetime
+import re
+import time
 from typing import Any
 
 from conveyor.results import ResultLiteral, ResultReference, UnpersistedResult
@@ -30,6 +32,27 @@ def format_duration(start: datetime.datetime | None, end: datetime.datetime | No
     if seconds < 120:
         return f"{seconds:.1f}s"
     return f"{seconds / 60:.1f}min"
+
+
+_RELATIVE = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_since(text: str, option: str = "--since") -> float:
+    """A ``--since`` value as a unix time: a relative age (``30m``, ``3h``, ``2d``, ``1w``:
+    that long ago) or an ISO date or date and time (local time unless it names its zone)."""
+    raw = str(text).strip()
+    relative = _RELATIVE.fullmatch(raw.lower())
+    if relative:
+        return time.time() - float(relative.group(1)) * _UNITS[relative.group(2)]
+    try:
+        when = datetime.datetime.fromisoformat(raw)
+    except ValueError:
+        raise ValueError(
+            f"{option} {text!r} is neither an age (30m, 3h, 2d, 1w) nor an ISO date or date "
+            f"and time (2024-01-31, 2024-01-31T08:00)"
+        ) from None
+    return when.timestamp()  # naive: local time
 
 
 def describe_result(data: Any) -> dict[str, Any]:
@@ -97,6 +120,7 @@ __all__ = [
     "format_duration",
     "format_size",
     "format_when",
+    "parse_since",
     "result_line",
     "run_dict",
 ]

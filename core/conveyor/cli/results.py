@@ -1,4 +1,5 @@
-"""``conveyor results get|verify``: read and check the persisted results of past runs.
+"""``conveyor results get|verify|ls|show``: read, check and find the persisted results of
+past runs (``ls`` and ``show`` are :mod:`.results_list`'s).
 
 Which results a run has comes from the metadata database (through ``conveyor.client``);
 a result's value is read from its storage only by ``results get``, and checked, not
@@ -13,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from conveyor.cli import results_list
 from conveyor.client import Client, get_client
 from conveyor.exceptions import ConveyorError, MissingResult
 from conveyor.results import ResultReference, result_from_dict, verify
@@ -34,7 +36,8 @@ def _write_value(value: Any, data: Any, target: Path) -> str:
 
 
 def _cmd_results_get(args: argparse.Namespace) -> int:
-    run = get_client().read_run(args.run_id)
+    client = get_client()
+    run = client.read_run(client.resolve_run_id(args.run_id))
     state = run.state
     if state.data is None:
         raise MissingResult(
@@ -94,11 +97,69 @@ def _verify_targets(client: Client, run_id: str | None) -> list[tuple[str, str, 
     return []
 
 
+class _Superseded:
+    """Tells a superseded reference from a damaged or missing one: another reference at
+    the same block and key, with another checksum, that the key holds now or that a later
+    run recorded (the key was written again). Built on the first failing result only."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self._index: dict[tuple[str, str], list[tuple[str, str, ResultReference]]] | None = None
+        self._outcomes: dict[tuple[str, str, str], bool] = {}
+
+    def _references(self) -> dict[tuple[str, str], list[tuple[str, str, ResultReference]]]:
+        if self._index is None:
+            self._index = {}
+            for row in self.client.store.read_result_records():
+                data = _parse(row["state_data"])
+                if not isinstance(data, dict) or data.get("type") != "reference":
+                    continue
+                try:
+                    ref = result_from_dict(data)
+                except (ConveyorError, ValueError, TypeError):
+                    continue
+                if isinstance(ref, ResultReference):
+                    place = (ref.storage_document, ref.key)
+                    self._index.setdefault(place, []).append((row["kind"], row["id"], ref))
+        return self._index
+
+    def _created(self, kind: str, run_id: str) -> float:
+        store = self.client.store
+        row = store.read_flow_run(run_id) if kind == "flow" else store.read_task_run(run_id)
+        return float(row["created"]) if row is not None else 0.0
+
+    def _holds(self, ref: ResultReference) -> bool:
+        place = (ref.storage_document, ref.key, ref.checksum)
+        if place not in self._outcomes:
+            self._outcomes[place] = verify(ref).ok
+        return self._outcomes[place]
+
+    def by(self, kind: str, run_id: str, ref: ResultReference) -> tuple[str, str] | None:
+        """``(kind, run id)`` of a later run whose reference names the same block and key
+        with another result (one that the key holds now, or one recorded later than
+        ``ref``), so ``ref`` is stale; None when ``ref`` is still the latest at its key."""
+        created: float | None = None
+        for other_kind, other_id, other in self._references().get(
+            (ref.storage_document, ref.key), []
+        ):
+            if other_id == run_id or other.checksum == ref.checksum:
+                continue
+            if self._holds(other):
+                return other_kind, other_id
+            if created is None:
+                created = self._created(kind, run_id)
+            if self._created(other_kind, other_id) > created:
+                return other_kind, other_id
+        return None
+
+
 def _cmd_results_verify(args: argparse.Namespace) -> int:
     client = get_client()
-    checked = 0
+    run_id = client.resolve_run_id(args.run_id) if args.run_id else None
+    checked = ok = superseded = 0
+    later = _Superseded(client)
     found = dict.fromkeys(LABELS, 0)
-    for kind, rid, data in _verify_targets(client, args.run_id):
+    for kind, rid, data in _verify_targets(client, run_id):
         if isinstance(data, dict):
             if data.get("type") != "reference":
                 continue
@@ -114,14 +175,22 @@ def _cmd_results_verify(args: argparse.Namespace) -> int:
             continue
         checked += 1
         outcome = verify(data)
+        stale = outcome.status in ("corrupt", "missing")
+        newer = later.by(kind, rid, data) if stale else None
         if outcome.ok:
+            ok += 1
             if args.verbose:
                 print(f"ok       {kind} run {rid}: {data.storage} key {data.key}")
+        elif newer is not None:
+            superseded += 1
+            print(f"SUPERSEDED {kind} run {rid}: key {data.key} in {data.storage} was written "
+                  f"again by the later {newer[0]} run {newer[1]} (this reference is stale, "
+                  f"not damaged)")
         else:
             status = outcome.status if outcome.status in LABELS else "unreadable"
             found[status] += 1
             print(f"{LABELS[status]:<8} {kind} run {rid}: {outcome.problem}")
-    scope = f"run {args.run_id}" if args.run_id else "all runs"
+    scope = f"run {run_id}" if run_id else "all runs"
     problems = sum(found.values())
     summary = f"checked {checked} stored result(s) of {scope}: {problems} missing or damaged"
     others = {k: n for k, n in found.items() if k not in ("missing", "corrupt") and n}
@@ -130,6 +199,11 @@ def _cmd_results_verify(args: argparse.Namespace) -> int:
         summary = (
             f"checked {checked} stored result(s) of {scope}: {problems} with problems "
             f"({found['missing']} missing, {found['corrupt']} damaged, {detail})"
+        )
+    if superseded:
+        summary += (
+            f"; {ok} ok, {superseded} superseded (a later run wrote the same key: stale "
+            f"references, not damage)"
         )
     print(summary)
     return 1 if problems else 0
@@ -149,20 +223,25 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
             "any other value encoded with the serializer that stored it."
         ),
     )
-    get.add_argument("run_id", metavar="RUN_ID", help="id of a flow run or task run")
+    get.add_argument("run_id", metavar="RUN_ID",
+                     help="id of a flow run or task run, or a unique prefix of one")
     get.add_argument("-o", "--output", metavar="FILE", help="write the value to FILE")
     get.set_defaults(func=_cmd_results_get)
+    results_list.add_parsers(results_sub)
     ver = results_sub.add_parser(
         "verify",
         help="re-read stored results and check their checksums",
         description=(
             "Re-read stored results (of one run and its task runs, or of every run) and "
             "check each against the checksum recorded when it was written, without "
-            "deserializing. Reports missing or damaged results; exits 1 if there are any."
+            "deserializing. Reports missing or damaged results, and apart from them results "
+            "superseded by a later run that wrote the same key (stale references, not "
+            "damage); exits 1 only for missing or damaged results still the latest at their key."
         ),
     )
     ver.add_argument(
-        "run_id", metavar="RUN_ID", nargs="?", help="a flow run or task run (default: all)"
+        "run_id", metavar="RUN_ID", nargs="?",
+        help="a flow run or task run, or a unique id prefix (default: all)"
     )
     ver.add_argument("-v", "--verbose", action="store_true", help="also list results that are fine")
     ver.set_defaults(func=_cmd_results_verify)

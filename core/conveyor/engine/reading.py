@@ -45,7 +45,7 @@ def load_reference(ref: ResultReference, ctx: FlowRunContext | None, memo: bool 
     if serializer is None:
         serializer = resolved[skey] = serializer_from_dict(ref.serializer)
     before = storage.fingerprint(ref.key) if memo else None
-    value = read_result(storage, ref.key, serializer=serializer, checksum=ref.checksum,
+    value = read_result(storage, ref.key, serializer=serializer, checksum=ref.checksum, format=ref.format,
                         size=ref.size, label=ref.storage)
     ref.cache_value(value)
     if before is not None and before == storage.fingerprint(ref.key):

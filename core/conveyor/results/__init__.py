@@ -7,7 +7,8 @@ it, how to check it; never the value itself) or an :class:`UnpersistedResult` (a
 passed in memory only; read back in another process, its ``get()`` raises
 :class:`MissingResult`).
 
-Persisted values are written in conveyor's stored format (:mod:`.layout`) by
+Persisted values are stored as exactly their serializer's bytes, described by their
+reference (format 2; old framed results, format 1, are still read: :mod:`.layout`), by
 :func:`persist_value` / :func:`write_result` (:mod:`.write`, streaming through
 :mod:`.hashing`), read back by :func:`read_result` (:mod:`.read`, checked by
 :mod:`.payload`) and checked without deserializing by :func:`verify`
@@ -16,7 +17,7 @@ Persisted values are written in conveyor's stored format (:mod:`.layout`) by
 Modules here may import conveyor.exceptions, conveyor.serializers, conveyor.filesystems,
 conveyor.blocks, conveyor.metadata, the ``conveyor`` package itself (for its version)
 and the standard library (plus attrs); never conveyor.engine, conveyor.states or
-conveyor.plugins directly. Inside: layout <- hashing, payload; storage <- read <- types
+conveyor.plugins directly. Inside: layout <- hashing, copying <- payload; storage <- read <- types
 <- write, verification (no cycles).
 """
 

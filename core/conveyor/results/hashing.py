@@ -1,7 +1,7 @@
 """The write pipeline of a stored result: a writer that hashes and counts, fast.
 
-:func:`write_stream` writes header, payload and trailer (see
-:mod:`conveyor.results.layout`) into a target file object. The payload passes through
+:func:`write_stream` writes the payload, exactly the serializer's bytes and nothing else
+(see :mod:`conveyor.results.layout`), into a target file object through
 :class:`HashingWriter`, which overlaps sha256 with the write (on a helper thread, for
 large buffers) and, on a real file, asks the OS to start writing to disk early.
 """
@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
-from conveyor.results.layout import format_checksum, make_header, make_trailer
+from conveyor.results.layout import format_checksum
 
 #: Writes at least this big are hashed on a helper thread while the caller writes them.
 PARALLEL_HASH_THRESHOLD = 4 << 20
@@ -212,7 +212,7 @@ class HashingWriter:
         """Nothing to do: every write goes straight to the target."""
 
     def close(self) -> None:
-        """Ignored: the result's trailer still has to be written after the payload."""
+        """Ignored: the storage commits (or abandons) the target when its block exits."""
 
     @property
     def closed(self) -> bool:
@@ -222,22 +222,16 @@ class HashingWriter:
         return self._hash.digest()
 
 
-def write_stream(
-    target: BinaryIO,
-    serializer_dict: dict[str, Any],
-    dump: Callable[[HashingWriter], None],
-) -> tuple[str, int]:
-    """Write header, the payload made by ``dump(writer)``, and trailer into ``target``.
+def write_stream(target: BinaryIO, dump: Callable[[HashingWriter], None]) -> tuple[str, int]:
+    """Write the payload made by ``dump(writer)`` into ``target``, hashing it on the way.
 
-    Returns ``(checksum, payload size)``. Exceptions from ``dump`` propagate unchanged;
-    the writer's :attr:`HashingWriter.error` tells whether ``target`` failed.
+    Nothing but the serializer's bytes reaches ``target``. Returns ``(checksum, payload
+    size)``. Exceptions from ``dump`` propagate unchanged; the writer's
+    :attr:`HashingWriter.error` tells whether ``target`` failed.
     """
-    target.write(make_header(serializer_dict))
     writer = HashingWriter(target)
     try:
         dump(writer)
     finally:
         writer.finish()
-    digest = writer.digest()
-    target.write(make_trailer(writer.size, digest))
-    return format_checksum(digest), writer.size
+    return format_checksum(writer.digest()), writer.size

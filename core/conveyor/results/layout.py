@@ -1,15 +1,19 @@
-"""The byte layout of a persisted result: magic, header, trailer, and reading them.
+"""The byte layout of a persisted result, and reading the old framed layout.
 
-A stored result is::
+Since format 2 (:data:`PLAIN_FORMAT`, every result written now), a stored result is
+exactly the serializer's bytes, nothing before or after them: a JSON result is a JSON
+document, a pickle result loads with ``pickle.load``. What describes it (serializer
+configuration, sha256 checksum, size, format version) lives in its reference
+(:class:`~conveyor.results.types.ResultReference`) and, on blocks that keep object
+metadata (S3), also in the object's metadata (:func:`object_metadata`).
 
-    b"CONVEYOR" | u8 format version | u32 big-endian header length | header JSON
-    | payload (the serializer's bytes, exactly as ``serializer.dump`` wrote them)
+Results written before (format 1, :data:`FRAMED_FORMAT`) are framed and still read::
+
+    b"CONVEYOR" | u8 version (1) | u32 big-endian header length | header JSON
+    | payload (the serializer's bytes)
     | trailer: u64 big-endian payload length | sha256 of the payload (32 bytes) | b"CVYEND\\0\\0"
 
-The header says who wrote the payload (serializer configuration, time, conveyor
-version); the fixed-size trailer carries what is only known once the payload has been
-streamed out: its length and digest. Nothing is base64'd or wrapped: a large value costs
-what its serializer costs, plus one pass of sha256.
+A reference without a ``format`` field is format 1. Nothing new is written framed.
 
 This module knows bytes and file objects only. Every malformed input is a
 :class:`~conveyor.exceptions.CorruptResultError` whose message starts with the
@@ -18,7 +22,6 @@ This module knows bytes and file objects only. Every malformed input is a
 
 from __future__ import annotations
 
-import datetime
 import json
 import struct
 from typing import Any, BinaryIO
@@ -28,8 +31,19 @@ import attrs
 from conveyor import __version__
 from conveyor.exceptions import CorruptResultError
 
+#: Format 1: header, payload, trailer (read only; references without a ``format`` field).
+FRAMED_FORMAT = 1
+#: Format 2: the serializer's bytes only; the description lives in the reference.
+PLAIN_FORMAT = 2
+#: The format every new result is written in.
+CURRENT_FORMAT = PLAIN_FORMAT
+KNOWN_FORMATS = (FRAMED_FORMAT, PLAIN_FORMAT)
+
 MAGIC = b"CONVEYOR"
-FORMAT_VERSION = 1
+#: The version byte of a framed (format 1) result's header.
+FORMAT_VERSION = FRAMED_FORMAT
+#: How a framed result starts: what tells it from a plain one when no format is given.
+FRAMED_START = MAGIC + bytes([FRAMED_FORMAT])
 TRAILER_MAGIC = b"CVYEND\x00\x00"
 PREFIX = struct.Struct(">8sBI")  # magic, format version, header length
 TRAILER = struct.Struct(">Q32s8s")  # payload length, sha256, trailer magic
@@ -52,25 +66,37 @@ class Trailer:
     checksum: str
 
 
-# -- making -----------------------------------------------------------------------------
+# -- describing -------------------------------------------------------------------------
+
+#: Object metadata keys (S3 user metadata: ``x-amz-meta-conveyor-...``).
+META_FORMAT = "conveyor-format"
+META_SERIALIZER = "conveyor-serializer"
+META_SERIALIZER_CONFIG = "conveyor-serializer-config"
+META_CHECKSUM = "conveyor-checksum"
+META_SIZE = "conveyor-size"
+META_VERSION = "conveyor-version"
+#: A serializer configuration longer than this is left out of object metadata (S3 keeps
+#: at most 2 KiB of user metadata per object); the reference always has it.
+MAX_CONFIG_METADATA = 1024
 
 
-def make_header(serializer: dict[str, Any]) -> bytes:
-    """The prefix and header JSON that start every stored result."""
-    header = json.dumps(
-        {
-            "serializer": serializer,
-            "created": datetime.datetime.now(datetime.UTC).isoformat(),
-            "conveyor": __version__,
-        },
-        separators=(",", ":"),
-        sort_keys=True,
-    ).encode()
-    return PREFIX.pack(MAGIC, FORMAT_VERSION, len(header)) + header
+def object_metadata(serializer: dict[str, Any], extra: dict[str, str] | None = None) -> dict[str, str]:
+    """What a block that keeps object metadata stores with a result, known before writing.
 
-
-def make_trailer(size: int, digest: bytes) -> bytes:
-    return TRAILER.pack(size, digest, TRAILER_MAGIC)
+    The writer adds :data:`META_CHECKSUM` and :data:`META_SIZE` to the same dict once the
+    payload is written, before the block commits it. Values are ASCII text (S3's rule).
+    """
+    config = json.dumps(serializer, sort_keys=True, separators=(",", ":"))
+    out = {
+        META_FORMAT: str(CURRENT_FORMAT),
+        META_SERIALIZER: str(serializer.get("type", "")),
+        META_VERSION: __version__,
+    }
+    if len(config) <= MAX_CONFIG_METADATA:
+        out[META_SERIALIZER_CONFIG] = config
+    for name, value in (extra or {}).items():
+        out[name if name.startswith("conveyor-") else f"conveyor-{name}"] = str(value)
+    return out
 
 
 # -- parsing ----------------------------------------------------------------------------

@@ -2,9 +2,11 @@
 
 Returns plain values; knows nothing of the result types (:mod:`conveyor.results.types`
 calls into it, not the other way round). Every function that deserializes needs the
-expected checksum (from a reference, or from the caller): a file's own trailer proves
-only that the file is complete, not who wrote it. The payload is read once, verified,
-and deserialized from that private copy (:mod:`.payload`).
+expected checksum (from a reference, or from the caller): a stored object does not
+say who wrote it (a plain result, format 2, is only the serializer's bytes; an old
+framed one's trailer proves only that it is complete). The payload is read once,
+verified, and deserialized from that private copy (:mod:`.payload`). ``format`` is the
+reference's (:attr:`ResultReference.format`); without it the first bytes tell.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from conveyor.exceptions import (
     StorageError,
 )
 from conveyor.filesystems import StorageBlock
-from conveyor.results.layout import CHECKSUM_PREFIX, read_header
+from conveyor.results.copying import Prefixed
+from conveyor.results.layout import CHECKSUM_PREFIX, FRAMED_START, read_exactly, read_header
 from conveyor.results.payload import Payload, check_payload
 from conveyor.results.storage import describe
 from conveyor.serializers import Serializer, serializer_from_dict
@@ -35,10 +38,12 @@ def open_payload(
     checksum: str,
     size: int | None = None,
     label: str | None = None,
+    format: int | None = None,
 ) -> Iterator[Payload]:
     """Open a stored result and verify it; yield its payload, positioned for reading.
 
-    The digest is checked (against the trailer and ``checksum``, the one expected) before
+    The digest is checked (against ``checksum``, the one expected, and an old result's
+    trailer) before
     the caller gets the payload, which is a private copy of the verified bytes. A missing
     key is ResultNotFoundError; damage is CorruptResultError; both name the storage and key.
     """
@@ -47,7 +52,7 @@ def open_payload(
     try:
         with storage.open_read(key) as source:
             payload, spool = check_payload(
-                source, where, expected_checksum=checksum, expected_size=size
+                source, where, expected_checksum=checksum, expected_size=size, format=format
             )
             try:
                 yield payload
@@ -74,7 +79,7 @@ def _check_checksum_given(checksum: Any, function: str) -> None:
     if not (isinstance(checksum, str) and checksum.startswith(CHECKSUM_PREFIX)):
         raise TypeError(
             f"{function}() needs the expected checksum ('sha256:<hex>', e.g. a reference's "
-            f".checksum); got {checksum!r}: a stored file's own trailer does not say who wrote it"
+            f".checksum); got {checksum!r}: a stored object does not say who wrote it"
         )
 
 
@@ -86,16 +91,19 @@ def read_result(
     serializer: dict[str, Any] | Serializer | None = None,
     size: int | None = None,
     label: str | None = None,
+    format: int | None = None,
 ) -> Any:
     """Read, verify and deserialize the value at ``key``.
 
-    ``checksum`` is the one expected (a reference's); ``size`` is checked when given, the
-    file's own trailer always. ``serializer`` defaults to the one recorded in the file's
-    header; a configuration (a dict) goes through the allow-list of
+    ``checksum`` is the one expected (a reference's); ``size`` is checked when given, an
+    old file's own trailer always. ``serializer`` is the reference's; only an old framed
+    result (format 1) can do without it (its header records one); a configuration (a dict) goes through the allow-list of
     :func:`conveyor.serializers.serializer_from_dict`, like any configuration from a record.
     """
     _check_checksum_given(checksum, "read_result")
-    with open_payload(storage, key, checksum=checksum, size=size, label=label) as payload:
+    with open_payload(
+        storage, key, checksum=checksum, size=size, label=label, format=format
+    ) as payload:
         chosen = serializer if serializer is not None else payload.header.get("serializer")
         if isinstance(chosen, Serializer):
             ser = chosen
@@ -103,7 +111,9 @@ def read_result(
             ser = serializer_from_dict(chosen)
         else:
             raise CorruptResultError(
-                f"{describe(storage, key, label)} records no serializer in its header"
+                f"{describe(storage, key, label)} records no serializer: a result of format 2 "
+                f"is only the serializer's bytes, and its serializer is in its reference; pass "
+                f"serializer= (e.g. the reference's .serializer)"
             )
         try:
             return ser.load(payload.reader)
@@ -127,22 +137,33 @@ def read_result_file(
     *,
     checksum: str,
     serializer: dict[str, Any] | Serializer | None = None,
+    format: int | None = None,
 ) -> Any:
     """The value stored at ``key``, which must hash to ``checksum`` (required).
 
-    Read with ``serializer``, or by default the serializer recorded in the file's header
-    (a record: it may only name allowed imports, see :mod:`conveyor.serializers`).
+    Read with ``serializer`` (required for a result of format 2, which is only the
+    serializer's bytes); an old framed result defaults to the serializer recorded in its
+    header (a record: it may only name allowed imports, see :mod:`conveyor.serializers`).
     """
     _check_checksum_given(checksum, "read_result_file")
-    return read_result(storage, key, serializer=serializer, checksum=checksum)
+    return read_result(storage, key, serializer=serializer, checksum=checksum, format=format)
 
 
 def read_result_header(storage: StorageBlock, key: str) -> dict[str, Any]:
-    """The header of the result at ``key`` (serializer, created, conveyor), unverified."""
+    """The header of an old framed result (format 1) at ``key`` (serializer, created,
+    conveyor), unverified. A result of format 2 has none (CorruptResultError says so):
+    its description is its reference (and, on S3, the object's metadata)."""
     where = describe(storage, key, None)
     try:
         with storage.open_read(key) as source:
-            header, _used = read_header(source, where)
+            head = read_exactly(source, len(FRAMED_START))
+            if head != FRAMED_START:
+                raise CorruptResultError(
+                    f"{where} has no conveyor header: results of format 2 are only the "
+                    f"serializer's bytes; their reference describes them (serializer, "
+                    f"checksum, size), and on S3 the object's metadata too"
+                )
+            header, _used = read_header(Prefixed(head, source), where)  # type: ignore[arg-type]
     except ResultNotFoundError as exc:
         raise ResultNotFoundError(f"{where} was not found: {exc}") from exc
     return header

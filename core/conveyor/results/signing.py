@@ -6,8 +6,11 @@ With a signing key set (``CONVEYOR_RESULTS_SIGNING_KEY`` or ``..._SIGNING_KEY_FI
     signature = "v1:<key id>:<hex HMAC-SHA256>"
 
 over the canonical JSON of its ``key``, ``storage``, ``storage_document``, ``serializer``
-configuration, ``checksum`` and ``size``. The checksum covers the payload, so a valid
-signature vouches for the exact bytes that will be deserialized and for how.
+configuration, ``checksum``, ``size`` and, from format 2 on, its ``format`` (a
+reference of format 1, written before the field existed, has none: its signature covers
+the six others, exactly as when it was made; removing a ``format`` from a signed
+reference changes what is signed, so it is refused). The checksum covers the payload,
+so a valid signature vouches for the exact bytes that will be deserialized and for how.
 
 A reader checks it (:func:`check_signature`) before it touches storage or any
 deserializer: a signature that does not match, or names a key this process does not
@@ -31,11 +34,18 @@ from conveyor.settings import SigningKey, get_settings, get_signing_keys
 SIGNATURE_VERSION = "v1"
 #: What the signature covers, in this order (every field of a reference but its type).
 SIGNED_FIELDS = ("key", "storage", "storage_document", "serializer", "checksum", "size")
+#: Signed too whenever present (absent in references of format 1).
+OPTIONAL_SIGNED_FIELDS = ("format",)
+#: The format a reference without a ``format`` field has (the framed layout).
+_IMPLICIT_FORMAT = 1
 _DOMAIN = b"conveyor result reference v1\n"
 
 
 def _message(fields: dict[str, Any]) -> bytes:
     body = {name: fields[name] for name in SIGNED_FIELDS}
+    for name in OPTIONAL_SIGNED_FIELDS:
+        if name in fields and not (name == "format" and fields[name] == _IMPLICIT_FORMAT):
+            body[name] = fields[name]
     return _DOMAIN + json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
 
@@ -89,8 +99,8 @@ def check_signature(fields: dict[str, Any], signature: str | None, where: str) -
     if not hmac.compare_digest(mac, _mac(key, fields)):
         raise SignatureError(
             f"{where} does not match its signature (key {key_id!r}): its storage, key, "
-            f"serializer or checksum was altered after it was written; it is not read"
+            f"serializer, checksum or format was altered after it was written; it is not read"
         )
 
 
-__all__ = ["SIGNATURE_VERSION", "SIGNED_FIELDS", "check_signature", "sign_fields"]
+__all__ = ["OPTIONAL_SIGNED_FIELDS", "SIGNATURE_VERSION", "SIGNED_FIELDS", "check_signature", "sign_fields"]

@@ -6,8 +6,9 @@ database holds):
 - :class:`ResultLiteral`: exactly ``True``, ``False`` or ``None``, kept inline in the
   database; no storage is touched.
 - :class:`ResultReference`: a value persisted to a storage block. The database holds
-  where it is (storage, key), how to read it (serializer configuration) and how to check
-  it (sha256 checksum, size), never the value itself; with a signing key set, also an
+  where it is (storage, key), how to read it (serializer configuration, format version)
+  and how to check it (sha256 checksum, size), never the value itself (the stored
+  object is exactly the serializer's bytes, so this is its only description); with a signing key set, also an
   HMAC over all of that (:mod:`.signing`), checked before anything is read.
 - :class:`UnpersistedResult`: a value passed in memory only. Rebuilt from the database
   in another process, its ``get()`` raises :class:`MissingResult`.
@@ -23,7 +24,12 @@ import attrs
 
 from conveyor.exceptions import ConfigurationError, MissingResult
 from conveyor.filesystems import StorageBlock
-from conveyor.results.layout import CHECKSUM_PREFIX
+from conveyor.results.layout import (
+    CHECKSUM_PREFIX,
+    CURRENT_FORMAT,
+    FRAMED_FORMAT,
+    KNOWN_FORMATS,
+)
 from conveyor.results.read import read_result
 from conveyor.results.signing import check_signature
 from conveyor.results.storage import resolve_reference_storage
@@ -155,6 +161,14 @@ def _check_checksum(_instance: object, _attribute: object, value: str) -> None:
         raise ValueError(f"checksum must look like 'sha256:<hex>'; got {value!r}")
 
 
+def _check_format(_instance: object, _attribute: object, value: int) -> None:
+    if isinstance(value, bool) or value not in KNOWN_FORMATS:
+        raise ValueError(
+            f"format must be one of {', '.join(map(str, KNOWN_FORMATS))}; got {value!r} "
+            f"(written by a newer conveyor? upgrade conveyor to read it)"
+        )
+
+
 @attrs.frozen
 class ResultReference:
     """Where a persisted value lives and how to read and check it.
@@ -166,6 +180,9 @@ class ResultReference:
     :param serializer: the serializer's ``to_dict()``.
     :param checksum: ``"sha256:<hex>"`` of the payload.
     :param size: payload size in bytes.
+    :param format: how the object is laid out: ``2`` (the default, every new result):
+        exactly the serializer's bytes; ``1``: conveyor's framed layout of older
+        versions (header, payload, trailer), the format of a record without the field.
     :param signature: ``"v1:<key id>:<hmac>"`` over all of the above (see
         :mod:`conveyor.results.signing`), or None when it was written without a key.
     """
@@ -178,6 +195,7 @@ class ResultReference:
     serializer: dict[str, Any] = attrs.field(hash=False)
     checksum: str = attrs.field(validator=_check_checksum)
     size: int = attrs.field(validator=_check_size)
+    format: int = attrs.field(default=CURRENT_FORMAT, validator=_check_format)
     signature: str | None = attrs.field(default=None, eq=False, hash=False, repr=False)
     _cache: _ValueCache = attrs.field(
         factory=_ValueCache, init=False, eq=False, repr=False, hash=False
@@ -233,6 +251,7 @@ class ResultReference:
             checksum=self.checksum,
             size=self.size,
             label=self.storage,
+            format=self.format,
         )
 
     # -- the record ------------------------------------------------------------------
@@ -247,6 +266,8 @@ class ResultReference:
             "checksum": self.checksum,
             "size": self.size,
         }
+        if self.format != FRAMED_FORMAT:  # a format-1 record has no field (as it was written)
+            out["format"] = self.format
         if self.signature is not None:
             out["signature"] = self.signature
         return out
@@ -269,8 +290,9 @@ class ResultReference:
                 f"result reference {data!r:.200} has a signature that is not a string; the "
                 f"record is damaged"
             )
+        fmt = data.get("format", FRAMED_FORMAT)
         try:
-            return cls(**{f: data[f] for f in fields}, signature=signature)
+            return cls(**{f: data[f] for f in fields}, format=fmt, signature=signature)
         except (TypeError, ValueError) as exc:
             raise ConfigurationError(f"result reference {data!r:.200} is damaged: {exc}") from None
 

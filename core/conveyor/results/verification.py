@@ -56,8 +56,8 @@ def verify(result: Result | dict[str, Any]) -> Verification:
     """Check a result without deserializing it.
 
     For a reference: its signature holds (when keys are set), the storage can be rebuilt,
-    the key exists, the file is a complete conveyor result, and its payload hashes to the
-    recorded checksum. Literals are
+    the key exists, the object has the recorded size (an old framed result: is complete),
+    and its payload hashes to the recorded checksum. Literals are
     always ok (they live in the database); an unpersisted result is ``"unavailable"``.
     """
     if isinstance(result, dict):
@@ -76,7 +76,8 @@ def verify(result: Result | dict[str, Any]) -> Verification:
     try:
         storage = result.resolve_storage()
         with open_payload(
-            storage, result.key, checksum=result.checksum, size=result.size, label=result.storage
+            storage, result.key, checksum=result.checksum, size=result.size,
+            label=result.storage, format=result.format,
         ) as payload:
             return Verification(ok=True, checksum=payload.checksum, size=payload.trailer.size)
     except ResultNotFoundError as exc:

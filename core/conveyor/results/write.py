@@ -1,8 +1,11 @@
-"""Writing a value in conveyor's stored format, and making its reference.
+"""Writing a value, and making its reference.
 
 The serializer streams into the storage's ``open_write`` through
-:class:`~conveyor.results.hashing.HashingWriter`; nothing appears under the key unless
-the whole result was written.
+:class:`~conveyor.results.hashing.HashingWriter`; what is stored is exactly the
+serializer's bytes (format 2, see :mod:`conveyor.results.layout`), and nothing appears
+under the key unless the whole result was written. The description (serializer,
+checksum, size, format) goes into the reference and, for blocks that take it, into the
+object's metadata.
 """
 
 from __future__ import annotations
@@ -11,8 +14,9 @@ import uuid
 from typing import Any
 
 from conveyor.exceptions import ConveyorError, SerializationError, StorageError
-from conveyor.filesystems import StorageBlock, normalize_key
+from conveyor.filesystems import StorageBlock, accepts_metadata, normalize_key
 from conveyor.results.hashing import HashingWriter, write_stream
+from conveyor.results.layout import CURRENT_FORMAT, META_CHECKSUM, META_SIZE, object_metadata
 from conveyor.results.signing import sign_fields
 from conveyor.results.storage import ANONYMOUS_PREFIX, describe, record_storage
 from conveyor.results.types import ResultReference
@@ -26,14 +30,20 @@ def write_result(
     serializer: Serializer,
     *,
     label: str | None = None,
+    metadata: dict[str, str] | None = None,
 ) -> tuple[str, int]:
-    """Write ``value`` at ``key`` in conveyor's format, atomically; return (checksum, size).
+    """Write ``value`` at ``key``, atomically; return (checksum, size).
 
     The serializer streams into the storage's ``open_write`` through a writer that hashes
-    and counts; nothing appears under ``key`` unless the whole result was written.
+    and counts; the stored object is exactly the serializer's bytes, and nothing appears
+    under ``key`` unless the whole result was written. A block whose ``open_write`` takes
+    ``metadata`` (:func:`~conveyor.filesystems.accepts_metadata`) gets the serializer,
+    format, conveyor version and ``metadata`` (e.g. run ids) up front, and the checksum
+    and size before it commits.
     """
     where = describe(storage, key, label)
     config = serializer.to_dict()
+    described = object_metadata(config, metadata)
 
     def dump(writer: HashingWriter) -> None:
         try:
@@ -52,8 +62,14 @@ def write_result(
             ) from exc
 
     try:
-        with storage.open_write(key) as target:
-            checksum, size = write_stream(target, config, dump)
+        if accepts_metadata(storage.open_write):
+            opened = storage.open_write(key, metadata=described)  # type: ignore[call-arg]
+        else:
+            opened = storage.open_write(key)
+        with opened as target:
+            checksum, size = write_stream(target, dump)
+            described[META_CHECKSUM] = checksum
+            described[META_SIZE] = str(size)
     except ConveyorError:
         raise
     except Exception as exc:
@@ -72,6 +88,7 @@ def persist_value(
     key: str | None = None,
     storage_slug: str | None = None,
     storage_document: str | None = None,
+    metadata: dict[str, str] | None = None,
 ) -> ResultReference:
     """Persist ``value`` and return its reference (with the value already cached on it).
 
@@ -82,15 +99,20 @@ def persist_value(
         reference names it ``"anonymous/<document id>"``.
     :param storage_document: the block's document id when the caller recorded it already
         (the engine's result destination does, once per flow run); else it is recorded here.
+    :param metadata: extra text kept with the object where the block keeps metadata (S3),
+        e.g. ``{"flow-run": ..., "task-run": ...}``; names get a ``conveyor-`` prefix.
 
     The block's configuration is recorded in the metadata store once per distinct
-    configuration. With a signing key set, the reference is signed (:mod:`.signing`). Does not call the ``conveyor_result_persisted`` hook: the engine does,
+    configuration. With a signing key set, the reference is signed (:mod:`.signing`), the format
+    included. Does not call the ``conveyor_result_persisted`` hook: the engine does,
     after recording the state.
     """
     key = normalize_key(key, block=storage) if key is not None else uuid.uuid4().hex
     document = storage_document or record_storage(storage)
     label = storage_slug or f"{ANONYMOUS_PREFIX}{document}"
-    checksum, size = write_result(storage, key, value, serializer, label=label)
+    checksum, size = write_result(
+        storage, key, value, serializer, label=label, metadata=metadata
+    )
     fields = {
         "key": key,
         "storage": label,
@@ -98,6 +120,7 @@ def persist_value(
         "serializer": serializer.to_dict(),
         "checksum": checksum,
         "size": size,
+        "format": CURRENT_FORMAT,
     }
     reference = ResultReference(**fields, signature=sign_fields(fields))
     reference.cache_value(value)

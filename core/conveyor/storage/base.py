@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import functools
+import inspect
 import io
 import os
 from collections.abc import Iterator
@@ -93,11 +95,22 @@ class StorageBlock(abc.ABC):
         """Return the bytes at key ``path``; a missing key raises ResultNotFoundError."""
 
     @contextlib.contextmanager
-    def open_write(self, path: str) -> Iterator[BinaryIO]:
-        """A binary file to write key ``path``; the key appears only if the block exits cleanly."""
+    def open_write(self, path: str, *, metadata: dict[str, str] | None = None) -> Iterator[BinaryIO]:
+        """A binary file to write key ``path``; the key appears only if the block exits cleanly.
+
+        ``metadata`` (optional, see :func:`accepts_metadata`): text to keep with the object
+        where the storage can (S3 user metadata). The caller may add entries to the dict
+        until the ``with`` block exits (conveyor adds the checksum and size once the payload
+        is written), so a block reads it when it commits. Here it is handed to
+        :meth:`write_path` when that takes it, and dropped otherwise.
+        """
         buffer = io.BytesIO()
         yield buffer
-        self.write_path(path, buffer.getbuffer().tobytes())
+        content = buffer.getbuffer().tobytes()
+        if metadata is not None and accepts_metadata(self.write_path):
+            self.write_path(path, content, metadata=metadata)  # type: ignore[call-arg]
+        else:
+            self.write_path(path, content)
 
     @contextlib.contextmanager
     def open_read(self, path: str) -> Iterator[BinaryIO]:
@@ -123,6 +136,15 @@ class StorageBlock(abc.ABC):
         (a cache hit within a flow run) without reading it again. ``None`` (the default)
         means the block cannot tell cheaply, so the value is always read and verified.
         A block that implements it raises ``ResultNotFoundError`` for a missing key.
+        """
+        return None
+
+    def uri(self, path: str) -> str | None:
+        """The full URI of key ``path`` (``file:///...``, ``s3://bucket/...``), or None.
+
+        Optional: None (the default) means the block has no URI to offer, and conveyor
+        shows :meth:`describe` instead (``conveyor results ls``, ``results show``). Only
+        names the place: the key need not exist, and nothing is read.
         """
         return None
 
@@ -176,6 +198,33 @@ class StorageBlock(abc.ABC):
         return cls.from_config(saved.load_config(cls.block_type, name, cls.__name__))
 
 
+def accepts_metadata(method: Any) -> bool:
+    """Whether a block's ``open_write`` / ``write_path`` takes the ``metadata`` keyword.
+
+    A block says so by taking a ``metadata`` parameter (or ``**kwargs``), or explicitly
+    with a ``accepts_metadata`` attribute on the method; third-party blocks that take
+    neither are called exactly as before (without it).
+    """
+    func = getattr(method, "__func__", method)
+    return _accepts_metadata(func)
+
+
+@functools.cache
+def _accepts_metadata(func: Any) -> bool:
+    declared = getattr(func, "accepts_metadata", None)
+    if declared is not None:
+        return bool(declared)
+    try:
+        params = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(
+        (p.name == "metadata" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD))
+        or p.kind is p.VAR_KEYWORD
+        for p in params
+    )
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, PurePath):
         return str(value)
@@ -188,4 +237,4 @@ def secret_field_names(cls: type) -> list[str]:
     return [f.name for f in attrs.fields(cls) if f.metadata.get(SECRET)]
 
 
-__all__ = ["SECRET", "StorageBlock", "normalize_key", "secret_field", "secret_field_names"]
+__all__ = ["SECRET", "StorageBlock", "accepts_metadata", "normalize_key", "secret_field", "secret_field_names"]

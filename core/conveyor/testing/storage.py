@@ -101,6 +101,14 @@ class StorageBlockConformance:
             assert storage_block.read_path(key) == key.encode(), key
             assert storage_block.exists(key), key
 
+    def test_uri_is_none_or_names_the_key(self, storage_block: StorageBlock) -> None:
+        """``uri(path)`` is optional: None, or a URI (``scheme://...``) that ends with the
+        key (URL-quoted where it must be)."""
+        uri = storage_block.uri("folder/result.json")
+        if uri is not None:
+            assert isinstance(uri, str) and "://" in uri, uri
+            assert uri.endswith("folder/result.json"), uri
+
     def test_overwrite_replaces(self, storage_block: StorageBlock) -> None:
         storage_block.write_path("k", b"first, and longer")
         storage_block.write_path("k", b"second")

@@ -106,6 +106,7 @@ def run_row(row: Row) -> dict[str, Any]:
         return {"id": row["id"], "flow": row["flow_name"], "damaged": first_line(exc)}
     out = run_dict(run)
     out["parent_flow_run_id"] = run.parent_flow_run_id
+    out["subflow"] = run.parent_flow_run_id is not None  # as `conveyor runs ls --json`
     return out
 
 

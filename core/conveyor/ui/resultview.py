@@ -79,7 +79,7 @@ def _payload(ref: ResultReference) -> Iterator[Any]:
         ref.verify_signature()  # before storage is touched
         storage = ref.resolve_storage()
         with open_payload(storage, ref.key, checksum=ref.checksum, size=ref.size,
-                          label=ref.storage) as payload:
+                          label=ref.storage, format=ref.format) as payload:
             yield payload
     except SignatureError as exc:
         raise Untrusted(first_line(exc)) from None

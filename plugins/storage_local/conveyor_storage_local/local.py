@@ -122,6 +122,10 @@ class LocalFileSystem(StorageBlock):
     def describe(self, path: Key | None = None) -> str:
         return self._full(path) if path else self._root()
 
+    def uri(self, path: Key) -> str:
+        """``file:///<basepath>/<key>``: the key's file as an absolute ``file`` URI."""
+        return Path(os.path.abspath(self._full(path))).as_uri()
+
     def _error(self, action: str, full: str, exc: OSError) -> StorageError:
         reason = exc.strerror or type(exc).__name__
         hint = {

@@ -10,6 +10,16 @@ Writing
     Memory stays below about ``(MAX_IN_MEMORY_CHUNKS + 2) * CHUNK_SIZE`` whatever the
     value's size. An exception inside the ``with`` block aborts the multipart upload.
 
+Object metadata
+    ``write_path`` and ``open_write`` take ``metadata`` (text → text), stored as the
+    object's user metadata (``x-amz-meta-<name>``): conveyor passes its description of a
+    result there (``conveyor-checksum``, ``conveyor-size``, ``conveyor-serializer``,
+    ``conveyor-format``...). ``open_write`` reads the dict when it commits, so entries
+    added inside the ``with`` block (the checksum, known only at the end) are stored: in
+    the PUT of a small value; for a multipart upload (whose metadata S3 takes when it
+    starts) by a server-side copy of the object onto itself with the full metadata once
+    it is complete (up to 5 GiB; a larger object keeps what was known at the start).
+
 Reading
     ``read_path`` is one ``GetObject``; ``open_read`` yields a buffered reader over the
     streaming body, so a large value is never held in memory whole.
@@ -30,10 +40,8 @@ Errors
 from __future__ import annotations
 
 import contextlib
-import functools
 import io
 import logging
-import threading
 from collections.abc import Iterator
 from typing import Any, BinaryIO, ClassVar, NoReturn
 
@@ -44,45 +52,21 @@ from conveyor.filesystems import StorageBlock, normalize_key, secret_field
 from conveyor_storage_s3 import clients
 from conveyor_storage_s3.clients import CONNECT_TIMEOUT, MAX_ATTEMPTS, READ_TIMEOUT
 from conveyor_storage_s3.errors import is_missing_key, storage_error
-from conveyor_storage_s3.streams import BodyReader, Pipe, PipeAborted, PipeBroken
+from conveyor_storage_s3.streams import BodyReader, PipeBroken
 
 log = logging.getLogger("conveyor.storage.s3")
 
-#: What boto3 raises for a failed call (turned into StorageError by ``S3._fail``).
-@functools.cache
-def s3_errors() -> tuple[type[BaseException], ...]:
-    """The exceptions boto3 and botocore raise; imported on first need, since importing
-    boto3 costs a quarter of a second and plugins are loaded by every conveyor process."""
-    from boto3.exceptions import Boto3Error
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    return (BotoCoreError, ClientError, Boto3Error)
-
-MiB = 1 << 20
-#: Values at least this large are uploaded in parts (S3's minimum part size is 5 MiB).
-MULTIPART_THRESHOLD = 8 * MiB
-#: Size of one part of a multipart upload.
-CHUNK_SIZE = 8 * MiB
-#: Parts uploaded at once by one transfer.
-TRANSFER_CONCURRENCY = 4
-#: Parts held in memory at once by one streaming upload (boto3 waits beyond this).
-MAX_IN_MEMORY_CHUNKS = 4
-#: Read buffer of ``open_read``.
-READ_BUFFER = 1 * MiB
-
-
-def transfer_config() -> Any:
-    from boto3.s3.transfer import TransferConfig
-
-    config = TransferConfig(
-        multipart_threshold=MULTIPART_THRESHOLD,
-        multipart_chunksize=CHUNK_SIZE,
-        max_concurrency=TRANSFER_CONCURRENCY,
-        use_threads=True,
-    )
-    # Not a keyword of boto3's TransferConfig, but an attribute of s3transfer's (its base).
-    config.max_in_memory_upload_chunks = MAX_IN_MEMORY_CHUNKS
-    return config
+from conveyor_storage_s3.transfer import (  # noqa: F401 - MULTIPART_THRESHOLD is part of the API
+    CHUNK_SIZE,
+    MAX_COPY_OBJECT,
+    MAX_IN_MEMORY_CHUNKS,
+    MULTIPART_THRESHOLD,
+    READ_BUFFER,
+    TRANSFER_CONCURRENCY,
+    StreamingUpload,
+    s3_errors,
+    transfer_config,
+)
 
 
 def _check_bucket_path(_self: Any, _attribute: Any, value: str) -> None:
@@ -171,6 +155,10 @@ class S3(StorageBlock):
         key = normalize_key(path, block=self)
         return f"{self.prefix}/{key}" if self.prefix else key
 
+    def uri(self, path: str) -> str:
+        """``s3://<bucket>/<prefix>/<key>``: the object's full address."""
+        return f"s3://{self.bucket}/{self.object_key(path)}"
+
     def describe(self, path: str | None = None) -> str:
         if path is None:
             return f"s3://{self.bucket}/{self.prefix}".rstrip("/")
@@ -223,27 +211,37 @@ class S3(StorageBlock):
 
     # -- writing -----------------------------------------------------------------------
 
-    def write_path(self, path: str, content: bytes) -> str:
-        """One PUT for a small value; a multipart upload (bounded memory) for a large one."""
+    def write_path(
+        self, path: str, content: bytes, metadata: dict[str, str] | None = None
+    ) -> str:
+        """One PUT for a small value; a multipart upload (bounded memory) for a large one.
+
+        ``metadata`` becomes the object's user metadata."""
         key = self.object_key(path)
         client = self.client()
         log.debug("writing %d bytes to s3://%s/%s", len(content), self.bucket, key)
+        meta = {"Metadata": dict(metadata)} if metadata else {}
         try:
             if len(content) < MULTIPART_THRESHOLD:
-                client.put_object(Bucket=self.bucket, Key=key, Body=content)
+                client.put_object(Bucket=self.bucket, Key=key, Body=content, **meta)
             else:
                 client.upload_fileobj(
-                    io.BytesIO(content), self.bucket, key, Config=transfer_config()
+                    io.BytesIO(content), self.bucket, key, Config=transfer_config(),
+                    ExtraArgs=meta or None,
                 )
         except s3_errors() as exc:
             self._fail(exc, "write", key)
         return f"s3://{self.bucket}/{key}"
 
     @contextlib.contextmanager
-    def open_write(self, path: str) -> Iterator[BinaryIO]:
-        """Stream a value to ``path``; it appears only when the block exits cleanly."""
+    def open_write(
+        self, path: str, *, metadata: dict[str, str] | None = None
+    ) -> Iterator[BinaryIO]:
+        """Stream a value to ``path``; it appears only when the block exits cleanly.
+
+        ``metadata`` (read when the block exits) becomes the object's user metadata."""
         key = self.object_key(path)
-        writer = _StreamingUpload(self, key)
+        writer = StreamingUpload(self, key, metadata)
         try:
             yield writer  # type: ignore[misc]
         except BaseException as exc:
@@ -323,97 +321,3 @@ class S3(StorageBlock):
         except s3_errors() as exc:
             if "BucketAlreadyOwnedByYou" not in str(exc):
                 self._fail(exc, "create", None)
-
-
-class _StreamingUpload(io.RawIOBase):
-    """The writable of ``S3.open_write``.
-
-    Buffers up to ``MULTIPART_THRESHOLD`` bytes; a value that ends below it is sent in
-    one PUT by :meth:`finish`. Past it, a thread runs ``upload_fileobj`` on a
-    :class:`~conveyor_storage_s3.streams.Pipe` and writes go into the pipe.
-    """
-
-    def __init__(self, block: S3, key: str) -> None:
-        self._block = block
-        self._key = key
-        self._buffer = bytearray()
-        self._pipe: Pipe | None = None
-        self._thread: threading.Thread | None = None
-        self._error: BaseException | None = None
-        self.bytes_written = 0
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: Any) -> int:  # type: ignore[override]
-        if self.closed:
-            raise ValueError("write to a closed S3 stream")
-        view = memoryview(data).cast("B")
-        n = len(view)
-        self.bytes_written += n
-        if self._pipe is None:
-            if len(self._buffer) + n < MULTIPART_THRESHOLD:
-                self._buffer += view
-                return n
-            self._start()  # hands the buffered bytes to the pipe
-            assert self._pipe is not None
-        # A huge single write (pickle hands over large buffers whole) is not copied
-        # whole: the pipe takes it piece by piece as the upload makes room.
-        self._pipe.write(view)
-        return n
-
-    def _start(self) -> None:
-        client = self._block.client()
-        config = transfer_config()
-        pipe = Pipe(capacity=max(MULTIPART_THRESHOLD, CHUNK_SIZE))
-
-        def upload() -> None:
-            try:
-                client.upload_fileobj(pipe, self._block.bucket, self._key, Config=config)
-            except BaseException as exc:  # noqa: BLE001 - reported to the writer by finish()/write()
-                self._error = exc
-                pipe.break_(exc)
-
-        self._thread = threading.Thread(
-            target=upload, name=f"conveyor-s3-upload:{self._key}", daemon=True
-        )
-        self._thread.start()
-        self._pipe = pipe
-        buffered, self._buffer = self._buffer, bytearray()
-        pipe.write(buffered)
-
-    def finish(self) -> None:
-        """The with-block ended cleanly: complete the PUT or the multipart upload."""
-        block, key = self._block, self._key
-        super().close()
-        if self._pipe is None:
-            try:
-                block.client().put_object(Bucket=block.bucket, Key=key, Body=bytes(self._buffer))
-            except s3_errors() as exc:
-                block._fail(exc, "write", key)
-            finally:
-                self._buffer = bytearray()
-            return
-        self._pipe.close()
-        assert self._thread is not None
-        self._thread.join()
-        if self._error is not None:
-            block._fail(self._error, "write", key)
-        log.debug("streamed %d bytes to s3://%s/%s", self.bytes_written, block.bucket, key)
-
-    def abandon(self) -> BaseException | None:
-        """The with-block failed: make sure nothing appears; return the upload's error."""
-        super().close()
-        self._buffer = bytearray()
-        if self._pipe is not None:
-            self._pipe.abort()
-            assert self._thread is not None
-            self._thread.join()
-            if isinstance(self._error, PipeAborted):
-                return None
-        return self._error
-
-    def close(self) -> None:
-        # Closing inside the with-block is allowed and changes nothing: the value is
-        # committed (or not) when the block exits.
-        pass
