@@ -9,6 +9,7 @@ processes of that venv; nothing in conveyor knows about the example plugins.
 
 from __future__ import annotations
 
+import codecs
 import importlib.util
 import json
 import shutil
@@ -268,10 +269,12 @@ def test_flow_persists_with_both_example_plugins_and_reads_back_elsewhere(real_v
     # file under root is a whole stored result written through the plugin.)
     files = _stored_files(root)
     assert root / back["key"] in files, files
-    assert all(f.read_bytes()[::-1].startswith(b"CONVEYOR") for f in files), files
+    # plain payloads: each file, unreversed, is exactly the serializer's output (JSON text)
+    assert all(f.read_bytes()[::-1].lstrip().startswith(b"{") for f in files), files
     raw = (root / back["key"]).read_bytes()
     unreversed = raw[::-1]
     assert b'"jbeqf": ["nycun", "orgn"]' in unreversed  # rot13 of "words": ["alpha", "beta"]
+    assert json.loads(codecs.decode(unreversed.decode(), "rot_13")) == back["value"]
     assert b"alpha" not in raw and b"alpha" not in unreversed
     # Nothing went to the default local storage.
     assert not (workdir / "conveyor-results").exists() or not _stored_files(
@@ -293,7 +296,7 @@ def test_flow_uses_a_saved_plugin_block_by_slug(real_venv, workdir):
     assert back["value"] == {"n": 2, "words": ["alpha", "beta"]}
     files = _stored_files(root)
     assert root / back["key"] in files, files
-    assert all(f.read_bytes()[::-1].startswith(b"CONVEYOR") for f in files), files
+    assert all(f.read_bytes()[::-1].lstrip().startswith(b"{") for f in files), files
 
 
 @pytest.mark.parametrize(
