@@ -166,6 +166,11 @@ def _key_file_lines(path: Path) -> list[str]:
     return lines
 
 
+def signatures_required() -> bool:
+    """``CONVEYOR_RESULTS_REQUIRE_SIGNATURES`` alone (read at every reference read: cheap)."""
+    return _bool("CONVEYOR_RESULTS_REQUIRE_SIGNATURES", False)
+
+
 _keys_lock = threading.Lock()
 _keys_cache: dict[tuple[object, ...], SigningKeys] = {}
 

@@ -29,7 +29,7 @@ import json
 from typing import Any
 
 from conveyor.exceptions import SignatureError
-from conveyor.settings import SigningKey, get_settings, get_signing_keys
+from conveyor.settings import SigningKey, get_signing_keys, signatures_required
 
 SIGNATURE_VERSION = "v1"
 #: What the signature covers, in this order (every field of a reference but its type).
@@ -65,7 +65,7 @@ def check_signature(fields: dict[str, Any], signature: str | None, where: str) -
     """Refuse (SignatureError) a reference that is unsigned where signatures are required,
     or whose signature does not match its fields. ``where`` names it in the message."""
     keys = get_signing_keys()
-    required = get_settings().require_signatures
+    required = signatures_required()
     if signature is None:
         if required:
             raise SignatureError(
