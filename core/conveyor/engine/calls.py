@@ -197,30 +197,12 @@ def run_flow(flow: Flow[Any], args: tuple[Any, ...], kwargs: dict[str, Any], ret
         runner.shutdown(wait=True)
         return value
 
-    token = flow_run_context.set(run.flow_ctx)
-    task_token = task_run_context.set(None)
-    prints = _log_prints(flow.log_prints)
-    state: State | None = None
-    try:
-        try:
-            state = run.prepare()
-            if state is None:
-                state = drive(attempts(run, flow.retries, flow.retry_delay_seconds), attempt)
-        except BaseException as exc:
-            runner.shutdown(wait=False)
-            state = run.crashed(exc)
-            raise
-        finally:
-            if prints is not None:
-                printing_to_log.reset(prints)
-            flow_run_context.reset(token)
-            task_run_context.reset(task_token)
-            if state is not None:
-                run.finish(state)
-    finally:
-        runner.shutdown(wait=False)
-    run_state_hooks("flow", flow, run.info, state)
-    return _outcome(run, state, return_state)
+    with _FlowScope(run) as scope:
+        scope.state = run.prepare()
+        if scope.state is None:
+            scope.state = drive(attempts(run, flow.retries, flow.retry_delay_seconds), attempt)
+    run_state_hooks("flow", flow, run.info, scope.state)
+    return _outcome(run, scope.state, return_state)
 
 
 async def run_flow_async(flow: Flow[Any], args: tuple[Any, ...], kwargs: dict[str, Any],
@@ -250,27 +232,45 @@ async def run_flow_async(flow: Flow[Any], args: tuple[Any, ...], kwargs: dict[st
         runner.shutdown(wait=True)
         return value
 
-    token = flow_run_context.set(run.flow_ctx)
-    task_token = task_run_context.set(None)
-    prints = _log_prints(flow.log_prints)
-    state: State | None = None
-    try:
-        state = run.prepare()
-        if state is None:
-            state = await drive_async(attempts(run, flow.retries, flow.retry_delay_seconds), attempt)
-    except BaseException as exc:
-        runner.shutdown(wait=False)
-        state = run.crashed(exc)
-        raise
-    finally:
-        if prints is not None:
-            printing_to_log.reset(prints)
-        flow_run_context.reset(token)
-        task_run_context.reset(task_token)
-        if state is not None:
-            run.finish(state)
-    run_state_hooks("flow", flow, run.info, state)
-    return _outcome(run, state, return_state)
+    with _FlowScope(run) as scope:
+        scope.state = run.prepare()
+        if scope.state is None:
+            scope.state = await drive_async(attempts(run, flow.retries, flow.retry_delay_seconds), attempt)
+    run_state_hooks("flow", flow, run.info, scope.state)
+    return _outcome(run, scope.state, return_state)
+
+
+class _FlowScope:
+    """Around a flow run (sync or async alike): its run context and ``log_prints`` set; a
+    run that ends by a BaseException recorded as crashed; at the end, the final state
+    mirrored (``finish``) and the task runner released."""
+
+    __slots__ = ("prints", "run", "state", "task_token", "token")
+
+    def __init__(self, run: ActiveFlowRun) -> None:
+        self.run = run
+        self.state: State | None = None
+
+    def __enter__(self) -> _FlowScope:  # noqa: PYI034 - a private, final class
+        self.token = flow_run_context.set(self.run.flow_ctx)
+        self.task_token = task_run_context.set(None)
+        self.prints = _log_prints(self.run.obj.log_prints)
+        return self
+
+    def __exit__(self, kind: object, exc: BaseException | None, _tb: object) -> None:
+        run = self.run
+        try:
+            if exc is not None:
+                run.runner.shutdown(wait=False)
+                self.state = run.crashed(exc)
+        finally:
+            if self.prints is not None:
+                printing_to_log.reset(self.prints)
+            flow_run_context.reset(self.token)
+            task_run_context.reset(self.task_token)
+            if self.state is not None:
+                run.finish(self.state)
+            run.runner.shutdown(wait=False)
 
 
 def _outcome(run: ActiveFlowRun, state: State, return_state: bool) -> Any:

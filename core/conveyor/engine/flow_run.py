@@ -19,7 +19,13 @@ from conveyor.engine.ids import new_run_id
 from conveyor.engine.keys import flow_key
 from conveyor.engine.logs import configure_logging, logger
 from conveyor.engine.options import fill_run_name
-from conveyor.engine.origin import bind_parameters, flow_ref, keep_parameters, this_process
+from conveyor.engine.origin import (
+    NO_PARAMETERS,
+    bind_parameters,
+    flow_ref,
+    keep_parameters,
+    this_process,
+)
 from conveyor.engine.progress import Progress
 from conveyor.engine.reading import load_reference
 from conveyor.engine.recorder import TYPE_TEXT, Recorder
@@ -87,6 +93,7 @@ class ActiveFlowRun(Recorder):
         "info",
         "origin",
         "parameters",
+        "parameters_written",
         "parent",
         "placeholder",
         "reuse_sources",
@@ -118,6 +125,8 @@ class ActiveFlowRun(Recorder):
         self.storage_failed = False
         self.value = None
         self.origin: FlowRunOrigin | None = None
+        #: this run wrote its parameters (a write intent to clear once its row is recorded)
+        self.parameters_written = False
         #: earlier flow runs whose task results this run may reuse (see engine.reuse)
         self.reuse_sources: list[str] = []
         #: a subflow call's counterpart that completed in an earlier attempt of the parent
@@ -239,6 +248,7 @@ class ActiveFlowRun(Recorder):
                     flow, self.parameters, self.destination(), self.storage_key("parameters"), self.id
                 )
             self.origin = self.origin._replace(parameters=parameters)
+            self.parameters_written = parameters not in (None, NO_PARAMETERS)
         if self.reuse_sources:
             self.flow_ctx.reuse = ReuseIndex.load(self.flow_ctx.store, self.reuse_sources)
         return None
@@ -284,9 +294,8 @@ class ActiveFlowRun(Recorder):
         ctx = self.flow_ctx
         ctx.new_attempt(self.run_count)
         if self.run_count == 1 and self.parent is None:
-            origin = self.origin
-            if origin is not None and origin.parameters and origin.parameters.startswith('{"type":"reference"'):
-                self.destination().written(self.storage_key("parameters"))  # recorded with the run
+            if self.parameters_written:  # their reference is recorded with the run: no intent left
+                self.destination().written(self.storage_key("parameters"))
             self.writer.flush()  # a top-level run is in the database from its start
         elif self.run_count > 1:
             # a retry: what the earlier attempts (and the runs this one resumes) completed
