@@ -23,6 +23,7 @@ from conveyor.exceptions import BlockExistsError, MetadataError, UnknownNameErro
 from conveyor.metadata.browsing import Browsing
 from conveyor.metadata.ids import canonical_json, document_id
 from conveyor.metadata.intents import WriteIntents
+from conveyor.metadata.pruning import Pruning
 from conveyor.metadata.writer import RunWriter
 
 _CACHE_GET = "SELECT data, expires FROM cache WHERE cache_key = ?"
@@ -37,7 +38,7 @@ def _config(text: str | None) -> dict[str, Any] | None:
     return config if isinstance(config, dict) else None
 
 
-class SQLiteStore(Browsing, WriteIntents):
+class SQLiteStore(Browsing, WriteIntents, Pruning):
     """One metadata database file. Thread-safe: a connection per thread.
 
     Implements :class:`conveyor.metadata.MetadataStore`; :meth:`transaction` and

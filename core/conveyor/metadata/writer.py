@@ -33,8 +33,8 @@ _INSERT_FLOW_RUN = (
 _INSERT_TASK_RUN = (
     "INSERT INTO task_runs (id, task_name, flow_run_id, cache_key, state_type, state_name, "
     "state_message, state_timestamp, state_data, start_time, end_time, run_count, created, "
-    "call_position, input_hash, flow_attempt, run_name, tags) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "call_position, input_hash, flow_attempt, run_name, tags, inputs) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_STATE = (
     "INSERT INTO states (run_id, run_kind, type, name, message, timestamp, data) "
@@ -51,6 +51,7 @@ _PUT_CACHE = (
     "VALUES (?, ?, ?, ?, ?)"
 )
 _SET_INPUT_HASH = "UPDATE task_runs SET input_hash = ? WHERE id = ?"
+_SET_INPUTS = "UPDATE task_runs SET inputs = ? WHERE id = ?"
 _FORGET_INTENT = "DELETE FROM write_intents WHERE storage_document = ? AND key = ?"
 _NO_ORIGIN = FlowRunOrigin()
 _NO_CALL = TaskCall()
@@ -129,7 +130,7 @@ class RunWriter:
         lb = labels or _NO_LABELS
         self._put(("task_run", [run_id, task_name, flow_run_id, cache_key, *state, start_time,
                                 None, run_count, state[3], c.position, c.input_hash,
-                                c.flow_attempt, lb.name, lb.tags_json()]))
+                                c.flow_attempt, lb.name, lb.tags_json(), None]))
 
     def set_state(
         self, kind: str, run_id: str, state: StateTuple, start_time: float | None,
@@ -145,6 +146,10 @@ class RunWriter:
     def set_input_hash(self, run_id: str, input_hash: str) -> None:
         """Queue the hash of task run ``run_id``'s inputs (known only once they are resolved)."""
         self._put(("input_hash", run_id, input_hash))
+
+    def set_task_inputs(self, run_id: str, inputs: str) -> None:
+        """Queue the lineage of task run ``run_id``: JSON ``{parameter: [upstream task run id, ...]}``."""
+        self._put(("inputs", run_id, inputs))
 
     def put_cache(
         self, cache_key: str, task_run_id: str, data: str, created: float, expires: float | None
@@ -214,6 +219,7 @@ class RunWriter:
         task_updates: list[tuple[Any, ...]] = []
         caches: list[tuple[Any, ...]] = []
         hashes: list[tuple[str, str]] = []
+        lineage: list[tuple[str, str]] = []
         intents_done: list[tuple[str, str]] = []
         waiters: list[threading.Event] = []
         # Runs created in this batch: a later state of theirs goes into the INSERT itself
@@ -251,12 +257,18 @@ class RunWriter:
                     row[14] = op[2]  # the input_hash column of a run created in this batch
                 else:
                     hashes.append((op[2], op[1]))
+            elif what == "inputs":
+                row = created.get(op[1])
+                if row is not None:
+                    row[18] = op[2]  # the inputs column of a run created in this batch
+                else:
+                    lineage.append((op[2], op[1]))
             else:
                 waiters.append(op[1])
         try:
-            if flows or tasks or states or caches or hashes or intents_done:
+            if flows or tasks or states or caches or hashes or intents_done or lineage:
                 self._commit(flows, tasks, states, flow_updates, task_updates, caches, hashes,
-                             intents_done)
+                             intents_done, lineage)
         except BaseException as exc:  # reported by the next flush  # noqa: BLE001
             logging.getLogger("conveyor").error(
                 "could not record %d run/state rows in %s: %s", len(ops), self.store.path, exc
@@ -272,7 +284,7 @@ class RunWriter:
 
     def _commit(self, flows: list[Any], tasks: list[Any], states: list[Any], flow_updates: list[Any],
                 task_updates: list[Any], caches: list[Any], hashes: list[Any],
-                intents: list[Any] = ()) -> None:  # type: ignore[assignment]
+                intents: list[Any] = (), lineage: list[Any] = ()) -> None:  # type: ignore[assignment]
         # The busy timeout covers waiting for other writers; "locked" can still come at once
         # when a first connection sets WAL mode while another writes: retry those briefly.
         for attempt in range(100):
@@ -292,6 +304,8 @@ class RunWriter:
                         conn.executemany(_PUT_CACHE, caches)
                     if hashes:
                         conn.executemany(_SET_INPUT_HASH, hashes)
+                    if lineage:
+                        conn.executemany(_SET_INPUTS, lineage)
                     if intents:
                         conn.executemany(_FORGET_INTENT, intents)
                 return
