@@ -16,6 +16,7 @@ import json
 from collections import Counter
 from typing import Any
 
+from conveyor.cli import cleanup
 from conveyor.cli.output import (
     format_duration,
     format_when,
@@ -315,3 +316,4 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="a parameter to use instead of the kept one (VALUE is JSON, or text); repeatable",
     )
     res.set_defaults(func=_cmd_runs_resume)
+    cleanup.add_rm_parser(runs_sub)
