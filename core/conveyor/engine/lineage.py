@@ -15,8 +15,10 @@ May import: conveyor.futures, conveyor.states.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
+import re
 import weakref
 from typing import Any
 
@@ -24,6 +26,7 @@ from conveyor.futures import ATOMS, ConveyorFuture, allow_failure
 from conveyor.states import State
 
 _CONTAINERS = (list, tuple, set, frozenset)
+_PLAIN = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 class Lineage:
@@ -61,15 +64,17 @@ class Lineage:
         kind = type(value)
         if kind in ATOMS:
             return []
+        entry = self._by_id.get(id(value))
+        if entry is not None:  # the very object a task call returned (while it is alive)
+            held = entry[1]
+            if (held() if type(held) is weakref.ref else held) is value:
+                return [entry[0]]
         if kind is ConveyorFuture or isinstance(value, ConveyorFuture):
             return [value.task_run_id]
         if kind is allow_failure:
             return self.upstream(value.value, depth)
         if isinstance(value, State):
             return [value.run_id] if value.run_id else []
-        found = self.producer(value) if self._by_id else None
-        if found is not None:
-            return [found]
         if depth >= 3:
             return []
         if kind is dict:
@@ -85,23 +90,50 @@ class Lineage:
         return ids
 
 
+@functools.lru_cache(maxsize=4096)
+def _positional_names(fn: Any) -> tuple[tuple[str, ...], str | None]:
+    """The names positional arguments bind to, and the ``*args`` parameter's (or None)."""
+    try:
+        parameters = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return (), None
+    names = tuple(p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
+    star = next((p.name for p in parameters if p.kind is p.VAR_POSITIONAL), None)
+    return names, star
+
+
 def inputs_json(lineage: Lineage, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
     """The JSON a task run records as its inputs' lineage, or None when no input came
-    from another task run. Binds the arguments to parameter names only when one did."""
-    if not any(lineage.upstream(v) for v in args) and not any(
-        lineage.upstream(v) for v in kwargs.values()
-    ):
-        return None
-    try:
-        bound = inspect.signature(fn).bind_partial(*args, **kwargs).arguments
-    except (TypeError, ValueError):  # the call itself will fail and say why
-        bound = {**{f"arg{i}": v for i, v in enumerate(args)}, **kwargs}
+    from another task run (the common case costs one identity lookup per argument)."""
     inputs: dict[str, list[str]] = {}
-    for name, value in bound.items():
+    names: tuple[tuple[str, ...], str | None] | None = None
+    for i, value in enumerate(args):
+        if type(value) in ATOMS:
+            continue
         ids = lineage.upstream(value)
         if ids:
-            inputs[name] = list(dict.fromkeys(ids))
-    return json.dumps(inputs, separators=(",", ":")) if inputs else None
+            if names is None:
+                names = _positional_names(fn)
+            positional, star = names
+            name = positional[i] if i < len(positional) else (star or f"arg{i}")
+            inputs.setdefault(name, []).extend(ids)
+    for name, value in kwargs.items():
+        if type(value) not in ATOMS:
+            ids = lineage.upstream(value)
+            if ids:
+                inputs.setdefault(name, []).extend(ids)
+    if not inputs:
+        return None
+    parts = []
+    for name, ids in inputs.items():
+        unique = dict.fromkeys(ids) if len(ids) > 1 else ids
+        parts.append(f"{_quote(name)}:[{','.join(_quote(i) for i in unique)}]")
+    return "{" + ",".join(parts) + "}"
+
+
+def _quote(text: str) -> str:
+    """``text`` as a JSON string: run ids and parameter names need no escaping (fast path)."""
+    return f'"{text}"' if _PLAIN.fullmatch(text) else json.dumps(text)
 
 
 __all__ = ["Lineage", "inputs_json"]
