@@ -35,7 +35,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
-from conveyor.metadata.upkeep import LineageWriter, UpkeepStore
+from conveyor.metadata.upkeep import LineageWriter, Row, UpkeepStore
 
 #: (type, name, message, timestamp, data JSON): one state as the store records it.
 StateTuple = tuple[str, str, str | None, float, str | None]
@@ -107,14 +107,6 @@ STATE_COLUMNS = ("seq", "run_id", "run_kind", "type", "name", "message", "timest
 RESULT_RECORD_COLUMNS = ("kind", "id", "state_data")
 #: Keys of a result row (``name``: the task's or flow's; ``flow_run_id``: the run's own flow run).
 RESULT_ROW_COLUMNS = ("kind", "id", "name", "flow_run_id", "flow_name", "created", "state_data")
-
-
-class Row(Protocol):
-    """One row read back: its values by column name. SQLite returns a ``sqlite3.Row``."""
-
-    def __getitem__(self, key: str, /) -> Any: ...
-
-    def keys(self) -> list[str]: ...
 
 
 class MetadataWriter(LineageWriter, Protocol):

@@ -6,21 +6,29 @@ protocols (they inherit them), kept here so each module stays one job: ``conveyo
 gc`` and ``conveyor runs rm`` use these methods, and the engine records each task run's
 input lineage through :meth:`LineageWriter.set_task_inputs`.
 
-May import: the standard library (and, for type hints only, ``Row`` of :mod:`.interface`).
+:class:`Row` (how every row read back looks) is defined here too, below the interface,
+so neither module needs the other's names at run time or for type hints.
+
+May import: the standard library.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
-
-if TYPE_CHECKING:
-    from conveyor.metadata.interface import Row
+from typing import Any, Protocol
 
 #: Keys of a cache entry row (``data``: the result JSON; ``expires``: unix time or None).
 CACHE_ENTRY_COLUMNS = ("cache_key", "task_run_id", "data", "created", "expires")
 #: Keys of a state data row (``run_kind``: ``'flow'`` or ``'task'``; ``data``: result JSON).
 STATE_DATA_COLUMNS = ("flow_run_id", "run_id", "run_kind", "data")
+
+
+class Row(Protocol):
+    """One row read back: its values by column name. SQLite returns a ``sqlite3.Row``."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+    def keys(self) -> list[str]: ...
 
 
 class LineageWriter(Protocol):
@@ -73,4 +81,4 @@ class UpkeepStore(Protocol):
         ...
 
 
-__all__ = ["CACHE_ENTRY_COLUMNS", "STATE_DATA_COLUMNS", "LineageWriter", "UpkeepStore"]
+__all__ = ["CACHE_ENTRY_COLUMNS", "STATE_DATA_COLUMNS", "LineageWriter", "Row", "UpkeepStore"]
