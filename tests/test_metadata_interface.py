@@ -42,11 +42,12 @@ def test_the_protocols_list_what_the_core_uses():
             "list_blocks", "delete_block", "saved_block_names", "writer", "flush",
             "cache_lookup", "cache_delete", "read_flow_run", "read_flow_runs",
             "read_subflow_runs", "read_result_records", "read_task_run", "read_task_runs",
-            "read_states", "schema_version", "close", "path", "read_flow_run_page",
+            "read_states", "schema_version", "close", "location", "after_fork", "read_flow_run_page",
             "read_flow_names", "read_resumed_runs", "find_run_ids",
             "read_result_rows"} <= set(_members(MetadataStore))
     assert {"store", "create_flow_run", "create_task_run", "set_state", "put_cache",
             "flush"} <= set(_members(MetadataWriter))
+    assert "path" not in _members(MetadataStore)  # a file's path is SQLite's own; every backend has a location
     assert "query" not in _members(MetadataStore)  # raw SQL is SQLite's own
 
 

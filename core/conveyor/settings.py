@@ -3,6 +3,7 @@
 | variable | meaning | default |
 |---|---|---|
 | ``CONVEYOR_HOME`` | folder of the metadata database | ``~/.conveyor`` |
+| ``CONVEYOR_DATABASE_URL`` | which metadata database: ``postgresql://user:password@host/db`` (plugin ``conveyor-metadata-postgres``), ``sqlite:///abs/path.db`` or a path; its password is never printed | the SQLite file ``conveyor.db`` under ``CONVEYOR_HOME`` |
 | ``CONVEYOR_RESULTS_DEFAULT_SERIALIZER`` | serializer used when none is configured | ``pickle`` |
 | ``CONVEYOR_RESULTS_PERSIST_BY_DEFAULT`` | persist results no rule decided on | ``false`` |
 | ``CONVEYOR_LOCAL_STORAGE_PATH`` | folder of the default result storage | ``.conveyor-results`` in the working directory |
@@ -71,10 +72,18 @@ class Settings:
     logging_level: str
     require_signatures: bool = False
     allowed_imports: frozenset[str] = frozenset()
+    #: ``CONVEYOR_DATABASE_URL`` as set (may hold a password: never in the repr), or "".
+    database_url: str = attrs.field(default="", repr=False)
 
     @property
     def database_path(self) -> Path:
+        """The default metadata database: the SQLite file under ``CONVEYOR_HOME``."""
         return self.home / "conveyor.db"
+
+    @property
+    def database(self) -> str:
+        """The metadata database to use: ``CONVEYOR_DATABASE_URL``, else :attr:`database_path`."""
+        return self.database_url or str(self.database_path)
 
 
 def get_settings() -> Settings:
@@ -95,6 +104,7 @@ def get_settings() -> Settings:
         logging_level=level,
         require_signatures=_bool("CONVEYOR_RESULTS_REQUIRE_SIGNATURES", False),
         allowed_imports=_list("CONVEYOR_SERIALIZERS_ALLOWED_IMPORTS"),
+        database_url=os.environ.get("CONVEYOR_DATABASE_URL", "").strip(),
     )
 
 

@@ -6,7 +6,11 @@ than failed. The schema is created and migrated on first use (:mod:`.schema`); o
 permissions and error messages are :mod:`.opening`'s (connections and transactions
 :mod:`.connections`', the browsing queries :mod:`.browsing`'s). Inside ``reading_only()``
 reads never create a database: a store whose file does not exist reads as empty. Runs,
-states and cache rows are written through the batched :class:`~.writer.RunWriter`.
+states and cache rows are written through the batched :class:`~.writer.RunWriter`, which
+commits through :meth:`~.sqlite_writes.BatchWrites.write_batch`.
+
+It is the built-in metadata backend (:mod:`.hooks`): URL scheme ``sqlite``
+(``sqlite:///abs/path.db``), and every plain path.
 """
 
 from __future__ import annotations
@@ -17,12 +21,14 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from conveyor.exceptions import BlockExistsError, MetadataError, UnknownNameError
 from conveyor.metadata.browsing import Browsing
 from conveyor.metadata.ids import canonical_json, document_id
 from conveyor.metadata.intents import WriteIntents
+from conveyor.metadata.sqlite_writes import BatchWrites
+from conveyor.metadata.urls import sqlite_path
 from conveyor.metadata.writer import RunWriter
 
 _CACHE_GET = "SELECT data, expires FROM cache WHERE cache_key = ?"
@@ -37,12 +43,15 @@ def _config(text: str | None) -> dict[str, Any] | None:
     return config if isinstance(config, dict) else None
 
 
-class SQLiteStore(Browsing, WriteIntents):
+class SQLiteStore(Browsing, WriteIntents, BatchWrites):
     """One metadata database file. Thread-safe: a connection per thread.
 
-    Implements :class:`conveyor.metadata.MetadataStore`; :meth:`transaction` and
-    :meth:`query` are SQLite only (tests and benchmarks).
+    Implements :class:`conveyor.metadata.MetadataStore`; :attr:`path`, :meth:`transaction`
+    and :meth:`query` are SQLite only (tests and benchmarks).
     """
+
+    #: The URL scheme it serves (``sqlite:///abs/path.db``); a plain path is SQLite too.
+    schemes: ClassVar[tuple[str, ...]] = ("sqlite",)
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
@@ -51,6 +60,23 @@ class SQLiteStore(Browsing, WriteIntents):
         self._migrated = False
         self._known_documents: set[str] = set()
         self._writer: RunWriter | None = None
+
+    @classmethod
+    def from_url(cls, url: str) -> SQLiteStore:
+        """The store of ``sqlite:///abs/path.db`` (``sqlite://rel.db``: relative to the
+        working directory) or of a plain path."""
+        return cls(sqlite_path(url).resolve())
+
+    @property
+    def location(self) -> str:
+        """The database file's path (messages name it)."""
+        return str(self.path)
+
+    def after_fork(self) -> None:
+        """A forked child must not use its parent's connections or writer thread."""
+        self._local = threading.local()
+        self._init_lock = threading.Lock()
+        self._writer = None
 
     # -- blocks ------------------------------------------------------------------------
 
