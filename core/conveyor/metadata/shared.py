@@ -262,10 +262,12 @@ class SharedStore:
         unfinished = "state_type IN ('RUNNING', 'PENDING')"
         with self.transaction() as conn:
             flows = [r[0] for r in conn.execute(
-                "WITH RECURSIVE tree(id) AS (SELECT CAST(? AS TEXT) UNION ALL SELECT f.id FROM flow_runs f "
+                "WITH RECURSIVE tree(id) AS (SELECT id FROM flow_runs WHERE id = ? UNION ALL SELECT f.id FROM flow_runs f "
                 "JOIN tree ON f.parent_flow_run_id = tree.id) SELECT id FROM tree", (flow_run_id,)
             )]
             marked = 0
+            if not flows:  # no such flow run
+                return 0
             for table, kind, column in (("flow_runs", "flow", "id"), ("task_runs", "task", "flow_run_id")):
                 marks = ",".join("?" * len(flows))
                 ids = [r[0] for r in conn.execute(

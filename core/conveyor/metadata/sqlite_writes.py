@@ -1,7 +1,8 @@
 """How the SQLite store commits a batch of the shared writer: :class:`BatchWrites`.
 
-The statements of :class:`~conveyor.metadata.batch.Batch`'s rows, in one ``BEGIN
-IMMEDIATE`` transaction (:meth:`Connections.transaction`), retried briefly when SQLite says
+:data:`STATEMENTS` are the statements of :class:`~conveyor.metadata.batch.Batch`'s rows,
+in SQL that PostgreSQL accepts too (with ``%s`` for ``?``: its backend runs the same
+list); here in one ``BEGIN IMMEDIATE`` transaction (:meth:`Connections.transaction`), retried briefly when SQLite says
 "locked" at once (a first connection switching to WAL mode while another writes).
 
 May import: the sibling ``batch`` (for type hints), the standard library.
@@ -37,8 +38,9 @@ _UPDATE = (
     "state_data = ?, start_time = COALESCE(start_time, ?), end_time = ?, run_count = ? WHERE id = ?"
 )
 _PUT_CACHE = (
-    "INSERT OR REPLACE INTO cache (cache_key, task_run_id, data, created, expires) "
-    "VALUES (?, ?, ?, ?, ?)"
+    "INSERT INTO cache (cache_key, task_run_id, data, created, expires) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (cache_key) DO UPDATE SET task_run_id = excluded.task_run_id, "
+    "data = excluded.data, created = excluded.created, expires = excluded.expires"
 )
 #: (statement, Batch attribute) in commit order.
 STATEMENTS = (

@@ -34,8 +34,9 @@ def masked(url: str) -> str:
         netloc = parts.netloc
         if "@" in netloc:
             user, _at, host = netloc.rpartition("@")
-            if ":" in user:
-                user = user.split(":", 1)[0] + ":" + MASK
+            name, colon, password = user.partition(":")
+            if colon and password:
+                user = f"{name}:{MASK}"
             netloc = f"{user}@{host}"
         return _PASSWORD_PARAM.sub(r"\g<1>" + MASK, urlunsplit(parts._replace(netloc=netloc)))
     except ValueError:  # not parseable: show the scheme only, never the rest
