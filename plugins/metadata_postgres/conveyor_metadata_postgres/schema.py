@@ -4,7 +4,7 @@ SQLite store's (``conveyor.metadata.schema``), numbered on their own.
 :data:`MIGRATIONS` entry ``i`` brings a database from version ``i`` to ``i + 1``; the
 ``schema_version`` table records how far it has come. :func:`ensure` reads the version
 without a lock (a current database is opened at once), and only a database that is
-behind takes a transaction-scoped advisory lock (:data:`LOCK_KEY`) to migrate: several
+behind takes an advisory lock (:data:`LOCK_KEY`) to migrate: several
 processes opening a fresh database at once create it exactly once. Text columns that
 are compared or sorted use the ``"C"`` collation (byte order, as SQLite's), so id prefix
 scans and keyset pages are index range scans with the same order on both backends.
@@ -105,8 +105,18 @@ def ensure(conn: Any, location: str) -> None:
     otherwise under the advisory lock, in one transaction (all steps or none)."""
     if current_version(conn) == len(MIGRATIONS):
         return
+    # A session lock taken before the transaction: the transaction then starts after the
+    # lock holder's commit, so it sees the tables that one made (a transaction-scoped lock
+    # taken inside it would leave this session's catalog caches from before the wait).
+    conn.execute("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
+    try:
+        _migrate(conn, location)
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))
+
+
+def _migrate(conn: Any, location: str) -> None:
     with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
         version = current_version(conn)
         if version is None:
             found = [t for t in OUR_TABLES if conn.execute(
