@@ -123,3 +123,31 @@ def test_a_failed_run_is_resumed_and_a_crashed_one_marked(pg_home, tmp_path, cap
     assert code == 0
     listed = {r["id"]: r for r in json.loads(out)}
     assert listed["ghost"]["state"] == "CRASHED" and second.run_id in listed
+
+
+def test_a_forked_child_records_its_own_runs(pg_home):
+    import multiprocessing
+
+    @flow(name="pg-fork")
+    def forked(where):
+        return where
+
+    parent = forked("before fork", return_state=True)
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_child_runs_a_flow, args=(queue,))
+    child.start()
+    child_run_id = queue.get(timeout=60)
+    child.join(timeout=60)
+    assert child.exitcode == 0
+    again = forked("after the child", return_state=True)  # the parent's connections still work
+    ids = {r.id for r in get_client().read_flow_runs()}
+    assert {parent.run_id, child_run_id, again.run_id} <= ids
+
+
+def _child_runs_a_flow(queue):
+    @flow(name="pg-child-process")
+    def in_child():
+        return 1
+
+    queue.put(in_child(return_state=True).run_id)
