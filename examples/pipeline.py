@@ -13,7 +13,8 @@ from __future__ import annotations
 import os
 import random
 import sys
-import threading
+import tempfile
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -32,14 +33,18 @@ from conveyor.results import ResultLiteral, ResultReference, UnpersistedResult
 from conveyor.tasks import task_input_hash, unmapped
 
 REGIONS = ["north", "south", "east", "west"]
-_flaky = threading.local()
 
 
 @task(retries=2, retry_delay_seconds=0.1)
-def extract(n_orders: int) -> list[dict]:
-    """Read orders from a source that fails on the first attempt of every run."""
-    if not getattr(_flaky, "failed_once", False):
-        _flaky.failed_once = True
+def extract(n_orders: int, outage: str) -> list[dict]:
+    """Read orders from a source that fails on the first attempt of every run.
+
+    ``outage`` names a file that marks the failure as staged: a file, not memory, so the
+    second attempt succeeds in whichever process (a thread here, a Dask worker) runs it.
+    """
+    marker = Path(outage)
+    if not marker.exists():
+        marker.touch()
         raise ConnectionError("order source timed out (the demo's staged failure)")
     rng = random.Random(42)
     return [
@@ -77,8 +82,9 @@ def has_anomalies(report: dict) -> bool:
 
 @flow(name="sales-pipeline", retries=1)
 def sales_pipeline(n_orders: int = 20_000) -> dict:
-    _flaky.failed_once = False
-    orders = extract(n_orders)
+    outage = Path(tempfile.gettempdir()) / f"conveyor-demo-outage-{uuid.uuid4().hex}"
+    orders = extract(n_orders, str(outage))
+    outage.unlink(missing_ok=True)
     cleaned = clean(orders)
     futures = region_totals.map(unmapped(cleaned), REGIONS)  # four concurrent task runs
     report = build_report([f.result() for f in futures])

@@ -69,6 +69,11 @@ def in_memory(n: int) -> int:
     return n * 2
 
 
+@task(persist_result=False)
+def summarize(table: dict[str, Any]) -> int:
+    return len(table)
+
+
 @task(persist_result=True)
 def explode() -> None:
     raise ValueError("the input was bad")
@@ -94,6 +99,7 @@ def inner(n: int) -> dict[str, Any]:
 def report(n: int = 3) -> dict[str, Any]:
     table = make_table(n)
     make_table(n + 1)
+    summarize(table)  # its inputs' lineage names the first make_table run
     pickled(n)
     compressed(n)
     literal_true()

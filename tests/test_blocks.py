@@ -232,6 +232,7 @@ class TestMinimalBlockConformance(StorageBlockConformance):
     """The base class's defaults make a two-method block pass the suite (delete aside)."""
 
     supports_delete = False
+    supports_listing = False
     large_size = 3 << 20
 
     @pytest.fixture

@@ -12,6 +12,7 @@ from conveyor.metadata import (
     RunWriter,
     SQLiteStore,
 )
+from conveyor.metadata.upkeep import LineageWriter, UpkeepStore
 
 #: Return types the implementation names concretely where the protocol names its own
 #: (mypy checks they conform: ``get_store`` returns a SQLiteStore as a MetadataStore).
@@ -29,7 +30,8 @@ def _normal(annotation: object) -> object:
     return annotation
 
 
-PAIRS = [(MetadataStore, SQLiteStore), (MetadataWriter, RunWriter)]
+PAIRS = [(MetadataStore, SQLiteStore), (MetadataWriter, RunWriter), (UpkeepStore, SQLiteStore),
+         (LineageWriter, RunWriter)]
 CASES = [(p, impl, name) for p, impl in PAIRS for name in _members(p)]
 
 

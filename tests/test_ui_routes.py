@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 from conveyor.cli import main
-from conveyor.ui.runview import INPUTS_NOT_RECORDED
 
 
 def _load_helper():  # tests/ is not a package (--import-mode=importlib): load by path
@@ -186,21 +185,34 @@ def test_verify_every_result_of_a_run(ui_client, ui_store):
 # -- one task run ----------------------------------------------------------------------
 
 
-def test_task_run_page_states_call_and_unrecorded_lineage(ui_client, ui_store, capsys):
+def test_task_run_page_states_call_and_no_lineage(ui_client, ui_store, capsys):
     task_id = ui_store["tasks"]["explode"]
     page = ui_client.get(f"/task-runs/{task_id}")
     assert page.status_code == 200
     assert "Task run <strong>explode</strong>" in page.text
     assert "Running</span>" in page.text and "Failed</span>" in page.text
     assert "ValueError" in page.text and "the input was bad" in page.text
-    assert INPUTS_NOT_RECORDED.replace("'", "&#39;") in page.text
+    assert "none: no input came from another task run" in page.text
     doc = ui_client.get(f"/task-runs/{task_id}?format=json").json()
     cli = _cli_json(capsys, "runs", "show", task_id)
     assert {k: doc[k] for k in cli} == cli
     assert [s["name"] for s in doc["states"]] == ["Running", "Failed"]
     assert all(s["timestamp"] for s in doc["states"])
-    assert doc["inputs"] == {"recorded": False, "note": INPUTS_NOT_RECORDED}
+    assert doc["inputs"] == {} and doc["input_sources"] == []
     assert doc["call"]["position"] == 0
+
+
+def test_task_run_page_shows_the_runs_its_inputs_came_from(ui_client, ui_store, capsys):
+    task_id = ui_store["tasks"]["summarize"]
+    table_run = ui_store["tasks"]["make_table"]
+    doc = ui_client.get(f"/task-runs/{task_id}?format=json").json()
+    assert doc["inputs"] == {"table": [table_run]}
+    assert doc["input_sources"] == [
+        {"parameter": "table", "id": table_run, "task": "make_table", "state_name": "Completed"}
+    ]
+    assert _cli_json(capsys, "runs", "show", task_id)["inputs"] == {"table": [table_run]}
+    page = ui_client.get(f"/task-runs/{task_id}")
+    assert f'href="/task-runs/{table_run}"' in page.text and "make_table" in page.text
 
 
 def test_the_subflow_placeholder_links_its_subflow_run(ui_client, ui_store):

@@ -38,6 +38,14 @@ def _tags(text: str | None) -> tuple[str, ...]:
     return tuple(json.loads(text)) if text else ()
 
 
+def _inputs(text: str | None) -> dict[str, list[str]]:
+    try:
+        inputs = json.loads(text) if text else {}
+    except ValueError:  # a damaged row hides no run
+        return {}
+    return inputs if isinstance(inputs, dict) else {}
+
+
 @attrs.frozen
 class FlowRun:
     """A flow run as recorded."""
@@ -93,6 +101,9 @@ class TaskRun:
     run_name: str | None = None
     #: the run's tags
     tags: tuple[str, ...] = ()
+    #: input lineage: ``{parameter: [upstream task run id, ...]}`` for the inputs that came
+    #: from other task runs (futures, states, or values a task call returned); empty if none
+    inputs: dict[str, list[str]] = attrs.field(factory=dict, eq=False)
 
     @classmethod
     def from_row(cls, row: Row) -> TaskRun:
@@ -101,7 +112,7 @@ class TaskRun:
             state=_state(row), cache_key=row["cache_key"],
             start_time=_when(row["start_time"]), end_time=_when(row["end_time"]),
             run_count=row["run_count"], created=_when(row["created"]),  # type: ignore[arg-type]
-            run_name=row["run_name"], tags=_tags(row["tags"]),
+            run_name=row["run_name"], tags=_tags(row["tags"]), inputs=_inputs(row["inputs"]),
         )
 
 

@@ -59,6 +59,11 @@ class MissingResult(ConveyorError):
     """A result was never persisted and is not available in this process."""
 
 
+class ResultDeletedError(MissingResult):
+    """A persisted result was deleted on purpose (by ``conveyor results gc`` or ``runs rm
+    --results``); its reference is still recorded."""
+
+
 class BlockExistsError(ConveyorError, FileExistsError):
     """A block is being saved under a name that is already taken."""
 

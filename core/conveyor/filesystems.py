@@ -26,6 +26,7 @@ from conveyor.storage.base import (
     StorageBlock,
     accepts_metadata,
     normalize_key,
+    offers,
     secret_field,
     secret_field_names,
 )
@@ -96,6 +97,7 @@ __all__ = [
     "get_storage_class",
     "load_block",
     "normalize_key",
+    "offers",
     "resolve_storage",
     "secret_field",
     "secret_field_names",

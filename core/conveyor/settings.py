@@ -7,6 +7,7 @@
 | ``CONVEYOR_RESULTS_DEFAULT_SERIALIZER`` | serializer used when none is configured | ``pickle`` |
 | ``CONVEYOR_RESULTS_PERSIST_BY_DEFAULT`` | persist results no rule decided on | ``false`` |
 | ``CONVEYOR_LOCAL_STORAGE_PATH`` | folder of the default result storage | ``.conveyor-results`` in the working directory |
+| ``CONVEYOR_RESULTS_DEFAULT_STORAGE`` | slug of a saved block (``s3/prod``) used as result storage where none is configured, instead of that folder | none |
 | ``CONVEYOR_DISABLE_PLUGINS`` | comma-separated entry-point names not to load | empty |
 | ``CONVEYOR_LOGGING_LEVEL`` | level of conveyor's log lines | ``INFO`` |
 | ``CONVEYOR_RESULTS_SIGNING_KEY`` | ``[key id:]secret`` that signs every result reference written | none |
@@ -72,6 +73,8 @@ class Settings:
     logging_level: str
     require_signatures: bool = False
     allowed_imports: frozenset[str] = frozenset()
+    #: a saved block's slug used as the default result storage, or None (the local folder)
+    default_storage: str | None = None
     #: ``CONVEYOR_DATABASE_URL`` as set (may hold a password: never in the repr), or "".
     database_url: str = attrs.field(default="", repr=False)
 
@@ -104,6 +107,7 @@ def get_settings() -> Settings:
         logging_level=level,
         require_signatures=_bool("CONVEYOR_RESULTS_REQUIRE_SIGNATURES", False),
         allowed_imports=_list("CONVEYOR_SERIALIZERS_ALLOWED_IMPORTS"),
+        default_storage=os.environ.get("CONVEYOR_RESULTS_DEFAULT_STORAGE", "").strip() or None,
         database_url=os.environ.get("CONVEYOR_DATABASE_URL", "").strip(),
     )
 

@@ -111,12 +111,23 @@ def run_dict(run: Any) -> dict[str, Any]:
         out["task"] = run.task_name
         out["flow_run_id"] = run.flow_run_id
         out["cache_key"] = run.cache_key
+        out["inputs"] = dict(run.inputs)
     return out
+
+
+def inputs_line(inputs: dict[str, list[str]], names: dict[str, str]) -> str:
+    """``x <- 3d319232 (fetch); y <- ...``: where a task run's inputs came from."""
+    parts = []
+    for parameter, ids in inputs.items():
+        sources = ", ".join(f"{i} ({names[i]})" if i in names else i for i in ids)
+        parts.append(f"{parameter} <- {sources}")
+    return "; ".join(parts)
 
 
 __all__ = [
     "NO_RESULT",
     "describe_result",
+    "inputs_line",
     "format_duration",
     "format_size",
     "format_when",

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from conveyor.cli import results_list
+from conveyor.cli import cleanup, results_list
 from conveyor.client import Client, get_client
 from conveyor.exceptions import ConveyorError, MissingResult
 from conveyor.results import ResultReference, result_from_dict, verify
@@ -156,7 +156,7 @@ class _Superseded:
 def _cmd_results_verify(args: argparse.Namespace) -> int:
     client = get_client()
     run_id = client.resolve_run_id(args.run_id) if args.run_id else None
-    checked = ok = superseded = 0
+    checked = ok = superseded = deleted = 0
     later = _Superseded(client)
     found = dict.fromkeys(LABELS, 0)
     for kind, rid, data in _verify_targets(client, run_id):
@@ -181,6 +181,12 @@ def _cmd_results_verify(args: argparse.Namespace) -> int:
             ok += 1
             if args.verbose:
                 print(f"ok       {kind} run {rid}: {data.storage} key {data.key}")
+        elif outcome.status == "missing" and client.store.read_deleted_result(
+            data.storage_document, data.key, data.checksum
+        ) is not None:
+            deleted += 1
+            if args.verbose:
+                print(f"deleted  {kind} run {rid}: {data.storage} key {data.key} (on purpose)")
         elif newer is not None:
             superseded += 1
             print(f"SUPERSEDED {kind} run {rid}: key {data.key} in {data.storage} was written "
@@ -205,6 +211,8 @@ def _cmd_results_verify(args: argparse.Namespace) -> int:
             f"; {ok} ok, {superseded} superseded (a later run wrote the same key: stale "
             f"references, not damage)"
         )
+    if deleted:
+        summary += f"; {deleted} deleted on purpose (results gc, runs rm --results)"
     print(summary)
     return 1 if problems else 0
 
@@ -228,6 +236,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     get.add_argument("-o", "--output", metavar="FILE", help="write the value to FILE")
     get.set_defaults(func=_cmd_results_get)
     results_list.add_parsers(results_sub)
+    cleanup.add_gc_parser(results_sub)
     ver = results_sub.add_parser(
         "verify",
         help="re-read stored results and check their checksums",

@@ -20,7 +20,7 @@ from conveyor.results import ResultReference, result_from_json
 from conveyor.units import format_size
 
 
-class _Locations:
+class Locations:
     """A reference's full location, each block rebuilt once per command."""
 
     def __init__(self) -> None:
@@ -59,7 +59,7 @@ def _cmd_results_ls(args: argparse.Namespace) -> int:
     task = client.store.read_task_run(run_id) if run_id else None
     flow_run_id = task["flow_run_id"] if task is not None else run_id
     rows = client.store.read_result_rows(args.flow, flow_run_id, since)
-    where = _Locations()
+    where = Locations()
     found = []
     for row in rows:
         if task is not None and row["id"] != run_id:
@@ -117,7 +117,7 @@ def _cmd_results_show(args: argparse.Namespace) -> int:
         "result": describe_result(data),
     }
     if isinstance(data, ResultReference):
-        doc["location"] = _Locations()(data)
+        doc["location"] = Locations()(data)
         doc["reference"] = data.to_dict()
     if args.json:
         print(json.dumps(doc, indent=2, default=str))

@@ -16,9 +16,11 @@ import json
 from collections import Counter
 from typing import Any
 
+from conveyor.cli import cleanup
 from conveyor.cli.output import (
     format_duration,
     format_when,
+    inputs_line,
     parse_since,
     result_line,
     run_dict,
@@ -110,11 +112,13 @@ def _cmd_runs_ls(args: argparse.Namespace) -> int:
     return 0
 
 
-def _task_lines(tasks: list[TaskRun]) -> None:
+def _task_lines(tasks: list[TaskRun], names: dict[str, str]) -> None:
     width = max(len(t.task_name) + (len(t.run_name) + 3 if t.run_name else 0) for t in tasks)
     for t in tasks:
         name = (f"{t.task_name} ({t.run_name})" if t.run_name else t.task_name).ljust(width)
         print(f"    {t.id}  {name}  {t.state.name:<9} {result_line(t.state.data)}")
+        if t.inputs:
+            print(f"        inputs: {inputs_line(t.inputs, names)}")
         if t.state.message and not t.state.is_completed():
             print(f"        {t.state.message}")
 
@@ -132,7 +136,7 @@ def _task_summary(tasks: list[TaskRun]) -> None:
     unfinished = [t for t in tasks if not t.state.is_completed()]
     if unfinished:
         print(f"  not completed ({len(unfinished)}):")
-        _task_lines(unfinished[:GROUP_OVER])
+        _task_lines(unfinished[:GROUP_OVER], {t.id: t.task_name for t in tasks})
         if len(unfinished) > GROUP_OVER:
             print(f"    ... and {len(unfinished) - GROUP_OVER} more (`--all` lists them)")
 
@@ -161,6 +165,17 @@ def _print_parameters(client: Any, run_id: str, as_json: bool) -> int:
     for name, value in parameters.items():
         print(f"{name} = {value!r}")
     return 0
+
+
+def _task_names(client: Any, inputs: dict[str, list[str]]) -> dict[str, str]:
+    """The task names of the upstream runs a task run's lineage names (those still recorded)."""
+    names = {}
+    for ids in inputs.values():
+        for run_id in ids:
+            row = client.store.read_task_run(run_id)
+            if row is not None:
+                names[run_id] = row["task_name"]
+    return names
 
 
 def _cmd_runs_show(args: argparse.Namespace) -> int:
@@ -200,6 +215,8 @@ def _cmd_runs_show(args: argparse.Namespace) -> int:
             print(f"  in flow run {run.flow_run_id}")
         if run.cache_key:
             print(f"  cache key {run.cache_key}")
+        if run.inputs:
+            print(f"  inputs   {inputs_line(run.inputs, _task_names(client, run.inputs))}")
     if run.tags:
         print(f"  tags     {', '.join(run.tags)}")
     state = run.state
@@ -214,7 +231,7 @@ def _cmd_runs_show(args: argparse.Namespace) -> int:
         _task_summary(tasks)
     elif tasks:
         print(f"  task runs ({len(tasks)}):")
-        _task_lines(tasks)
+        _task_lines(tasks, {t.id: t.task_name for t in tasks})
     if subflows:
         print(f"  subflow runs ({len(subflows)}):")
         for f in subflows:
@@ -299,3 +316,4 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="a parameter to use instead of the kept one (VALUE is JSON, or text); repeatable",
     )
     res.set_defaults(func=_cmd_runs_resume)
+    cleanup.add_rm_parser(runs_sub)

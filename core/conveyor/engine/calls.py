@@ -103,8 +103,12 @@ def _task_outcome(run: ActiveTaskRun, state: State, return_state: bool) -> Any:
         return state
     data = state.data
     if state.type is COMPLETED and type(data) is UnpersistedResult and not data.available:
-        return run.value  # not persisted, not kept: handed to this caller only
-    return state.result()
+        value = run.value  # not persisted, not kept: handed to this caller only
+    else:
+        value = state.result()
+    if run.ctx is not None:  # so a task it is passed to records where it came from
+        run.ctx.lineage.note(value, run.id, run.obj.cache_result_in_memory)
+    return value
 
 
 async def run_task_async(task: Task[Any], args: tuple[Any, ...], kwargs: dict[str, Any],

@@ -109,6 +109,8 @@ class FlowRunContext:
         self.reuse: ReuseIndex | None = None
         #: counts of submitted task runs, for progress lines (set by the engine)
         self.progress: Any = None
+        #: values task calls returned, for input lineage (shared with subflows; set by the engine)
+        self.lineage: Any = parent.lineage if parent is not None else None
 
     def new_attempt(self, attempt: int) -> None:
         """Start attempt ``attempt``: positions count from 0 again."""

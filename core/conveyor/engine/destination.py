@@ -4,7 +4,8 @@ A :class:`ResultDestination` is a storage block, the identity a reference record
 (its saved slug, or ``anonymous/<block document id>``) and a serializer. A flow run owns
 one :class:`Destinations`, which resolves the options once for the flow run: the flow's
 own ``result_storage``/``result_serializer``, else its parent flow's (already resolved),
-else the defaults (``CONVEYOR_LOCAL_STORAGE_PATH``, ``CONVEYOR_RESULTS_DEFAULT_SERIALIZER``);
+else the defaults (``CONVEYOR_RESULTS_DEFAULT_STORAGE``, a saved block's slug, else the
+folder ``CONVEYOR_LOCAL_STORAGE_PATH``; ``CONVEYOR_RESULTS_DEFAULT_SERIALIZER``);
 a task's own options override either half. Each distinct destination is built once per
 flow run and records its block document once; the engine asks it, nothing else
 re-resolves.
@@ -157,7 +158,16 @@ class Destinations:
             elif self.parent is not None:
                 self._storage = self.parent.storage()
             else:
-                self._storage = (default_storage(), None)
+                slug = get_settings().default_storage
+                if slug is None:
+                    self._storage = (default_storage(), None)
+                else:
+                    try:
+                        self._storage = self.resolve_storage(slug)
+                    except (ConveyorError, TypeError) as exc:
+                        raise ConfigurationError(
+                            f"CONVEYOR_RESULTS_DEFAULT_STORAGE={slug!r}: {exc}"
+                        ) from exc
         return self._storage
 
     def serializer(self) -> Serializer:

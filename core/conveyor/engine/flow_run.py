@@ -17,6 +17,7 @@ from conveyor.engine.context import FlowRunContext, FlowRunInfo, flow_run_contex
 from conveyor.engine.destination import Destinations, ResultDestination
 from conveyor.engine.ids import new_run_id
 from conveyor.engine.keys import flow_key
+from conveyor.engine.lineage import Lineage
 from conveyor.engine.logs import configure_logging, logger
 from conveyor.engine.options import fill_run_name
 from conveyor.engine.origin import (
@@ -169,6 +170,8 @@ class ActiveFlowRun(Recorder):
             flow, self.info, store, self.runner, parent, persist_by_default, destinations
         )
         self.flow_ctx.progress = Progress(flow.name)
+        if self.flow_ctx.lineage is None:  # a top-level flow run (a subflow shares its parent's)
+            self.flow_ctx.lineage = Lineage()
         self.decision = plugins.resolve_persistence(
             PersistenceOptions(
                 "flow",

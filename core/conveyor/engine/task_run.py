@@ -16,6 +16,7 @@ from conveyor.engine.context import FlowRunContext, TaskRunContext, TaskRunInfo
 from conveyor.engine.destination import Destinations, ResultDestination
 from conveyor.engine.ids import new_run_id
 from conveyor.engine.keys import task_key
+from conveyor.engine.lineage import inputs_json
 from conveyor.engine.logs import configure_logging, logger
 from conveyor.engine.options import fill_run_name
 from conveyor.engine.reading import load_reference, remember_written
@@ -55,6 +56,7 @@ class ActiveTaskRun(Recorder):
     __slots__ = (
         "_hash",
         "_hash_recorded",
+        "_inputs",
         "_parameters",
         "args",
         "cache_key",
@@ -102,6 +104,7 @@ class ActiveTaskRun(Recorder):
         self.value = None
         self._hash: str | None | bool = False  # False: not computed yet
         self._hash_recorded = False
+        self._inputs: str | None = None
         if ctx is not None:
             self.position: int | None = ctx.next_position(TASK, task.name)
             self.writer = ctx.writer
@@ -169,6 +172,8 @@ class ActiveTaskRun(Recorder):
             call,
             labels,
         )
+        if self._inputs is not None:
+            self.writer.set_task_inputs(self.id, self._inputs)
 
     def label(self) -> str:
         """``'clean'[3]`` for a mapped run, ``'fetch' named 'fetch-2024-01-31'``, or ``'load'``."""
@@ -244,7 +249,13 @@ class ActiveTaskRun(Recorder):
     # Before the first attempt ----------------------------------------------------------
 
     def prepare(self) -> State | None:
-        """Resolve upstream futures and look up the cache; a final state ends the run here."""
+        """Record the inputs' lineage, resolve upstream futures and look up the cache; a final
+        state ends the run here."""
+        ctx = self.ctx
+        if ctx is not None:
+            self._inputs = inputs_json(ctx.lineage, self.obj.fn, self.args, self.kwargs)
+            if self._inputs is not None and self.created:  # else recorded with the run's row
+                self.writer.set_task_inputs(self.id, self._inputs)
         if self.wait_for:
             try:
                 resolve_futures(list(self.wait_for))
@@ -266,7 +277,6 @@ class ActiveTaskRun(Recorder):
             except ConveyorError as exc:
                 self.storage_failed = True  # nowhere to write its exception either
                 return self.failed(exc)
-        ctx = self.ctx
         if ctx is not None and ctx.reuse is not None and ctx.reuse.has_calls(TASK, self.name, self.position):
             state = self._reused()
             if state is not None:

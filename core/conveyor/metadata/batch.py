@@ -98,7 +98,11 @@ def shape(ops: list[tuple[Any, ...]]) -> tuple[Batch, list[threading.Event]]:
             else:
                 batch.hashes.append((op[2], op[1]))
         elif what == "inputs":
-            batch.inputs.append((op[2], op[1]))
+            row = created.get(op[1])
+            if row is not None:
+                row[18] = op[2]  # the inputs column of a run created in this batch
+            else:
+                batch.inputs.append((op[2], op[1]))
         else:
             waiters.append(op[1])
     return batch, waiters

@@ -34,6 +34,8 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple, Protocol
 
+from conveyor.metadata.upkeep import LineageWriter, UpkeepStore
+
 #: (type, name, message, timestamp, data JSON): one state as the store records it.
 StateTuple = tuple[str, str, str | None, float, str | None]
 
@@ -96,7 +98,7 @@ FLOW_RUN_COLUMNS = (
 TASK_RUN_COLUMNS = (
     "id", "task_name", "flow_run_id", "cache_key", "state_type", "state_name", "state_message",
     "state_timestamp", "state_data", "start_time", "end_time", "run_count", "created",
-    "call_position", "input_hash", "flow_attempt", "run_name", "tags",
+    "call_position", "input_hash", "flow_attempt", "run_name", "tags", "inputs",
 )
 #: Keys of a state row (``run_kind`` is ``'flow'`` or ``'task'``; ``seq`` grows with each row).
 STATE_COLUMNS = ("seq", "run_id", "run_kind", "type", "name", "message", "timestamp", "data")
@@ -114,7 +116,7 @@ class Row(Protocol):
     def keys(self) -> list[str]: ...
 
 
-class MetadataWriter(Protocol):
+class MetadataWriter(LineageWriter, Protocol):
     """Queues run, state and cache rows; commits them in the background, in batches.
 
     A call only queues its row and returns; :meth:`flush` waits until they are committed.
@@ -194,7 +196,7 @@ class MetadataWriter(Protocol):
         ...
 
 
-class MetadataStore(Protocol):
+class MetadataStore(UpkeepStore, Protocol):
     """One metadata database: runs, states, result references, blocks, the cache index.
 
     Thread-safe; one per database per process (see :func:`conveyor.metadata.get_store`).

@@ -118,6 +118,20 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (storage_document, key)
     );
     """,
+    # 4 -> 5: input lineage, and results deleted by ``results gc`` (so a reference to one
+    # says so instead of "missing").
+    """
+    ALTER TABLE task_runs ADD COLUMN inputs TEXT;  -- JSON {parameter: [upstream task run id, ...]}, NULL: none
+    CREATE INDEX cache_by_task_run ON cache (task_run_id);
+    CREATE TABLE deleted_results (
+        storage_document TEXT NOT NULL,   -- the block document of the storage it was in
+        key TEXT NOT NULL,                -- its key there
+        checksum TEXT NOT NULL,           -- the checksum its reference recorded
+        deleted REAL NOT NULL,            -- when it was deleted (unix time)
+        reason TEXT NOT NULL,             -- by what, e.g. 'results gc'
+        PRIMARY KEY (storage_document, key, checksum)
+    );
+    """,
 ]
 
 

@@ -24,13 +24,14 @@ from typing import ClassVar
 from conveyor.metadata.browsing import Browsing
 from conveyor.metadata.connections import Connections
 from conveyor.metadata.intents import WriteIntents
+from conveyor.metadata.pruning import Pruning
 from conveyor.metadata.shared import SharedStore
 from conveyor.metadata.sqlite_writes import BatchWrites
 from conveyor.metadata.urls import sqlite_path
 from conveyor.metadata.writer import RunWriter
 
 
-class SQLiteStore(SharedStore, Browsing, WriteIntents, BatchWrites, Connections):
+class SQLiteStore(SharedStore, Browsing, WriteIntents, Pruning, BatchWrites, Connections):
     """One metadata database file. Thread-safe: a connection per thread.
 
     Implements :class:`conveyor.metadata.MetadataStore`; :attr:`path`, :meth:`transaction`

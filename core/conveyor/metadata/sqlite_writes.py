@@ -26,8 +26,8 @@ _INSERT_FLOW_RUN = (
 _INSERT_TASK_RUN = (
     "INSERT INTO task_runs (id, task_name, flow_run_id, cache_key, state_type, state_name, "
     "state_message, state_timestamp, state_data, start_time, end_time, run_count, created, "
-    "call_position, input_hash, flow_attempt, run_name, tags) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "call_position, input_hash, flow_attempt, run_name, tags, inputs) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_STATE = (
     "INSERT INTO states (run_id, run_kind, type, name, message, timestamp, data) "

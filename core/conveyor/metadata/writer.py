@@ -102,7 +102,7 @@ class RunWriter:
         lb = labels or _NO_LABELS
         self._put(("task_run", [run_id, task_name, flow_run_id, cache_key, *state, start_time,
                                 None, run_count, state[3], c.position, c.input_hash,
-                                c.flow_attempt, lb.name, lb.tags_json()]))
+                                c.flow_attempt, lb.name, lb.tags_json(), None]))
 
     def set_state(
         self, kind: str, run_id: str, state: StateTuple, start_time: float | None,
@@ -120,7 +120,7 @@ class RunWriter:
         self._put(("input_hash", run_id, input_hash))
 
     def set_task_inputs(self, run_id: str, inputs: str) -> None:
-        """Queue column ``inputs`` (JSON text) of task run ``run_id``."""
+        """Queue the lineage of task run ``run_id``: JSON ``{parameter: [upstream task run id, ...]}``."""
         self._put(("inputs", run_id, inputs))
 
     def put_cache(

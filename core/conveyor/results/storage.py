@@ -8,11 +8,35 @@ the exact block can be rebuilt later even if the saved block is gone.
 from __future__ import annotations
 
 from conveyor.blocks import load_block
-from conveyor.exceptions import ConfigurationError, StorageError, UnknownNameError
+import datetime
+
+from conveyor.exceptions import (
+    ConfigurationError,
+    MetadataError,
+    ResultDeletedError,
+    StorageError,
+    UnknownNameError,
+)
 from conveyor.filesystems import StorageBlock, block_from_dict, storage_classes
 from conveyor.metadata import get_store
 
 ANONYMOUS_PREFIX = "anonymous/"
+
+
+def deleted_error(storage: str, storage_document: str, key: str, checksum: str) -> ResultDeletedError | None:
+    """The error for a result that is missing because it was deleted on purpose (marked
+    by ``results gc`` or ``runs rm --results``), or None when it was not."""
+    try:
+        mark = get_store().read_deleted_result(storage_document, key, checksum)
+    except (MetadataError, OSError):
+        return None
+    if mark is None:
+        return None
+    when = datetime.datetime.fromtimestamp(mark[0]).astimezone().strftime("%Y-%m-%d %H:%M")
+    return ResultDeletedError(
+        f"result {key!r} in storage {storage!r} was deleted by {mark[1]} on {when}; run the "
+        f"flow again (or resume its run) to compute it again"
+    )
 
 
 def resolve_reference_storage(storage: str, storage_document: str | None) -> StorageBlock:

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 import attrs
 
-from conveyor.exceptions import ConfigurationError, MissingResult
+from conveyor.exceptions import ConfigurationError, MissingResult, ResultNotFoundError
 from conveyor.filesystems import StorageBlock
 from conveyor.results.layout import (
     CHECKSUM_PREFIX,
@@ -32,7 +32,7 @@ from conveyor.results.layout import (
 )
 from conveyor.results.read import read_result
 from conveyor.results.signing import check_signature
-from conveyor.results.storage import resolve_reference_storage
+from conveyor.results.storage import deleted_error, resolve_reference_storage
 
 _LITERAL_JSON = {True: "true", False: "false", None: "null"}
 _JSON_LITERAL = {"true": True, "false": False, "null": None}
@@ -244,15 +244,21 @@ class ResultReference:
 
     def _read(self) -> Any:
         storage = self.resolve_storage()
-        return read_result(
-            storage,
-            self.key,
-            serializer=self.serializer,
-            checksum=self.checksum,
-            size=self.size,
-            label=self.storage,
-            format=self.format,
-        )
+        try:
+            return read_result(
+                storage,
+                self.key,
+                serializer=self.serializer,
+                checksum=self.checksum,
+                size=self.size,
+                label=self.storage,
+                format=self.format,
+            )
+        except ResultNotFoundError:
+            deleted = deleted_error(self.storage, self.storage_document, self.key, self.checksum)
+            if deleted is None:
+                raise
+            raise deleted from None
 
     # -- the record ------------------------------------------------------------------
 

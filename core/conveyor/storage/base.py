@@ -125,9 +125,33 @@ class StorageBlock(abc.ABC):
             return False
         return True
 
+    def delete_path(self, path: str) -> None:
+        """Remove key ``path``; a key that does not exist is not an error.
+
+        Optional: ``conveyor results gc`` and ``runs rm --results`` need it, and say so
+        (naming the block type) for a block that does not offer it. A block written
+        before it existed may implement :meth:`delete` instead.
+        """
+        if type(self).delete is not StorageBlock.delete:
+            self.delete(path)
+            return
+        raise NotImplementedError(
+            f"storage block {self.block_type!r} cannot delete keys (it has no delete_path)"
+        )
+
     def delete(self, path: str) -> None:
-        """Remove key ``path``. Blocks that cannot delete say so."""
-        raise NotImplementedError(f"storage block {self.block_type!r} cannot delete keys")
+        """The same as :meth:`delete_path` (its older name)."""
+        self.delete_path(path)
+
+    def list_paths(self, prefix: str = "") -> Iterator[str]:
+        """The keys that start with ``prefix`` (a string prefix: ``"flow/run-1/"`` lists
+        that folder), in no particular order; conveyor's own staging files are not keys.
+
+        Optional: a block that cannot list raises ``NotImplementedError`` (the default).
+        """
+        raise NotImplementedError(
+            f"storage block {self.block_type!r} cannot list keys (it has no list_paths)"
+        )
 
     def fingerprint(self, path: str) -> object | None:
         """A cheap token that changes whenever key ``path`` is rewritten or removed.
@@ -198,6 +222,16 @@ class StorageBlock(abc.ABC):
         return cls.from_config(saved.load_config(cls.block_type, name, cls.__name__))
 
 
+def offers(block: StorageBlock, operation: str) -> bool:
+    """Whether ``block`` implements the optional ``"delete_path"`` or ``"list_paths"``."""
+    cls = type(block)
+    if operation == "delete_path":
+        return cls.delete_path is not StorageBlock.delete_path or cls.delete is not StorageBlock.delete
+    if operation == "list_paths":
+        return cls.list_paths is not StorageBlock.list_paths
+    raise ValueError(f"unknown storage operation {operation!r}")
+
+
 def accepts_metadata(method: Any) -> bool:
     """Whether a block's ``open_write`` / ``write_path`` takes the ``metadata`` keyword.
 
@@ -237,4 +271,7 @@ def secret_field_names(cls: type) -> list[str]:
     return [f.name for f in attrs.fields(cls) if f.metadata.get(SECRET)]
 
 
-__all__ = ["SECRET", "StorageBlock", "accepts_metadata", "normalize_key", "secret_field", "secret_field_names"]
+__all__ = [
+    "SECRET", "StorageBlock", "accepts_metadata", "normalize_key", "offers", "secret_field",
+    "secret_field_names",
+]

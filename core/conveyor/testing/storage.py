@@ -15,7 +15,8 @@ one fixture, ``storage_block``, returning a block that writes somewhere empty::
 The tests that save a block use the ``conveyor_home`` fixture from
 ``conveyor.testing.fixtures``; add ``pytest_plugins = ["conveyor.testing.fixtures"]`` to
 your ``conftest.py``. Class attributes tune the suite: ``large_size`` (bytes of the
-large streamed value), ``supports_delete``.
+large streamed value), ``supports_delete`` and ``supports_listing`` (whether the block
+offers the optional ``delete_path`` and ``list_paths``).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import pytest
 
 from conveyor.blocks import load_block
 from conveyor.exceptions import InvalidKeyError, ResultNotFoundError
-from conveyor.filesystems import StorageBlock, block_from_dict, secret_field_names
+from conveyor.filesystems import StorageBlock, block_from_dict, offers, secret_field_names
 
 BAD_KEYS = [
     "",
@@ -68,8 +69,10 @@ class StorageBlockConformance:
 
     #: Bytes of the value streamed by the large tests (above S3's multipart threshold).
     large_size: int = 17 * (1 << 20)
-    #: Whether ``delete`` is implemented (the base class default raises NotImplementedError).
+    #: Whether ``delete_path`` is implemented (the base class default raises NotImplementedError).
     supports_delete: bool = True
+    #: Whether ``list_paths`` is implemented (optional too).
+    supports_listing: bool = True
 
     @pytest.fixture
     def storage_block(self) -> StorageBlock:
@@ -185,6 +188,40 @@ class StorageBlockConformance:
         with pytest.raises(ResultNotFoundError):
             storage_block.read_path("d")
         storage_block.delete("d")  # deleting what is not there is not an error
+
+    def test_delete_path(self, storage_block: StorageBlock) -> None:
+        assert offers(storage_block, "delete_path") is self.supports_delete
+        if not self.supports_delete:
+            with pytest.raises(NotImplementedError, match=storage_block.block_type):
+                storage_block.delete_path("x")
+            return
+        storage_block.write_path("gone/deep/a", b"x")
+        storage_block.write_path("gone/b", b"y")
+        storage_block.delete_path("gone/deep/a")
+        assert not storage_block.exists("gone/deep/a") and storage_block.read_path("gone/b") == b"y"
+        storage_block.delete_path("gone/deep/a")  # not there: not an error
+        storage_block.write_path("gone/deep/a", b"z")  # its folder can be written again
+        assert storage_block.read_path("gone/deep/a") == b"z"
+
+    def test_list_paths(self, storage_block: StorageBlock) -> None:
+        assert offers(storage_block, "list_paths") is self.supports_listing
+        if not self.supports_listing:
+            with pytest.raises(NotImplementedError, match=storage_block.block_type):
+                list(storage_block.list_paths(""))
+            return
+        for key in ("ls/run-1/a.json", "ls/run-1/b.pickle", "ls/run-10/c", "ls/other"):
+            storage_block.write_path(key, b"v")
+        assert sorted(storage_block.list_paths("ls/run-1/")) == ["ls/run-1/a.json", "ls/run-1/b.pickle"]
+        assert sorted(storage_block.list_paths("ls/run-1")) == [
+            "ls/run-1/a.json", "ls/run-1/b.pickle", "ls/run-10/c"
+        ]
+        assert list(storage_block.list_paths("ls/nothing/")) == []
+        listed = set(storage_block.list_paths(""))
+        assert {"ls/other", "ls/run-10/c"} <= listed
+        assert all(not k.startswith(".") and "/." not in k for k in listed)  # no staging files
+        if self.supports_delete:
+            storage_block.delete_path("ls/run-1/a.json")
+            assert sorted(storage_block.list_paths("ls/run-1/")) == ["ls/run-1/b.pickle"]
 
     # -- streaming ---------------------------------------------------------------------
 

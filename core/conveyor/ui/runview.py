@@ -24,9 +24,6 @@ from conveyor.ui.tasklist import TaskQuery, bar, groups, select, span
 MAX_SUBFLOW_DEPTH = 8
 #: How far a chain of resumed runs is followed back.
 MAX_LINEAGE = 50
-INPUTS_NOT_RECORDED = (
-    "not recorded: conveyor does not record yet which results fed a task run's inputs"
-)
 
 
 def _unknown(store: MetadataStore, what: str, run_id: str) -> NotFound:
@@ -192,6 +189,21 @@ def _state_entry(row: Row) -> dict[str, Any]:
     }
 
 
+def _input_sources(store: MetadataStore, inputs: dict[str, list[str]]) -> list[dict[str, Any]]:
+    """One entry per upstream run of each input: its parameter, id, task and state."""
+    sources = []
+    for parameter, ids in inputs.items():
+        for upstream in ids:
+            row = store.read_task_run(upstream)
+            entry: dict[str, Any] = {"parameter": parameter, "id": upstream}
+            if row is None:
+                entry["missing"] = True
+            else:
+                entry.update(task=row["task_name"], state_name=row["state_name"])
+            sources.append(entry)
+    return sources
+
+
 def task_run_page(store: MetadataStore, run_id: str) -> dict[str, Any]:
     """One task run: the CLI's ``runs show --json`` plus its states, call and inputs."""
     task, row = read_task_run(store, run_id)
@@ -202,7 +214,7 @@ def task_run_page(store: MetadataStore, run_id: str) -> dict[str, Any]:
         "position": row["call_position"], "input_hash": row["input_hash"],
         "flow_attempt": row["flow_attempt"],
     }
-    doc["inputs"] = {"recorded": False, "note": INPUTS_NOT_RECORDED}
+    doc["input_sources"] = _input_sources(store, task.inputs)
     subflows = []
     if task.flow_run_id:
         subflows = [s for s in _subflow_tree(store, task.flow_run_id, MAX_SUBFLOW_DEPTH)
@@ -212,7 +224,6 @@ def task_run_page(store: MetadataStore, run_id: str) -> dict[str, Any]:
 
 
 __all__ = [
-    "INPUTS_NOT_RECORDED",
     "Locations",
     "flow_run_page",
     "is_flow_run",

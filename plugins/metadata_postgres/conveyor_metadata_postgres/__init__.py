@@ -6,7 +6,7 @@ process, on every machine, records its runs in that one database.
 Modules: ``postgres`` (:class:`PostgresStore`), ``connections`` (a connection per thread,
 timeouts, transactions, reads), ``schema`` (its migrations, applied under an advisory
 lock), ``writes`` (how the shared batched writer's batches are committed, with retries),
-``housekeeping`` (deleting runs, deleted results), ``rows`` (rows by name and position),
+``rows`` (rows by name and position),
 ``errors`` (one line per failure, the password never shown); ``testing``: pytest
 fixtures that start a real PostgreSQL server with ``pgserver``.
 """

@@ -1,8 +1,8 @@
 """``PostgresStore``: conveyor's metadata database in PostgreSQL, on psycopg 3.
 
 The same store as SQLite's, method for method: the methods are conveyor's shared ones
-(:class:`conveyor.metadata.shared.SharedStore`, the browsing and write-intent mixins, in
-SQL both databases accept), runs and states go through the same batched writer
+(:class:`conveyor.metadata.shared.SharedStore`, the browsing, write-intent and clean-up
+mixins, in SQL both databases accept), runs and states go through the same batched writer
 (:class:`conveyor.metadata.RunWriter`); this package adds what is PostgreSQL's own: the
 connections (:mod:`.connections`), the schema and its migrations (:mod:`.schema`), the
 commit of a batch with retries (:mod:`.writes`). Many processes on many machines may
@@ -21,11 +21,11 @@ from urllib.parse import unquote, urlsplit
 from conveyor.metadata import masked
 from conveyor.metadata.browsing import Browsing
 from conveyor.metadata.intents import WriteIntents
+from conveyor.metadata.pruning import Pruning
 from conveyor.metadata.shared import SharedStore
 from conveyor.metadata.writer import RunWriter
 
 from conveyor_metadata_postgres.connections import Connections
-from conveyor_metadata_postgres.housekeeping import Housekeeping
 from conveyor_metadata_postgres.writes import BatchWrites
 
 
@@ -37,7 +37,7 @@ def _password(url: str) -> str | None:
     return unquote(password) if password else None
 
 
-class PostgresStore(SharedStore, Browsing, WriteIntents, Housekeeping, BatchWrites, Connections):
+class PostgresStore(SharedStore, Browsing, WriteIntents, Pruning, BatchWrites, Connections):
     """One PostgreSQL metadata database. Thread-safe: a connection per thread.
 
     Implements :class:`conveyor.metadata.MetadataStore`.

@@ -80,7 +80,7 @@ MIGRATIONS: list[str] = [
     ALTER TABLE task_runs ADD COLUMN inputs TEXT;
     CREATE TABLE deleted_results (
         storage_document {_T} NOT NULL, key {_T} NOT NULL, checksum {_T} NOT NULL,
-        deleted {_F} NOT NULL, reason TEXT,
+        deleted {_F} NOT NULL, reason TEXT NOT NULL,
         PRIMARY KEY (storage_document, key, checksum)
     );
     CREATE INDEX cache_by_task_run ON cache (task_run_id);

@@ -7,12 +7,13 @@ from __future__ import annotations
 import pytest
 from conveyor.exceptions import ConfigurationError, MetadataError, UnknownNameError
 from conveyor.metadata import get_store
-from conveyor.testing.metadata import HousekeepingConformance, MetadataStoreConformance
+from conveyor.testing.metadata import MetadataStoreConformance
+from conveyor.testing.metadata_upkeep import UpkeepConformance
 from conveyor_metadata_postgres import PostgresStore
 from conveyor_metadata_postgres.schema import MIGRATIONS
 
 
-class TestPostgresConformance(MetadataStoreConformance, HousekeepingConformance):
+class TestPostgresConformance(MetadataStoreConformance, UpkeepConformance):
     @pytest.fixture
     def store_url(self, postgres_url):
         return postgres_url

@@ -303,8 +303,9 @@ class LocalFileSystem(StorageBlock):
             raise self._error("stat", full, exc) from exc
         return (st.st_ino, st.st_size, st.st_mtime_ns)
 
-    def delete(self, path: Key) -> None:
-        """Remove ``path``; a key that does not exist is not an error."""
+    def delete_path(self, path: Key) -> None:
+        """Remove ``path``, and the folders it leaves empty up to the basepath; a key that
+        does not exist is not an error."""
         full = self._full(path)
         try:
             os.unlink(full)
@@ -312,6 +313,27 @@ class LocalFileSystem(StorageBlock):
             return
         except OSError as exc:
             raise self._error("delete", full, exc) from exc
+        root, folder = self._root(), os.path.dirname(full)
+        while folder != root and folder.startswith(root):
+            try:
+                os.rmdir(folder)  # only when empty
+            except OSError:
+                break
+            folder = os.path.dirname(folder)
+
+    def list_paths(self, prefix: str = "") -> Iterator[str]:
+        """Keys under the basepath that start with ``prefix`` (not the staging folder)."""
+        root = self._root()
+        folder = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+        start = os.path.join(root, *folder.split("/")) if folder else root
+        for here, dirs, files in os.walk(start):
+            if here == root and STAGING in dirs:
+                dirs.remove(STAGING)
+            rel = os.path.relpath(here, root).replace(os.sep, "/")
+            for name in files:
+                key = name if rel == "." else f"{rel}/{name}"
+                if key.startswith(prefix):
+                    yield key
 
 
 def _fsync_path(path: str) -> None:

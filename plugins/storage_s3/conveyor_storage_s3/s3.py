@@ -299,13 +299,24 @@ class S3(StorageBlock):
             self._fail(exc, "check", key)
         return False
 
-    def delete(self, path: str) -> None:
+    def delete_path(self, path: str) -> None:
         """Remove ``path``; a key that does not exist is not an error."""
         key = self.object_key(path)
         try:
             self.client().delete_object(Bucket=self.bucket, Key=key)
         except s3_errors() as exc:
             self._fail(exc, "delete", key)
+
+    def list_paths(self, prefix: str = "") -> Iterator[str]:
+        """Keys under the block's prefix that start with ``prefix`` (ListObjectsV2, by pages)."""
+        base = f"{self.prefix}/" if self.prefix else ""
+        pages = self.client().get_paginator("list_objects_v2")
+        try:
+            for page in pages.paginate(Bucket=self.bucket, Prefix=base + prefix):
+                for item in page.get("Contents", ()):
+                    yield item["Key"][len(base):]
+        except s3_errors() as exc:
+            self._fail(exc, "list", base + prefix)
 
     def ensure_bucket(self) -> None:
         """Create the bucket if it does not exist (handy for tests and local servers)."""

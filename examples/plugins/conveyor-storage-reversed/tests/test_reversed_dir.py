@@ -12,6 +12,7 @@ from conveyor_storage_reversed import ReversedDir
 
 class TestReversedDir(StorageBlockConformance):
     supports_delete = False  # only write_path and read_path are defined
+    supports_listing = False
 
     @pytest.fixture
     def storage_block(self, tmp_path: Path) -> StorageBlock:
