@@ -2,8 +2,8 @@
 writer (:class:`conveyor.metadata.RunWriter`): :class:`BatchWrites`.
 
 The statements are the SQLite store's own list (``conveyor.metadata.sqlite_writes``: SQL
-both databases accept), run with psycopg's ``executemany`` (pipelined) in one
-transaction. Many processes on many machines write at once: run rows are their own
+both databases accept), in one transaction: new runs and state rows by ``COPY`` (the
+same columns), the rest with psycopg's ``executemany`` (pipelined). Many processes on many machines write at once: run rows are their own
 (ids are UUIDs), and the rows several writers may share (cache entries, write intents)
 are written in key order, so two batches never wait on each other in a cycle. A
 serialization failure or deadlock the server reports anyway is retried, at most
@@ -26,6 +26,13 @@ from psycopg import errors
 #: Attempts at one batch when the server reports a serialization failure or a deadlock.
 ATTEMPTS = 8
 _RETRY = (errors.SerializationFailure, errors.DeadlockDetected)
+#: The plain inserts (new runs, state rows: never a conflict) go by COPY, a few times
+#: faster than one INSERT per row: ``COPY <table> (<columns>) FROM STDIN`` of the same
+#: columns as the INSERT of that list.
+COPY_STATEMENTS = {
+    name: sql.split(" VALUES", 1)[0].replace("INSERT INTO ", "COPY ", 1) + " FROM STDIN"
+    for sql, name in STATEMENTS if name in ("flows", "tasks", "states")
+}
 
 
 class BatchWrites:
@@ -44,7 +51,13 @@ class BatchWrites:
             try:
                 with self.raw_transaction() as tx:
                     for sql, name in STATEMENTS:
-                        tx.executemany(sql, getattr(batch, name))
+                        rows = getattr(batch, name)
+                        if name in COPY_STATEMENTS and rows:
+                            with tx.conn.cursor() as cur, cur.copy(COPY_STATEMENTS[name]) as copy:
+                                for row in rows:
+                                    copy.write_row(row)
+                        else:
+                            tx.executemany(sql, rows)
                 return
             except _RETRY as exc:
                 if attempt == ATTEMPTS:
@@ -57,4 +70,4 @@ class BatchWrites:
                 raise self._failed(conn, exc, "write") from None
 
 
-__all__ = ["ATTEMPTS", "BatchWrites"]
+__all__ = ["ATTEMPTS", "COPY_STATEMENTS", "BatchWrites"]
