@@ -4,7 +4,7 @@
 #   make demo     installs the core and every plugin (editable), nothing else, and runs
 #                 the example pipeline
 #   make test     the same plus the test dependencies (the `dev` extra), then the suite
-#   make dist     a wheel and an sdist of each of the five distributions into dist/,
+#   make dist     a wheel and an sdist of each of the six distributions into dist/,
 #                 checked with twine; then `pip install --find-links dist 'conveyor[s3]'`
 #                 installs conveyor into any other environment
 #   make version V=X.Y.Z   sets the one version of all of them (.ci/versions.py)
@@ -42,7 +42,7 @@ $(STAMP_DEMO): $(BIN)/python pyproject.toml $(PLUGINS)
 	@touch $(STAMP_DEMO)
 
 $(STAMP_TEST): $(STAMP_DEMO)
-	$(PIP) -e '.[s3,dev]'
+	$(PIP) -e '.[s3,postgres,dev]'
 	@touch $(STAMP_TEST)
 
 demo: $(STAMP_DEMO)

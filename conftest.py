@@ -2,7 +2,11 @@
 
 import pytest
 
-pytest_plugins = ["conveyor.testing.fixtures", "conveyor_storage_s3.testing.fixtures"]
+pytest_plugins = [
+    "conveyor.testing.fixtures",
+    "conveyor_storage_s3.testing.fixtures",
+    "conveyor_metadata_postgres.testing.fixtures",
+]
 
 # The plugin skeleton: its placeholder package is not installed, so its tests cannot run.
 collect_ignore = ["plugins/_template"]

@@ -1,4 +1,5 @@
-"""The metadata interface cannot drift from the SQLite store that implements it."""
+"""The metadata interface cannot drift from the SQLite store that implements it (how the
+stores behave: conveyor.testing.metadata, run by tests/test_metadata_conformance.py)."""
 
 from __future__ import annotations
 
@@ -6,16 +7,11 @@ import inspect
 
 import pytest
 from conveyor.metadata import (
-    FLOW_RUN_COLUMNS,
-    RESULT_RECORD_COLUMNS,
-    STATE_COLUMNS,
-    TASK_RUN_COLUMNS,
     MetadataStore,
     MetadataWriter,
     RunWriter,
     SQLiteStore,
 )
-from conveyor.metadata.interface import RESULT_ROW_COLUMNS
 from conveyor.metadata.upkeep import LineageWriter, UpkeepStore
 
 #: Return types the implementation names concretely where the protocol names its own
@@ -44,11 +40,12 @@ def test_the_protocols_list_what_the_core_uses():
             "list_blocks", "delete_block", "saved_block_names", "writer", "flush",
             "cache_lookup", "cache_delete", "read_flow_run", "read_flow_runs",
             "read_subflow_runs", "read_result_records", "read_task_run", "read_task_runs",
-            "read_states", "schema_version", "close", "path", "read_flow_run_page",
+            "read_states", "schema_version", "close", "location", "after_fork", "read_flow_run_page",
             "read_flow_names", "read_resumed_runs", "find_run_ids",
             "read_result_rows"} <= set(_members(MetadataStore))
     assert {"store", "create_flow_run", "create_task_run", "set_state", "put_cache",
             "flush"} <= set(_members(MetadataWriter))
+    assert "path" not in _members(MetadataStore)  # a file's path is SQLite's own; every backend has a location
     assert "query" not in _members(MetadataStore)  # raw SQL is SQLite's own
 
 
@@ -73,42 +70,3 @@ def test_implementation_matches_protocol(protocol, impl, name):
     assert want.return_annotation in (got.return_annotation, _normal(got.return_annotation)), (
         f"{impl.__name__}.{name} returns {got.return_annotation}, not {want.return_annotation}"
     )
-
-
-def test_rows_have_the_documented_keys(tmp_path):
-    store = SQLiteStore(tmp_path / "db.sqlite")
-    state = ("COMPLETED", "Completed", None, 1.0, "true")
-    store.writer.create_flow_run("f1", "flow", None, None, state, 1.0, 1)
-    store.writer.create_task_run("t1", "task", "f1", None, state, 1.0, 1)
-    store.flush()
-    assert tuple(store.read_flow_run("f1").keys()) == FLOW_RUN_COLUMNS
-    assert tuple(store.read_task_run("t1").keys()) == TASK_RUN_COLUMNS
-    assert tuple(store.read_states("f1")[0].keys()) == STATE_COLUMNS
-    assert tuple(store.read_result_records()[0].keys()) == RESULT_RECORD_COLUMNS
-    assert tuple(store.read_result_rows()[0].keys()) == RESULT_ROW_COLUMNS
-
-
-def test_saved_block_names(tmp_path):
-    store = SQLiteStore(tmp_path / "db.sqlite")
-    store.save_block("local-file-system", "b", {"basepath": "/a"})
-    store.save_block("local-file-system", "a", {"basepath": "/a"})
-    store.save_block("local-file-system", "c", {"basepath": "/c"})
-    doc = store.put_block_document("local-file-system", {"basepath": "/a"})
-    assert store.saved_block_names(doc) == [("local-file-system", "a"), ("local-file-system", "b")]
-    assert store.saved_block_names("no-such-document") == []
-
-
-def test_run_ids_by_prefix_and_top_level_pages(tmp_path):
-    store = SQLiteStore(tmp_path / "db.sqlite")
-    state = ("COMPLETED", "Completed", None, 1.0, None)
-    store.writer.create_flow_run("ab1", "flow", None, None, state, 1.0, 1)
-    store.writer.create_flow_run("ab2", "flow", "t-ab3", "ab1", state, 2.0, 1)
-    store.writer.create_task_run("ab3", "task", "ab1", None, state, 1.5, 1)
-    store.writer.create_task_run("b", "task", "ab1", None, state, 1.5, 1)
-    store.flush()
-    assert store.find_run_ids("ab") == [("flow", "ab1"), ("flow", "ab2"), ("task", "ab3")]
-    assert store.find_run_ids("ab", limit=2) == [("flow", "ab1"), ("flow", "ab2")]
-    assert store.find_run_ids("ab3") == [("task", "ab3")]
-    assert store.find_run_ids("c") == [] and store.find_run_ids("") == []
-    assert [r["id"] for r in store.read_flow_run_page()[0]] == ["ab2", "ab1"]
-    assert [r["id"] for r in store.read_flow_run_page(top_level=True)[0]] == ["ab1"]

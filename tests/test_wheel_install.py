@@ -1,7 +1,7 @@
 """conveyor installed as a user would: wheels built like ``make dist``, then
 ``pip install --find-links dist 'conveyor[s3]'`` (and plain ``conveyor``) in a fresh venv.
 
-Once per session (``dist``): ``python -m build`` of each of the five distributions (an
+Once per session (``dist``): ``python -m build`` of each of the six distributions (an
 sdist, then the wheel from that sdist) into a ``dist/`` folder outside the repository,
 checked with ``twine check --strict``. Then two fresh venvs, each made by the README's
 command run beside that ``dist/``: one with plain ``conveyor``, one with
@@ -55,6 +55,7 @@ OURS = (
     "conveyor-serializer-pickle",
     "conveyor-storage-local",
     "conveyor-storage-s3",
+    "conveyor-metadata-postgres",
 )
 
 
@@ -93,7 +94,7 @@ def workdir(tmp_path: Path) -> Path:
 # -- what make dist makes ---------------------------------------------------------------
 
 
-def test_the_five_distributions_are_the_ones_of_the_repository() -> None:
+def test_the_six_distributions_are_the_ones_of_the_repository() -> None:
     names = sorted(_project_name(folder) for folder in _venv.dist_folders())
     assert names == sorted(OURS)
 
@@ -154,7 +155,8 @@ INSTALLED = textwrap.dedent(
 
     out = {}
     for name in ("conveyor", "conveyor-serializer-json", "conveyor-serializer-pickle",
-                 "conveyor-storage-local", "conveyor-storage-s3", "boto3", "pytest",
+                 "conveyor-storage-local", "conveyor-storage-s3", "conveyor-metadata-postgres",
+                 "psycopg", "boto3", "pytest",
                  "hypothesis", "moto"):
         try:
             dist = md.distribution(name)
@@ -194,14 +196,16 @@ def test_plain_conveyor_installs_the_core_and_its_three_plugins(plain_venv, work
     found = _installed(plain_venv, workdir)
     _assert_installed_from_wheels(plain_venv, found, OURS[:4])
     assert found["conveyor-storage-s3"] is None and found["boto3"] is None
+    assert found["conveyor-metadata-postgres"] is None and found["psycopg"] is None
     # The test stack stays out of a user's install.
     assert found["pytest"] is None and found["hypothesis"] is None and found["moto"] is None
 
 
 def test_conveyor_s3_installs_the_s3_plugin_too(s3_venv, workdir):
     found = _installed(s3_venv, workdir)
-    _assert_installed_from_wheels(s3_venv, found, OURS)
+    _assert_installed_from_wheels(s3_venv, found, OURS[:5])
     assert found["boto3"] is not None
+    assert found["conveyor-metadata-postgres"] is None  # conveyor[postgres] brings it
     assert found["pytest"] is None and found["moto"] is None
     proc = s3_venv.run(["conveyor", "plugins", "--json"], cwd=workdir, env=s3_venv.env(workdir))
     assert proc.returncode == 0, proc.stderr

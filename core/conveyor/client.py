@@ -200,7 +200,7 @@ class Client:
 
     def _unknown(self, what: str, run_id: Any) -> str:
         return (
-            f"no {what} with id {run_id!r} in {self.store.path}; `conveyor runs ls` lists the "
+            f"no {what} with id {run_id!r} in {self.store.location}; `conveyor runs ls` lists the "
             f"runs (is CONVEYOR_HOME set to the same folder as when it ran?)"
         )
 

@@ -15,12 +15,14 @@ from typing import TYPE_CHECKING, Any
 from conveyor.markers import PROJECT_NAME, hookimpl, hookspec
 
 if TYPE_CHECKING:
+    from conveyor.metadata.interface import MetadataStore
     from conveyor.policy import PersistenceDecision, PersistenceOptions
     from conveyor.serialization.base import Serializer
     from conveyor.storage.base import StorageBlock
 
 __all__ = [
     "PROJECT_NAME",
+    "conveyor_register_metadata_backends",
     "conveyor_register_serializers",
     "conveyor_register_storage",
     "conveyor_resolve_persistence",
@@ -53,6 +55,22 @@ def conveyor_register_storage() -> list[type[StorageBlock]]:
     an error naming both.
 
     :return: a list of ``StorageBlock`` subclasses (may be empty).
+    """
+
+
+@hookspec
+def conveyor_register_metadata_backends() -> list[type[MetadataStore]]:
+    """Return the metadata database backends this plugin provides.
+
+    Each class implements :class:`conveyor.metadata.MetadataStore`, names the URL schemes
+    it serves in the class attribute ``schemes`` (a tuple of strings, e.g.
+    ``("postgresql", "postgres")``) and is built from a URL by the class method
+    ``from_url(url: str)``. ``CONVEYOR_DATABASE_URL`` (or ``get_store(url)``) picks the
+    class by the URL's scheme; conveyor's own SQLite store is the built-in backend of
+    scheme ``sqlite`` (a plain path is a SQLite file too). Two plugins providing the same
+    scheme is an error naming both.
+
+    :return: a list of store classes (may be empty).
     """
 
 

@@ -3,6 +3,7 @@
 | variable | meaning | default |
 |---|---|---|
 | ``CONVEYOR_HOME`` | folder of the metadata database | ``~/.conveyor`` |
+| ``CONVEYOR_DATABASE_URL`` | which metadata database: ``postgresql://user:password@host/db`` (plugin ``conveyor-metadata-postgres``), ``sqlite:///abs/path.db`` or a path; its password is never printed | the SQLite file ``conveyor.db`` under ``CONVEYOR_HOME`` |
 | ``CONVEYOR_RESULTS_DEFAULT_SERIALIZER`` | serializer used when none is configured | ``pickle`` |
 | ``CONVEYOR_RESULTS_PERSIST_BY_DEFAULT`` | persist results no rule decided on | ``false`` |
 | ``CONVEYOR_LOCAL_STORAGE_PATH`` | folder of the default result storage | ``.conveyor-results`` in the working directory |
@@ -74,10 +75,18 @@ class Settings:
     allowed_imports: frozenset[str] = frozenset()
     #: a saved block's slug used as the default result storage, or None (the local folder)
     default_storage: str | None = None
+    #: ``CONVEYOR_DATABASE_URL`` as set (may hold a password: never in the repr), or "".
+    database_url: str = attrs.field(default="", repr=False)
 
     @property
     def database_path(self) -> Path:
+        """The default metadata database: the SQLite file under ``CONVEYOR_HOME``."""
         return self.home / "conveyor.db"
+
+    @property
+    def database(self) -> str:
+        """The metadata database to use: ``CONVEYOR_DATABASE_URL``, else :attr:`database_path`."""
+        return self.database_url or str(self.database_path)
 
 
 def get_settings() -> Settings:
@@ -99,6 +108,7 @@ def get_settings() -> Settings:
         require_signatures=_bool("CONVEYOR_RESULTS_REQUIRE_SIGNATURES", False),
         allowed_imports=_list("CONVEYOR_SERIALIZERS_ALLOWED_IMPORTS"),
         default_storage=os.environ.get("CONVEYOR_RESULTS_DEFAULT_STORAGE", "").strip() or None,
+        database_url=os.environ.get("CONVEYOR_DATABASE_URL", "").strip(),
     )
 
 

@@ -69,9 +69,11 @@ def _reading_only(args: argparse.Namespace) -> Iterator[list[str]]:
     store = get_store()
     if not store.exists:
         notes.append(
-            f"there is no metadata database at {store.path} (CONVEYOR_HOME={settings.home}), "
-            f"so nothing was recorded there; check CONVEYOR_HOME if you expected runs or "
-            f"saved blocks"
+            f"there is no metadata database at {store.location} "
+            f"({'CONVEYOR_DATABASE_URL is set' if settings.database_url else f'CONVEYOR_HOME={settings.home}'}), "
+            f"so nothing was recorded there; check "
+            f"{'CONVEYOR_DATABASE_URL' if settings.database_url else 'CONVEYOR_HOME'} if you "
+            f"expected runs or saved blocks"
         )
     with store.reading_only():
         yield notes

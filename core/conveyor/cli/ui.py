@@ -13,7 +13,7 @@ import time
 import webbrowser
 
 from conveyor.exceptions import ConfigurationError
-from conveyor.settings import get_settings
+from conveyor.metadata import get_store
 from conveyor.ui.config import (
     INSTALL_COMMAND,
     UIConfig,
@@ -65,7 +65,7 @@ def _cmd_ui(args: argparse.Namespace) -> int:
     config, generated = ui_config(args.host, args.port, args.token)
     configure(config)
     url = config.url()
-    print(f"conveyor ui: serving {get_settings().database_path} at {url}", flush=True)
+    print(f"conveyor ui: serving {get_store().location} at {url}", flush=True)
     if generated:
         why = "" if is_loopback(args.host) else f" (--host {args.host} is not loopback)"
         print(f"conveyor ui: a token was generated{why}; share the address only with those "

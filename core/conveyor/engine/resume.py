@@ -37,7 +37,7 @@ def resumable_run(store: MetadataStore, run_id: str) -> Row:
     row = store.read_flow_run(run_id)
     if row is None:
         raise UnknownNameError(
-            f"no flow run {run_id!r} in the metadata database {store.path}; "
+            f"no flow run {run_id!r} in the metadata database {store.location}; "
             f"`conveyor runs ls` lists them"
         )
     if row["parent_flow_run_id"] is not None:

@@ -1,33 +1,42 @@
-"""The browsing queries of :class:`~.sqlite.SQLiteStore` (``conveyor ui``, ``runs ls``,
-``results ls``, run id prefixes): pages of flow runs by keyset, flow names, resumed runs,
-ids by prefix and result rows. Each is one index range scan; none uses OFFSET.
+"""The browsing queries of the SQL stores (``conveyor ui``, ``runs ls``, ``results ls``,
+run id prefixes): pages of flow runs by keyset, flow names, resumed runs, ids by prefix
+and result rows. Each is one index range scan; none uses OFFSET.
 
-:class:`Browsing` is a mixin over :class:`~.connections.Connections`; the store it is
-mixed into provides ``flush`` (queued rows committed before every read).
+:class:`Browsing` is a mixin of :class:`~.sqlite.SQLiteStore` and of every SQL backend:
+the store provides ``flush`` (queued rows committed before every read), ``_rows`` and the
+dialect words ``ORDER`` and ``NO_PARENT`` (see :class:`~.shared.SharedStore`). The SQL is
+what SQLite and PostgreSQL both accept.
+
+May import: the siblings ``interface`` and ``shared``'s column lists, the standard library.
 """
 
 from __future__ import annotations
 
-import sqlite3
-from typing import Any
+from typing import Any, ClassVar
 
-from conveyor.metadata.connections import Connections
+from conveyor.metadata.interface import FLOW_RUN_COLUMNS, Row
+
+_FLOW_RUN = "SELECT " + ", ".join(FLOW_RUN_COLUMNS) + " FROM flow_runs"
 
 
-class Browsing(Connections):
+class Browsing:
     """Read-only queries for listing and finding runs (see :class:`MetadataStore`)."""
 
-    def flush(self) -> None:  # pragma: no cover - SQLiteStore's
+    ORDER: ClassVar[str]
+    NO_PARENT: ClassVar[str]
+    _rows: Any
+
+    def flush(self) -> None:  # pragma: no cover - the store's
         raise NotImplementedError
 
     def read_flow_run_page(
         self, flow_name: str | None = None, state: str | None = None, since: float | None = None,
         until: float | None = None, cursor: str | None = None, newer: bool = False,
         limit: int = 50, top_level: bool = False,
-    ) -> tuple[list[sqlite3.Row], str | None, str | None]:
+    ) -> tuple[list[Row], str | None, str | None]:
         """A keyset page on the ``(created, id)`` order: an index range scan, never OFFSET."""
         self.flush()
-        where, params = ["1"], []
+        where, params = ["TRUE"], []
         for sql, value in (("flow_name = ?", flow_name), ("created >= ?", since),
                            ("created < ?", until)):
             if value is not None:
@@ -37,13 +46,13 @@ class Browsing(Connections):
             where.append("(state_type = ? OR state_name = ?)")
             params += [state, state]
         if top_level:
-            where.append("+parent_flow_run_id IS NULL")  # "+": walk the created index
+            where.append(self.NO_PARENT)
         if cursor is not None:
             where.append("(created, id) > (?, ?)" if newer else "(created, id) < (?, ?)")
             params += _parse_cursor(cursor)
         order = "ASC" if newer else "DESC"
         rows = self._rows(
-            f"SELECT * FROM flow_runs WHERE {' AND '.join(where)} "
+            f"{_FLOW_RUN} WHERE {' AND '.join(where)} "
             f"ORDER BY created {order}, id {order} LIMIT ?",
             (*params, int(limit) + 1),
         )
@@ -66,10 +75,10 @@ class Browsing(Connections):
         )
         return [r[0] for r in rows]
 
-    def read_resumed_runs(self, flow_run_id: str) -> list[sqlite3.Row]:
+    def read_resumed_runs(self, flow_run_id: str) -> list[Row]:
         self.flush()
         return self._rows(
-            "SELECT * FROM flow_runs WHERE resumed_from = ? ORDER BY created, rowid", (flow_run_id,)
+            f"{_FLOW_RUN} WHERE resumed_from = ? ORDER BY created, {self.ORDER}", (flow_run_id,)
         )
 
     def find_run_ids(self, prefix: str, limit: int = 10) -> list[tuple[str, str]]:
@@ -81,8 +90,8 @@ class Browsing(Connections):
         upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
         rows = self._rows(
             "SELECT * FROM (SELECT 'flow' AS kind, id FROM flow_runs WHERE id >= ? AND id < ? "
-            "ORDER BY id LIMIT ?) UNION ALL SELECT * FROM (SELECT 'task', id FROM task_runs "
-            "WHERE id >= ? AND id < ? ORDER BY id LIMIT ?)",
+            "ORDER BY id LIMIT ?) AS f UNION ALL SELECT * FROM (SELECT 'task' AS kind, id "
+            "FROM task_runs WHERE id >= ? AND id < ? ORDER BY id LIMIT ?) AS t",
             (prefix, upper, int(limit), prefix, upper, int(limit)),
         )
         return [(r[0], r[1]) for r in rows][: int(limit)]
@@ -90,7 +99,7 @@ class Browsing(Connections):
     def read_result_rows(
         self, flow_name: str | None = None, flow_run_id: str | None = None,
         since: float | None = None,
-    ) -> list[sqlite3.Row]:
+    ) -> list[Row]:
         """Runs whose state holds result data, newest result first (keys
         :data:`RESULT_ROW_COLUMNS`; ``created``: when that state was recorded)."""
         self.flush()
@@ -114,7 +123,7 @@ class Browsing(Connections):
         return self._rows(" UNION ALL ".join(parts) + " ORDER BY created DESC", tuple(params))
 
 
-def _cursor(row: sqlite3.Row) -> str:
+def _cursor(row: Row) -> str:
     """A page cursor: the row's place in the ``(created, id)`` order."""
     return f"{row['created']!r}~{row['id']}"
 

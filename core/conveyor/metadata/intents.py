@@ -5,18 +5,21 @@ object that no reference names. The intent, committed before the write and remov
 the same transaction as the reference (see :meth:`RunWriter.forget_write_intent`),
 names it, so ``results gc`` (and the fault-injection benchmark) can find it.
 
-May import: the standard library (a mixin of :class:`~conveyor.metadata.sqlite.SQLiteStore`).
+May import: the standard library (a mixin of :class:`~conveyor.metadata.sqlite.SQLiteStore`
+and of every SQL backend: the SQL is what SQLite and PostgreSQL both accept).
 """
 
 from __future__ import annotations
 
-import sqlite3
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from conveyor.metadata.interface import Row
 
 
 class WriteIntents:
-    """The write-intent methods of the SQLite store (mixed into ``SQLiteStore``)."""
+    """The write-intent methods of the SQL stores (mixed into ``SQLiteStore``)."""
 
     transaction: Any
     _rows: Any
@@ -25,15 +28,18 @@ class WriteIntents:
         """Commit, now, that ``key`` in storage ``storage_document`` is about to be written."""
         with self.transaction() as conn:
             conn.execute(
-                "INSERT OR REPLACE INTO write_intents (storage_document, key, run_id, created) "
-                "VALUES (?, ?, ?, ?)",
+                "INSERT INTO write_intents (storage_document, key, run_id, created) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (storage_document, key) DO UPDATE SET "
+                "run_id = excluded.run_id, created = excluded.created",
                 (storage_document, key, run_id, time.time()),
             )
 
-    def read_write_intents(self) -> list[sqlite3.Row]:
+    def read_write_intents(self) -> list[Row]:
         """Intents not yet removed: writes whose reference may never have been recorded
         (keys ``storage_document``, ``key``, ``run_id``, ``created``), oldest first."""
-        return list(self._rows("SELECT * FROM write_intents ORDER BY created"))
+        return list(self._rows(
+            "SELECT storage_document, key, run_id, created FROM write_intents ORDER BY created"
+        ))
 
 
 __all__ = ["WriteIntents"]

@@ -1,10 +1,13 @@
 """What the rest of conveyor may ask of a metadata database: :class:`MetadataStore`.
 
 The engine, the client, blocks and the CLI use a store only through the methods listed
-here, so a second backend (PostgreSQL, say) implements these two protocols and nothing
-in the engine changes. :class:`conveyor.metadata.SQLiteStore` is the implementation
-today; ``tests/test_metadata_interface.py`` checks it has every method, with the same
-signature.
+here, so a backend implements these two protocols and nothing in the engine changes.
+:class:`conveyor.metadata.SQLiteStore` is the built-in one; a plugin adds others through
+the ``conveyor_register_metadata_backends`` hook (a class with ``schemes``, the URL schemes
+it serves, and ``from_url(url)``; see :mod:`conveyor.metadata.batch` for the one method the
+shared batched writer asks of it). ``tests/test_metadata_interface.py`` checks a backend
+has every method, with the same signature; :mod:`conveyor.testing.metadata` checks it
+behaves the same.
 
 Guarantees every backend keeps:
 
@@ -19,12 +22,9 @@ A *state tuple* is ``(type, name, message, timestamp, data)``: the state type's 
 strings, the message or None, the unix time, and the JSON of the state's result literal
 or reference, or None.
 
-Rows read back are :class:`Row` objects: values by column name (``row["state_type"]``).
-Their keys are the ``*_COLUMNS`` tuples below. Several rows come as a sequence (SQLite: a
-list of ``sqlite3.Row``).
-
-Not part of the interface: ``SQLiteStore.transaction()`` and ``SQLiteStore.query()``
-(raw SQL, for the SQLite tests and benchmarks only).
+Rows read back are :class:`Row` objects: values by column name (``row["state_type"]``)
+and by position; their keys are the ``*_COLUMNS`` tuples below. Several rows come as a
+sequence. Not part of the interface: ``SQLiteStore.transaction()`` and ``query()``.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 from conveyor.metadata.upkeep import LineageWriter, Row, UpkeepStore
@@ -196,8 +195,13 @@ class MetadataStore(UpkeepStore, Protocol):
     """
 
     @property
-    def path(self) -> Path:
-        """Where the database is, as named in error messages."""
+    def location(self) -> str:
+        """Where the database is, as named in messages: a path, or a URL with its password
+        masked (never the password itself)."""
+        ...
+
+    def after_fork(self) -> None:
+        """In a forked child: forget the parent's connections and writer thread."""
         ...
 
     @property
@@ -219,7 +223,6 @@ class MetadataStore(UpkeepStore, Protocol):
 
     def close(self) -> None:
         """Close this thread's connection (the next call opens a new one)."""
-        ...
 
     # -- blocks ------------------------------------------------------------------------
 
@@ -281,7 +284,6 @@ class MetadataStore(UpkeepStore, Protocol):
     def flush(self) -> None:
         """Wait until every queued run, state and cache row is committed; re-raise a
         failed commit."""
-        ...
 
     def cache_lookup(self, cache_key: str, now: float) -> str | None:
         """The result JSON cached under ``cache_key`` and not expired at unix time
@@ -295,7 +297,6 @@ class MetadataStore(UpkeepStore, Protocol):
 
     def read_flow_run(self, run_id: str) -> Row | None:
         """The flow run ``run_id`` (keys :data:`FLOW_RUN_COLUMNS`), or None."""
-        ...
 
     def read_flow_runs(
         self, flow_name: str | None = None, limit: int | None = None
@@ -316,7 +317,6 @@ class MetadataStore(UpkeepStore, Protocol):
 
     def read_task_run(self, run_id: str) -> Row | None:
         """The task run ``run_id`` (keys :data:`TASK_RUN_COLUMNS`), or None."""
-        ...
 
     def read_task_runs(self, flow_run_id: str) -> Sequence[Row]:
         """The task runs of flow run ``flow_run_id`` (keys :data:`TASK_RUN_COLUMNS`), in
@@ -372,7 +372,6 @@ class MetadataStore(UpkeepStore, Protocol):
 
     def read_flow_names(self) -> list[str]:
         """The distinct names of the flows that have runs, sorted."""
-        ...
 
     def read_resumed_runs(self, flow_run_id: str) -> Sequence[Row]:
         """Flow runs whose ``resumed_from`` is ``flow_run_id`` (keys :data:`FLOW_RUN_COLUMNS`),

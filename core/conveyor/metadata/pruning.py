@@ -1,6 +1,7 @@
-"""The clean-up methods of :class:`~conveyor.metadata.sqlite.SQLiteStore` (see
-:class:`~conveyor.metadata.upkeep.UpkeepStore`): what ``results gc`` and ``runs rm`` read
-and delete, and the marks of deleted results.
+"""The clean-up methods of :class:`~conveyor.metadata.sqlite.SQLiteStore` and of every SQL
+backend (see :class:`~conveyor.metadata.upkeep.UpkeepStore`): what ``results gc`` and
+``runs rm`` read and delete, and the marks of deleted results. The SQL is what SQLite and
+PostgreSQL both accept (``?`` placeholders, ``ON CONFLICT``).
 
 May import: the standard library (a mixin of ``SQLiteStore``, over its ``transaction``,
 ``_rows`` and ``flush``).
@@ -83,8 +84,9 @@ class Pruning:
     ) -> None:
         with self.transaction() as conn:
             conn.executemany(
-                "INSERT OR REPLACE INTO deleted_results (storage_document, key, checksum, deleted, "
-                "reason) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO deleted_results (storage_document, key, checksum, deleted, reason) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (storage_document, key, checksum) DO UPDATE "
+                "SET deleted = excluded.deleted, reason = excluded.reason",
                 [(doc, key, checksum, deleted, reason) for doc, key, checksum in items],
             )
 

@@ -5,6 +5,10 @@ the writer commits whatever has queued up in one short transaction. Reads flush 
 writer first, so a process always reads its own writes; the engine flushes at the end of
 every top-level run, so another process sees a run complete as soon as the call that ran
 it has returned.
+
+One writer serves every backend: the queue, the thread, flushing and error reporting are
+here; :func:`~conveyor.metadata.batch.shape` makes the rows, and the store's
+``write_batch`` commits them (its SQL, its retries).
 """
 
 from __future__ import annotations
@@ -13,46 +17,13 @@ import atexit
 import collections
 import contextlib
 import logging
-import sqlite3
 import threading
-import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from conveyor.exceptions import MetadataError
+from conveyor.metadata.batch import shape
 from conveyor.metadata.interface import FlowRunOrigin, RunLabels, StateTuple, TaskCall
 
-if TYPE_CHECKING:
-    from conveyor.metadata.sqlite import SQLiteStore
-
-_INSERT_FLOW_RUN = (
-    "INSERT INTO flow_runs (id, flow_name, parent_task_run_id, parent_flow_run_id, state_type, "
-    "state_name, state_message, state_timestamp, state_data, start_time, end_time, run_count, "
-    "created, flow_ref, parameters, resumed_from, host, pid, process_start, run_name, tags) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_INSERT_TASK_RUN = (
-    "INSERT INTO task_runs (id, task_name, flow_run_id, cache_key, state_type, state_name, "
-    "state_message, state_timestamp, state_data, start_time, end_time, run_count, created, "
-    "call_position, input_hash, flow_attempt, run_name, tags, inputs) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_INSERT_STATE = (
-    "INSERT INTO states (run_id, run_kind, type, name, message, timestamp, data) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?)"
-)
-_UPDATE = (
-    "UPDATE {table} SET state_type = ?, state_name = ?, state_message = ?, state_timestamp = ?, "
-    "state_data = ?, start_time = COALESCE(start_time, ?), end_time = ?, run_count = ? WHERE id = ?"
-)
-_UPDATE_FLOW_RUN = _UPDATE.format(table="flow_runs")
-_UPDATE_TASK_RUN = _UPDATE.format(table="task_runs")
-_PUT_CACHE = (
-    "INSERT OR REPLACE INTO cache (cache_key, task_run_id, data, created, expires) "
-    "VALUES (?, ?, ?, ?, ?)"
-)
-_SET_INPUT_HASH = "UPDATE task_runs SET input_hash = ? WHERE id = ?"
-_SET_INPUTS = "UPDATE task_runs SET inputs = ? WHERE id = ?"
-_FORGET_INTENT = "DELETE FROM write_intents WHERE storage_document = ? AND key = ?"
 _NO_ORIGIN = FlowRunOrigin()
 _NO_CALL = TaskCall()
 _NO_LABELS = RunLabels()
@@ -72,7 +43,8 @@ class RunWriter:
     killed with SIGKILL are lost; a normal exit (including Ctrl-C) flushes them.
     """
 
-    def __init__(self, store: SQLiteStore) -> None:
+    def __init__(self, store: Any) -> None:
+        #: the store committed to: a MetadataStore with ``write_batch`` (a BatchTarget)
         self.store = store
         self._queue: collections.deque[tuple[Any, ...]] = collections.deque()
         self._wake = threading.Event()
@@ -99,7 +71,7 @@ class RunWriter:
             # a commit failed (a full disk, a broken file): what came before is recorded,
             # nothing more is queued, and the run stops at its first state not recorded
             raise MetadataError(
-                f"conveyor could not record runs in the metadata database {self.store.path}: "
+                f"conveyor could not record runs in the metadata database {self.store.location}: "
                 f"{type(error).__name__}: {error}; the run stops here (what was recorded before "
                 f"is kept); free space or fix the database, then run (or resume) it again"
             ) from error
@@ -212,104 +184,19 @@ class RunWriter:
             return False
 
     def _write_batch(self, ops: list[tuple[Any, ...]]) -> None:
-        flows: list[list[Any]] = []
-        tasks: list[list[Any]] = []
-        states: list[tuple[Any, ...]] = []
-        flow_updates: list[tuple[Any, ...]] = []
-        task_updates: list[tuple[Any, ...]] = []
-        caches: list[tuple[Any, ...]] = []
-        hashes: list[tuple[str, str]] = []
-        lineage: list[tuple[str, str]] = []
-        intents_done: list[tuple[str, str]] = []
-        waiters: list[threading.Event] = []
-        # Runs created in this batch: a later state of theirs goes into the INSERT itself
-        # (columns 4-8: state, 9: start, 10: end, 11: run count) instead of an UPDATE.
-        created: dict[str, list[Any]] = {}
-        for op in ops:
-            what = op[0]
-            if what == "state":
-                _w, kind, run_id, st, start, end, count = op
-                states.append((run_id, kind, *st))
-                row = created.get(run_id)
-                if row is not None:
-                    row[4:12] = [*st, start, end, count]
-                else:
-                    (task_updates if kind == "task" else flow_updates).append(
-                        (*st, start, end, count, run_id)
-                    )
-            elif what == "task_run":
-                row = op[1]
-                tasks.append(row)
-                created[row[0]] = row
-                states.append((row[0], "task", *row[4:9]))
-            elif what == "flow_run":
-                row = op[1]
-                flows.append(row)
-                created[row[0]] = row
-                states.append((row[0], "flow", *row[4:9]))
-            elif what == "cache":
-                caches.append(op[1])
-            elif what == "intent_done":
-                intents_done.append((op[1], op[2]))
-            elif what == "input_hash":
-                row = created.get(op[1])
-                if row is not None:
-                    row[14] = op[2]  # the input_hash column of a run created in this batch
-                else:
-                    hashes.append((op[2], op[1]))
-            elif what == "inputs":
-                row = created.get(op[1])
-                if row is not None:
-                    row[18] = op[2]  # the inputs column of a run created in this batch
-                else:
-                    lineage.append((op[2], op[1]))
-            else:
-                waiters.append(op[1])
+        batch, waiters = shape(ops)
         try:
-            if flows or tasks or states or caches or hashes or intents_done or lineage:
-                self._commit(flows, tasks, states, flow_updates, task_updates, caches, hashes,
-                             intents_done, lineage)
+            if batch:
+                self.store.write_batch(batch)
         except BaseException as exc:  # reported by the next flush  # noqa: BLE001
             logging.getLogger("conveyor").error(
-                "could not record %d run/state rows in %s: %s", len(ops), self.store.path, exc
+                "could not record %d run/state rows in %s: %s", len(ops), self.store.location, exc
             )
             self._error = exc
         finally:
-            for cache_row in caches:
+            for cache_row in batch.caches:
                 current = self.pending_cache.get(cache_row[0])
                 if current is not None and current[0] == cache_row[2]:
                     del self.pending_cache[cache_row[0]]
             for done in waiters:
                 done.set()
-
-    def _commit(self, flows: list[Any], tasks: list[Any], states: list[Any], flow_updates: list[Any],
-                task_updates: list[Any], caches: list[Any], hashes: list[Any],
-                intents: list[Any] = (), lineage: list[Any] = ()) -> None:  # type: ignore[assignment]
-        # The busy timeout covers waiting for other writers; "locked" can still come at once
-        # when a first connection sets WAL mode while another writes: retry those briefly.
-        for attempt in range(100):
-            try:
-                with self.store.transaction() as conn:
-                    if flows:
-                        conn.executemany(_INSERT_FLOW_RUN, flows)
-                    if tasks:
-                        conn.executemany(_INSERT_TASK_RUN, tasks)
-                    if states:
-                        conn.executemany(_INSERT_STATE, states)
-                    if flow_updates:
-                        conn.executemany(_UPDATE_FLOW_RUN, flow_updates)
-                    if task_updates:
-                        conn.executemany(_UPDATE_TASK_RUN, task_updates)
-                    if caches:
-                        conn.executemany(_PUT_CACHE, caches)
-                    if hashes:
-                        conn.executemany(_SET_INPUT_HASH, hashes)
-                    if lineage:
-                        conn.executemany(_SET_INPUTS, lineage)
-                    if intents:
-                        conn.executemany(_FORGET_INTENT, intents)
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc) or attempt == 99:
-                    raise
-                time.sleep(min(0.001 * (attempt + 1), 0.05))

@@ -44,6 +44,11 @@ def storage() -> ClassRegistry:
     return get_plugin_manager().storage
 
 
+def metadata_backends() -> ClassRegistry:
+    """The registry of metadata store classes (by URL scheme) of the current manager."""
+    return get_plugin_manager().metadata_backends
+
+
 def serializer_classes() -> dict[str, type]:
     """Registered serializer classes by ``type``, sorted by name."""
     return get_plugin_manager().serializers.classes
@@ -79,6 +84,7 @@ __all__ = [
     "get_plugin_manager",
     "list_plugins",
     "make_plugin_manager",
+    "metadata_backends",
     "resolve_persistence",
     "result_persisted",
     "serializer_classes",

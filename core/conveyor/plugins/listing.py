@@ -26,6 +26,8 @@ class PluginInfo:
     serializers: tuple[str, ...]
     storage: tuple[str, ...]
     hooks: tuple[str, ...]
+    #: URL schemes of the metadata backends it provides.
+    metadata: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return attrs.asdict(self, value_serializer=lambda _i, _a, v: list(v) if isinstance(v, tuple) else v)
@@ -43,6 +45,10 @@ def list_plugins(pm: PluginManager | None = None) -> list[PluginInfo]:
             serializers = sorted(c.type for c in plugin.conveyor_register_serializers() or [])
         if hasattr(plugin, "conveyor_register_storage"):
             storage = sorted(c.block_type for c in plugin.conveyor_register_storage() or [])
+        metadata: list[str] = []
+        if hasattr(plugin, "conveyor_register_metadata_backends"):
+            for c in plugin.conveyor_register_metadata_backends() or []:
+                metadata.extend(c.schemes)
         origin = pm.provenance.get(name, Provenance(None, None, None))
         dist, version = origin.distribution, origin.version
         if name in BUILTIN_NAMES:
@@ -56,6 +62,7 @@ def list_plugins(pm: PluginManager | None = None) -> list[PluginInfo]:
                 serializers=tuple(serializers),
                 storage=tuple(storage),
                 hooks=tuple(hooks),
+                metadata=tuple(sorted(metadata)),
             )
         )
     return infos

@@ -31,6 +31,9 @@ KNOWN_PROVIDERS: dict[str, str] = {
     "json": "conveyor-serializer-json (pip install --find-links dist conveyor-serializer-json)",
     "PickleSerializer": "conveyor-serializer-pickle (pip install --find-links dist conveyor-serializer-pickle)",
     "pickle": "conveyor-serializer-pickle (pip install --find-links dist conveyor-serializer-pickle)",
+    "PostgresStore": "conveyor-metadata-postgres (pip install --find-links dist 'conveyor[postgres]')",
+    "postgresql": "conveyor-metadata-postgres (pip install --find-links dist 'conveyor[postgres]')",
+    "postgres": "conveyor-metadata-postgres (pip install --find-links dist 'conveyor[postgres]')",
 }
 
 
@@ -40,7 +43,8 @@ class RegistryKind:
 
     :ivar noun: what an error calls one name (``"serializer"``, ``"block type"``).
     :ivar hook: the registration hook that returns the classes.
-    :ivar attribute: the class attribute holding each class's selection name.
+    :ivar attribute: the class attribute holding each class's selection name (or, for
+        metadata backends, a tuple of names: the URL schemes it serves).
     """
 
     noun: str
@@ -50,7 +54,10 @@ class RegistryKind:
 
 SERIALIZERS = RegistryKind("serializer", "conveyor_register_serializers", "type")
 STORAGE = RegistryKind("block type", "conveyor_register_storage", "block_type")
-KINDS = (SERIALIZERS, STORAGE)
+METADATA = RegistryKind(
+    "metadata database URL scheme", "conveyor_register_metadata_backends", "schemes"
+)
+KINDS = (SERIALIZERS, STORAGE, METADATA)
 
 
 def _distribution(hint: str) -> str:
@@ -122,22 +129,31 @@ class ClassRegistry:
             if result is None:
                 continue
             for item in result:
-                key = getattr(item, attr, None)
-                if not isinstance(key, str) or not key:
-                    raise PluginLoadError(
-                        f"plugin {label(plugin)} returned {item!r} from {kind.hook} without a "
-                        f"string class attribute {attr!r}; set {attr} = '<name>' on the class"
-                    )
-                if key in found and found[key][0] is not item:
-                    other, other_plugin = found[key]
-                    raise DuplicatePluginError(
-                        f"{attr} {key!r} is provided twice: by {other.__module__}.{other.__qualname__} "
-                        f"from plugin {label(other_plugin)} and by "
-                        f"{item.__module__}.{item.__qualname__} from plugin {label(plugin)}; "
-                        f"uninstall one of them or disable it with CONVEYOR_DISABLE_PLUGINS"
-                    )
-                found[key] = (item, plugin)
+                value = getattr(item, attr, None)
+                keys = value if isinstance(value, tuple) and value else (value,)
+                for key in keys:
+                    if not isinstance(key, str) or not key:
+                        raise PluginLoadError(
+                            f"plugin {label(plugin)} returned {item!r} from {kind.hook} without "
+                            f"a string class attribute {attr!r}; set {attr} = '<name>' on the class"
+                        )
+                for key in keys:
+                    cls._add(found, key, item, plugin, attr, label)
         return cls(kind, {name: found[name][0] for name in sorted(found)}, dict(disabled or {}))
+
+    @staticmethod
+    def _add(found: dict[str, tuple[type, object]], key: str, item: type, plugin: object,
+             attr: str, label: Callable[[object], str]) -> None:
+        """Add ``item`` under ``key``, refusing a key another class already has."""
+        if key in found and found[key][0] is not item:
+            other, other_plugin = found[key]
+            raise DuplicatePluginError(
+                f"{attr} {key!r} is provided twice: by {other.__module__}.{other.__qualname__} "
+                f"from plugin {label(other_plugin)} and by "
+                f"{item.__module__}.{item.__qualname__} from plugin {label(plugin)}; "
+                f"uninstall one of them or disable it with CONVEYOR_DISABLE_PLUGINS"
+            )
+        found[key] = (item, plugin)
 
     def get(self, name: str) -> type:
         """The class registered under ``name``, or an UnknownNameError listing the others."""
@@ -166,6 +182,7 @@ class ClassRegistry:
 __all__ = [
     "KINDS",
     "KNOWN_PROVIDERS",
+    "METADATA",
     "SERIALIZERS",
     "STORAGE",
     "ClassRegistry",

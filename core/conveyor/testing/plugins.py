@@ -36,6 +36,7 @@ ENTRY_POINT_GROUP = "conveyor"
 _REGISTER_HOOKS = {
     "serializers": "conveyor_register_serializers",
     "storage": "conveyor_register_storage",
+    "metadata_backends": "conveyor_register_metadata_backends",
 }
 
 
@@ -47,8 +48,9 @@ class EntryPointConformance:
     - ``distribution``: the distribution's name, e.g. ``"conveyor-storage-s3"``.
     - ``entry_point``: the entry point's name in the group ``conveyor``, e.g.
       ``"storage-s3"``.
-    - ``serializers`` and/or ``storage``: the serializer classes and the storage block
-      classes the plugin registers (a tuple each; at least one class in all).
+    - ``serializers``, ``storage`` and/or ``metadata_backends``: the serializer classes,
+      the storage block classes and the metadata store classes the plugin registers (a
+      tuple each; at least one class in all).
     - ``hooks_module`` (optional): the entry point's value; by default the package
       named after the distribution, then ``.hooks`` (``"conveyor_storage_s3.hooks"``).
     """
@@ -57,6 +59,7 @@ class EntryPointConformance:
     entry_point: ClassVar[str] = ""
     serializers: ClassVar[tuple[type[Serializer], ...]] = ()
     storage: ClassVar[tuple[type[StorageBlock], ...]] = ()
+    metadata_backends: ClassVar[tuple[type, ...]] = ()
     hooks_module: ClassVar[str | None] = None
 
     # -- what the subclass declares ------------------------------------------------------
@@ -73,6 +76,10 @@ class EntryPointConformance:
     @classmethod
     def expected_storage(cls) -> dict[str, type[StorageBlock]]:
         return {klass.block_type: klass for klass in cls.storage}
+
+    @classmethod
+    def expected_metadata_backends(cls) -> dict[str, type]:
+        return {scheme: klass for klass in cls.metadata_backends for scheme in klass.schemes}
 
     def installed_entry_point(self) -> importlib_metadata.EntryPoint:
         """The installed entry point named ``entry_point`` in the group ``conveyor``."""
@@ -92,7 +99,13 @@ class EntryPointConformance:
     def test_subclass_declares_what_the_plugin_provides(self) -> None:
         assert isinstance(self.distribution, str) and self.distribution, "set distribution"
         assert isinstance(self.entry_point, str) and self.entry_point, "set entry_point"
-        assert self.serializers or self.storage, "set serializers and/or storage"
+        assert self.serializers or self.storage or self.metadata_backends, (
+            "set serializers, storage and/or metadata_backends"
+        )
+        for klass in self.metadata_backends:
+            schemes = getattr(klass, "schemes", None)
+            assert isinstance(schemes, tuple) and schemes, f"{klass!r} has no tuple 'schemes'"
+            assert callable(getattr(klass, "from_url", None)), f"{klass!r} has no from_url"
         for klass in self.serializers:
             assert isinstance(getattr(klass, "type", None), str), f"{klass!r} has no str 'type'"
         for klass in self.storage:
@@ -126,6 +139,9 @@ class EntryPointConformance:
         with plugins.use_plugin_manager(pm):
             serializers = plugins.serializer_classes()
             storage = plugins.storage_classes()
+            backends = plugins.metadata_backends().classes
+        for scheme, klass in self.expected_metadata_backends().items():
+            assert backends.get(scheme) is klass, f"metadata URL scheme {scheme!r}"
         for name, klass in self.expected_serializers().items():
             assert serializers.get(name) is klass, f"serializer type {name!r}"
         for name, klass in self.expected_storage().items():
@@ -141,9 +157,14 @@ class EntryPointConformance:
         with plugins.use_plugin_manager(builtin):
             base_serializers = dict(plugins.serializer_classes())
             base_storage = dict(plugins.storage_classes())
+            base_backends = dict(plugins.metadata_backends().classes)
         with plugins.use_plugin_manager(alone):
             serializers = dict(plugins.serializer_classes())
             storage = dict(plugins.storage_classes())
+            backends = dict(plugins.metadata_backends().classes)
+        added_backends = {k: v for k, v in backends.items() if k not in base_backends}
+        assert added_backends == self.expected_metadata_backends()
+        assert {k: backends[k] for k in base_backends} == base_backends
         added_serializers = {k: v for k, v in serializers.items() if k not in base_serializers}
         added_storage = {k: v for k, v in storage.items() if k not in base_storage}
         assert added_serializers == self.expected_serializers()
@@ -160,7 +181,8 @@ class EntryPointConformance:
         assert info.version == importlib_metadata.version(self.distribution)
         assert info.serializers == tuple(sorted(self.expected_serializers()))
         assert info.storage == tuple(sorted(self.expected_storage()))
+        assert info.metadata == tuple(sorted(self.expected_metadata_backends()))
         expected_hooks = {
-            _REGISTER_HOOKS[kind] for kind in ("serializers", "storage") if getattr(self, kind)
+            _REGISTER_HOOKS[kind] for kind in _REGISTER_HOOKS if getattr(self, kind)
         }
         assert expected_hooks <= set(info.hooks)

@@ -28,7 +28,7 @@ MAX_LINEAGE = 50
 
 def _unknown(store: MetadataStore, what: str, run_id: str) -> NotFound:
     return NotFound(
-        f"no {what} with id {run_id!r} in {store.path}; the runs page lists them "
+        f"no {what} with id {run_id!r} in {store.location}; the runs page lists them "
         f"(is CONVEYOR_HOME the folder the run was recorded in?)"
     )
 

@@ -62,7 +62,7 @@ class Pages:
         json_query = request.url.include_query_params(format="json").query
         html = self.env.get_template(template).render(
             doc=doc, path=request.url.path, json_url=f"{request.url.path}?{json_query}",
-            store_path=str(self.store.path), **context,
+            store_path=self.store.location, **context,
         )
         return Response(html, status_code=status, media_type="text/html; charset=utf-8")
 

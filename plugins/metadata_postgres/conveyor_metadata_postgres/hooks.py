@@ -1,0 +1,12 @@
+"""Hook implementations of conveyor-metadata-postgres."""
+
+from __future__ import annotations
+
+from conveyor import hookimpl
+
+from conveyor_metadata_postgres.postgres import PostgresStore
+
+
+@hookimpl
+def conveyor_register_metadata_backends():
+    return [PostgresStore]
