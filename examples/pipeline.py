@@ -29,6 +29,7 @@ os.environ.setdefault("CONVEYOR_LOCAL_STORAGE_PATH", str(DEMO / "results"))
 os.environ.setdefault("CONVEYOR_LOGGING_LEVEL", "WARNING")  # the summary below says it all
 
 from conveyor import flow, get_client, task
+from conveyor.metadata import get_store
 from conveyor.results import ResultLiteral, ResultReference, UnpersistedResult
 from conveyor.tasks import task_input_hash, unmapped
 
@@ -118,8 +119,9 @@ def show_run(label: str, state) -> None:
 
 def main() -> int:
     print("conveyor demo: a sales pipeline, run twice.")
-    print(f"metadata database: {os.environ['CONVEYOR_HOME']}/conveyor.db")
-    print(f"result storage:    {os.environ['CONVEYOR_LOCAL_STORAGE_PATH']}")
+    print(f"metadata database: {get_store().location}")
+    storage = os.environ.get("CONVEYOR_RESULTS_DEFAULT_STORAGE") or os.environ["CONVEYOR_LOCAL_STORAGE_PATH"]
+    print(f"result storage:    {storage}")
     first = sales_pipeline(return_state=True)
     second = sales_pipeline(return_state=True)
     value = second.result()
@@ -146,6 +148,8 @@ def main() -> int:
     print(f"  {ref.json()}")
     conveyor = Path(sys.executable).parent / "conveyor"
     cmd = f"CONVEYOR_HOME={os.environ['CONVEYOR_HOME']} {conveyor}"
+    if os.environ.get("CONVEYOR_DATABASE_URL"):  # on a cluster: the same settings (password masked)
+        cmd = f"CONVEYOR_DATABASE_URL='{get_store().location}' {conveyor}"
     print("\nLook at them yourself:")
     print(f"  {cmd} runs ls")
     print(f"  {cmd} runs show {second.run_id}")
