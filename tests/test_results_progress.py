@@ -66,7 +66,8 @@ def test_slow_source_logs_bytes_done(eager, caplog) -> None:  # type: ignore[no-
     finally:
         spool.close()
     read = lines(caplog, "reading slow/key")
-    assert len(read) > 5  # one line a chunk at these thresholds, then the last one
+    assert len(read) >= 2  # a line when due (here: every chunk), then the last one
+    assert read[0].startswith("reading slow/key: 25.0 KiB, ")  # no total known: bytes done
     assert "MB/s" in read[0] and read[-1].endswith("(done)")
 
 
