@@ -14,8 +14,11 @@
 | ``CONVEYOR_RESULTS_REQUIRE_SIGNATURES`` | refuse every result reference that is not signed by a known key | ``false`` |
 | ``CONVEYOR_SERIALIZERS_ALLOWED_IMPORTS`` | comma-separated import paths a stored serializer configuration may name | none |
 
-Reading them fresh (no import-time caching) lets tests and users change the
-environment between runs.
+They are never cached at import: a change of the environment between runs (tests, a
+user's script setting ``CONVEYOR_HOME``) is seen by the next :func:`get_settings`. Parsing
+is memoized per process on the raw values of these variables (plus ``HOME`` and the
+working directory, which the defaults depend on), so asking again costs a few
+environment look-ups, not a parse.
 """
 
 from __future__ import annotations
@@ -77,7 +80,40 @@ class Settings:
         return self.home / "conveyor.db"
 
 
+#: Every variable a setting is parsed from (``HOME``: the default of ``CONVEYOR_HOME``).
+_VARIABLES = (
+    "CONVEYOR_HOME",
+    "CONVEYOR_RESULTS_DEFAULT_SERIALIZER",
+    "CONVEYOR_RESULTS_PERSIST_BY_DEFAULT",
+    "CONVEYOR_LOCAL_STORAGE_PATH",
+    "CONVEYOR_DISABLE_PLUGINS",
+    "CONVEYOR_LOGGING_LEVEL",
+    "CONVEYOR_RESULTS_REQUIRE_SIGNATURES",
+    "CONVEYOR_SERIALIZERS_ALLOWED_IMPORTS",
+    "HOME",
+)
+_memo: tuple[tuple[object, ...], Settings] | None = None
+
+
 def get_settings() -> Settings:
+    """Every setting, as the environment says now, validated.
+
+    Memoized on the raw values of the variables (and the working directory): the same
+    environment gives the same :class:`Settings` object without parsing again; any change
+    (``CONVEYOR_HOME`` set, a variable removed, ``os.chdir``) gives a fresh one.
+    """
+    global _memo
+    environ = os.environ
+    stamp = (*map(environ.get, _VARIABLES), os.getcwd())
+    memo = _memo
+    if memo is not None and memo[0] == stamp:
+        return memo[1]
+    settings = _read_settings()
+    _memo = (stamp, settings)
+    return settings
+
+
+def _read_settings() -> Settings:
     """Read every setting from the environment, validating each."""
     serializer = os.environ.get("CONVEYOR_RESULTS_DEFAULT_SERIALIZER", "").strip() or "pickle"
     level = os.environ.get("CONVEYOR_LOGGING_LEVEL", "").strip().upper() or "INFO"

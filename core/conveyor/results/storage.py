@@ -2,10 +2,15 @@
 
 A reference names its block by saved slug or as ``"anonymous/<document id>"``; the
 block's configuration is recorded in the metadata store when the value is written, so
-the exact block can be rebuilt later even if the saved block is gone.
+the exact block can be rebuilt later even if the saved block is gone. A document's id is
+the hash of its content, so a document once read is kept per store for the process (a
+cache hit reads no row).
 """
 
 from __future__ import annotations
+
+import threading
+from typing import Any
 
 from conveyor.blocks import load_block
 from conveyor.exceptions import ConfigurationError, StorageError, UnknownNameError
@@ -13,6 +18,29 @@ from conveyor.filesystems import StorageBlock, block_from_dict, storage_classes
 from conveyor.metadata import get_store
 
 ANONYMOUS_PREFIX = "anonymous/"
+
+#: Block documents read so far: (id of the store, document id) -> (store, type, config).
+_documents: dict[tuple[int, str], tuple[object, str, dict[str, Any]]] = {}
+_documents_lock = threading.Lock()
+_DOCUMENTS_MAX = 1024
+
+
+def block_document(doc_id: str) -> tuple[str, dict[str, Any]]:
+    """``(block type, configuration)`` of a recorded block document, read once per store.
+
+    Documents never change (the id is the hash of the content), so the copy kept is
+    always right; a store of another ``CONVEYOR_HOME`` is asked on its own.
+    """
+    store = get_store()
+    found = _documents.get((id(store), doc_id))
+    if found is not None and found[0] is store:
+        return found[1], dict(found[2])
+    block_type, config = store.get_block_document(doc_id)
+    with _documents_lock:
+        if len(_documents) >= _DOCUMENTS_MAX:
+            _documents.clear()
+        _documents[(id(store), doc_id)] = (store, block_type, dict(config))
+    return block_type, config
 
 
 def resolve_reference_storage(storage: str, storage_document: str | None) -> StorageBlock:
@@ -34,7 +62,7 @@ def resolve_reference_storage(storage: str, storage_document: str | None) -> Sto
             slug_error = exc
     if storage_document:
         try:
-            block_type, config = get_store().get_block_document(storage_document)
+            block_type, config = block_document(storage_document)
         except UnknownNameError as exc:
             doc_error: Exception = exc
         else:
