@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import io
 import queue
-import tempfile
 import threading
 from collections.abc import Iterator
 from typing import Any, BinaryIO
@@ -25,6 +24,12 @@ SPOOL_MAX_MEMORY = 32 << 20
 #: A seekable source's payload up to this size is copied into memory to be checked and read;
 #: a larger one is copied to a private temporary file (so memory stays about one value).
 COPY_IN_MEMORY_MAX = 1 << 30
+
+
+def temporary_files() -> Any:
+    import tempfile  # lazy: only large or streamed payloads are spooled (it imports random, shutil)
+
+    return tempfile
 
 
 class PayloadReader(io.RawIOBase):
@@ -201,7 +206,7 @@ def copy_region(
         if meter is not None:
             meter.add(size)
         return format_checksum(hashlib.sha256(data).digest()), io.BytesIO(data)
-    copy: BinaryIO = tempfile.TemporaryFile()  # type: ignore[assignment]  # noqa: SIM115 - returned, closed by the caller
+    copy: BinaryIO = temporary_files().TemporaryFile()  # type: ignore[assignment]  # noqa: SIM115 - returned, closed by the caller
     try:
         digest = hashlib.sha256()
         seen = 0

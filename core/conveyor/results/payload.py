@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import tempfile
 from typing import Any, BinaryIO
 
 import attrs
@@ -29,6 +28,7 @@ from conveyor.results.copying import (
     SPOOL_MAX_MEMORY,
     PayloadReader,
     Prefixed,
+    temporary_files,
     copy_region,
     is_seekable,
     read_chunks,
@@ -142,7 +142,7 @@ def check_payload(
             raise
         reader: BinaryIO = PayloadReader(spool, payload_size)  # type: ignore[assignment]
     else:
-        spool = tempfile.SpooledTemporaryFile(max_size=spool_max_memory)  # type: ignore[assignment]  # noqa: SIM115 - returned, closed by the caller
+        spool = temporary_files().SpooledTemporaryFile(max_size=spool_max_memory)  # type: ignore[assignment]  # noqa: SIM115 - returned, closed by the caller
         try:
             actual, trailer = _spool_hashing(source, spool, where)  # type: ignore[arg-type]
             _check_expected(trailer, where, expected_checksum, expected_size)
@@ -177,7 +177,7 @@ def _check_plain(
         actual, spool = copy_region(source, size, where, in_memory_max, meter)
         meter.finish()
     else:
-        spool = tempfile.SpooledTemporaryFile(max_size=spool_max_memory)  # type: ignore[assignment]  # noqa: SIM115 - returned, closed by the caller
+        spool = temporary_files().SpooledTemporaryFile(max_size=spool_max_memory)  # type: ignore[assignment]  # noqa: SIM115 - returned, closed by the caller
         try:
             digest = hashlib.sha256()
             size = 0
