@@ -28,7 +28,6 @@ import argparse
 import atexit
 import gc
 import json
-import logging
 import os
 import pickle
 import shutil
@@ -47,13 +46,18 @@ os.environ["CONVEYOR_HOME"] = str(WORK / "home")
 os.environ["CONVEYOR_LOCAL_STORAGE_PATH"] = str(WORK / "results")
 os.environ.pop("CONVEYOR_LOGGING_LEVEL", None)  # default settings: INFO
 
-# Default settings log to stderr; the benchmark sends conveyor's lines to os.devnull (so
-# they are formatted and written, as they would be, without flooding the terminal).
-_devnull_handler = logging.FileHandler(os.devnull)
-_devnull_handler.setFormatter(logging.Formatter("%(asctime)s | %(levelname)-7s | %(message)s"))
-logging.getLogger("conveyor").addHandler(_devnull_handler)
-
 from conveyor import flow, task  # noqa: E402
+
+
+def _default_handler_on_devnull() -> None:
+    """Default settings: conveyor adds its own stderr handler at the first run. It is made
+    here with stderr pointing at os.devnull, so the lines are formatted and written as
+    they would be, without flooding the terminal; stderr is restored afterwards."""
+    real, sys.stderr = sys.stderr, open(os.devnull, "w")  # noqa: SIM115 - kept by the handler
+    try:
+        task(trivial)(0)  # a top-level run: configure_logging adds the handler
+    finally:
+        sys.stderr = real
 
 MIB = 1 << 20
 ROWS: list[tuple[str, str, float, str, float, float]] = []
@@ -317,6 +321,7 @@ def main() -> None:
         "persist-many": lambda: bench_persist_many(200 // q, MIB),
     }
     chosen = [n for n in args.only.split(",") if n] or list(benches)
+    _default_handler_on_devnull()
     timer = f"sum(range(1000)) {min(__import__('timeit').repeat('sum(range(1000))', number=2000, repeat=5)) / 2000 * 1e6:.1f} us"
     print(f"conveyor hot paths (python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
           f"machine speed {timer}; about 10 us on an idle modern core)")
