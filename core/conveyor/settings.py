@@ -16,9 +16,9 @@
 
 They are never cached at import: a change of the environment between runs (tests, a
 user's script setting ``CONVEYOR_HOME``) is seen by the next :func:`get_settings`. Parsing
-is memoized per process on the raw values of these variables (plus ``HOME`` and the
-working directory, which the defaults depend on), so asking again costs a few
-environment look-ups, not a parse.
+is memoized per process on the raw values of these variables (plus ``HOME``, which a
+default depends on; the working directory is read when the default storage path is
+asked for), so asking again costs a few environment look-ups, not a parse.
 """
 
 from __future__ import annotations
@@ -58,6 +58,11 @@ def _path(name: str, default: Path) -> Path:
     return Path(raw).expanduser() if raw else default
 
 
+def _optional_path(name: str) -> Path | None:
+    raw = os.environ.get(name, "").strip()
+    return Path(raw).expanduser() if raw else None
+
+
 def _list(name: str) -> frozenset[str]:
     return frozenset(p.strip() for p in os.environ.get(name, "").split(",") if p.strip())
 
@@ -69,7 +74,8 @@ class Settings:
     home: Path
     default_serializer: str
     persist_by_default: bool
-    local_storage_path: Path
+    #: ``CONVEYOR_LOCAL_STORAGE_PATH`` when set; else None (see :attr:`local_storage_path`)
+    local_storage_setting: Path | None
     disabled_plugins: frozenset[str]
     logging_level: str
     require_signatures: bool = False
@@ -78,6 +84,13 @@ class Settings:
     @property
     def database_path(self) -> Path:
         return self.home / "conveyor.db"
+
+    @property
+    def local_storage_path(self) -> Path:
+        """The folder of the default result storage: the setting, else ``.conveyor-results``
+        in the working directory as it is now."""
+        found = self.local_storage_setting
+        return found if found is not None else Path.cwd() / ".conveyor-results"
 
 
 #: Every variable a setting is parsed from (``HOME``: the default of ``CONVEYOR_HOME``).
@@ -92,19 +105,19 @@ _VARIABLES = (
     "CONVEYOR_SERIALIZERS_ALLOWED_IMPORTS",
     "HOME",
 )
-_memo: tuple[tuple[object, ...], Settings] | None = None
+_memo: tuple[tuple[str | None, ...], Settings] | None = None
 
 
 def get_settings() -> Settings:
     """Every setting, as the environment says now, validated.
 
-    Memoized on the raw values of the variables (and the working directory): the same
-    environment gives the same :class:`Settings` object without parsing again; any change
-    (``CONVEYOR_HOME`` set, a variable removed, ``os.chdir``) gives a fresh one.
+    Memoized on the raw values of the variables: the same environment gives the same
+    :class:`Settings` object without parsing again; any change (``CONVEYOR_HOME`` set, a
+    variable removed) gives a fresh one.
     """
     global _memo
     environ = os.environ
-    stamp = (*map(environ.get, _VARIABLES), os.getcwd())
+    stamp = tuple(map(environ.get, _VARIABLES))
     memo = _memo
     if memo is not None and memo[0] == stamp:
         return memo[1]
@@ -126,7 +139,7 @@ def _read_settings() -> Settings:
         home=_path("CONVEYOR_HOME", Path.home() / ".conveyor"),
         default_serializer=serializer,
         persist_by_default=_bool("CONVEYOR_RESULTS_PERSIST_BY_DEFAULT", False),
-        local_storage_path=_path("CONVEYOR_LOCAL_STORAGE_PATH", Path.cwd() / ".conveyor-results"),
+        local_storage_setting=_optional_path("CONVEYOR_LOCAL_STORAGE_PATH"),
         disabled_plugins=_list("CONVEYOR_DISABLE_PLUGINS"),
         logging_level=level,
         require_signatures=_bool("CONVEYOR_RESULTS_REQUIRE_SIGNATURES", False),
