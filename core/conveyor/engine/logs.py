@@ -58,7 +58,8 @@ class BatchedStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         super().__init__()
         self._pending: list[str] = []
         self._size = 0
-        self._pid = 0
+        #: the process whose helper thread is running (0: none; a forked child has none)
+        self._flusher_pid = 0
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -66,21 +67,34 @@ class BatchedStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         except Exception:  # noqa: BLE001 - logging's own rule: a bad record is reported
             self.handleError(record)
             return
+        start = False
         with self.lock:  # type: ignore[union-attr]
             self._pending.append(text)
             self._size += len(text)
             now = record.levelno >= logging.WARNING or self._size >= _BATCH_BYTES
+            if not now and self._flusher_pid != os.getpid():
+                self._flusher_pid = os.getpid()
+                start = True
         if now:
             self.flush()
-        elif self._pid != os.getpid():  # first line of this process (or of a forked child)
-            self._pid = os.getpid()
+        elif start:
             threading.Thread(target=self._flusher, name="conveyor-log-lines", daemon=True).start()
 
     def _flusher(self) -> None:
+        """Write held lines every LINE_BATCH_SECONDS; stop after a few idle rounds (the
+        next held line starts another)."""
+        idle = 0
         while True:
             time.sleep(LINE_BATCH_SECONDS)
-            if self._pending:
-                self.flush()
+            with self.lock:  # type: ignore[union-attr]
+                if not self._pending:
+                    idle += 1
+                    if idle >= 10:
+                        self._flusher_pid = 0  # under the lock: emit starts the next one
+                        return
+                    continue
+            idle = 0
+            self.flush()
 
     def flush(self) -> None:
         with self.lock:  # type: ignore[union-attr]
@@ -99,6 +113,10 @@ def flush_lines() -> None:
     for handler in logger.handlers:
         if isinstance(handler, BatchedStderrHandler):
             handler.flush()
+
+
+if hasattr(os, "register_at_fork"):  # a forked child must not write its parent's lines again
+    os.register_at_fork(before=flush_lines)
 _LINE = sys._getframe().f_lineno  # where the records of run lines say they come from
 
 
