@@ -250,8 +250,8 @@ class Recorder:
             state.memo = False
             if type(data) is ResultReference:
                 data.forget()  # persisted and handed on; read back whenever asked for
-        if where is not None and plugins.result_persisted_has_listeners():
-            self.writer.flush()  # listeners are told once the state is recorded
+        if where is not None:
+            self.writer.flush()
             plugins.result_persisted(self.id, self.kind, data)
         return state
 

@@ -63,12 +63,6 @@ def resolve_persistence(options: PersistenceOptions) -> PersistenceDecision:
     return decision  # type: ignore[no-any-return]
 
 
-def result_persisted_has_listeners() -> bool:
-    """Whether any plugin implements ``conveyor_result_persisted`` (the engine makes the
-    state durable before telling them, and skips that wait when nobody listens)."""
-    return bool(get_plugin_manager().pluggy.hook.conveyor_result_persisted.get_hookimpls())
-
-
 def result_persisted(run_id: str, run_kind: str, reference: Any) -> None:
     """Tell plugins a result was written; a plugin's failure is logged, never raised."""
     hook = get_plugin_manager().pluggy.hook.conveyor_result_persisted
@@ -88,7 +82,6 @@ __all__ = [
     "make_plugin_manager",
     "resolve_persistence",
     "result_persisted",
-    "result_persisted_has_listeners",
     "serializer_classes",
     "serializers",
     "set_plugin_manager",
