@@ -16,30 +16,32 @@ from conveyor.blocks import load_block
 from conveyor.exceptions import ConfigurationError, StorageError, UnknownNameError
 from conveyor.filesystems import StorageBlock, block_from_dict, storage_classes
 from conveyor.metadata import get_store
+from conveyor.settings import get_settings
 
 ANONYMOUS_PREFIX = "anonymous/"
 
-#: Block documents read so far: (id of the store, document id) -> (store, type, config).
-_documents: dict[tuple[int, str], tuple[object, str, dict[str, Any]]] = {}
+#: Block documents read so far: (database path, document id) -> (type, config).
+_documents: dict[tuple[object, str], tuple[str, dict[str, Any]]] = {}
 _documents_lock = threading.Lock()
 _DOCUMENTS_MAX = 1024
 
 
 def block_document(doc_id: str) -> tuple[str, dict[str, Any]]:
-    """``(block type, configuration)`` of a recorded block document, read once per store.
+    """``(block type, configuration)`` of a recorded block document, read once per database.
 
     Documents never change (the id is the hash of the content), so the copy kept is
-    always right; a store of another ``CONVEYOR_HOME`` is asked on its own.
+    always right; the database of another ``CONVEYOR_HOME`` is asked on its own. A hit
+    costs no store look-up (the database path comes from the memoized settings).
     """
-    store = get_store()
-    found = _documents.get((id(store), doc_id))
-    if found is not None and found[0] is store:
-        return found[1], dict(found[2])
-    block_type, config = store.get_block_document(doc_id)
+    key = (get_settings().database_path, doc_id)
+    found = _documents.get(key)
+    if found is not None:
+        return found[0], dict(found[1])
+    block_type, config = get_store().get_block_document(doc_id)
     with _documents_lock:
         if len(_documents) >= _DOCUMENTS_MAX:
             _documents.clear()
-        _documents[(id(store), doc_id)] = (store, block_type, dict(config))
+        _documents[key] = (block_type, dict(config))
     return block_type, config
 
 
