@@ -29,7 +29,7 @@ PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 DIST_TOOLS := 'build>=1.2' 'twine>=6.1'
 DIST   := dist
 
-.PHONY: install demo test dist version bench lint clean
+.PHONY: install demo test dist version bench bench-all lint clean
 
 install: $(STAMP_TEST)
 
@@ -69,7 +69,14 @@ version:
 	@test -n "$(V)" || { echo "usage: make version V=X.Y.Z"; exit 2; }
 	$(PYTHON) .ci/versions.py set $(V)
 
+# `make bench`: issue 14's table (each hot path against its raw limit, about a minute);
+# joblib is a benchmark-only dependency (the `bench` extra), the outside-a-flow cache
+# hit's yardstick. `make bench-all` runs every benchmark in bench/ (longer).
 bench: $(STAMP_TEST)
+	$(PIP) -e '.[bench]'
+	$(BIN)/python bench/bench_hotpaths.py
+
+bench-all: bench
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 lint: $(STAMP_TEST)

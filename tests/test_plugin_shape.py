@@ -24,7 +24,7 @@ from types import ModuleType
 from typing import Any
 
 import attrs
-import importlib_metadata
+import importlib.metadata as importlib_metadata
 import pytest
 from conveyor.testing.plugins import ENTRY_POINT_GROUP, EntryPointConformance
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import attrs
-import importlib_metadata
+import importlib.metadata as importlib_metadata
 import pytest
 from conveyor import hookimpl, plugins
 from conveyor.exceptions import DuplicatePluginError, PluginLoadError, UnknownNameError

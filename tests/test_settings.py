@@ -121,3 +121,61 @@ def test_signing_keys_never_show_their_secret(monkeypatch):
     monkeypatch.setenv("CONVEYOR_RESULTS_SIGNING_KEY_FILE", "/nonexistent/keys")
     with pytest.raises(SettingsError, match="set only one of them"):
         get_signing_keys()
+
+
+def test_memoized_settings_follow_a_changed_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("CONVEYOR_HOME", str(tmp_path / "a"))
+    first = get_settings()
+    assert get_settings() is first  # nothing changed: not parsed again
+    monkeypatch.setenv("CONVEYOR_HOME", str(tmp_path / "b"))
+    assert get_settings().home == tmp_path / "b"
+    monkeypatch.setenv("CONVEYOR_RESULTS_PERSIST_BY_DEFAULT", "yes")
+    assert get_settings().persist_by_default is True
+    monkeypatch.delenv("CONVEYOR_RESULTS_PERSIST_BY_DEFAULT")
+    assert get_settings().persist_by_default is False
+    monkeypatch.delenv("CONVEYOR_LOCAL_STORAGE_PATH", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert get_settings().local_storage_path == tmp_path / ".conveyor-results"
+    monkeypatch.setenv("CONVEYOR_LOGGING_LEVEL", "LOUD")
+    for _ in range(2):  # an invalid value fails every time, never memoized
+        with pytest.raises(SettingsError, match="CONVEYOR_LOGGING_LEVEL"):
+            get_settings()
+
+
+def test_a_store_follows_a_changed_home(monkeypatch, tmp_path):
+    from conveyor.metadata import get_store
+
+    monkeypatch.setenv("CONVEYOR_HOME", str(tmp_path / "one"))
+    one = get_store()
+    monkeypatch.setenv("CONVEYOR_HOME", str(tmp_path / "two"))
+    two = get_store()
+    assert one is not two
+    assert str(tmp_path / "two") in str(two.path)
+
+
+def test_block_documents_are_cached_per_store(monkeypatch, tmp_path):
+    from conveyor.exceptions import UnknownNameError
+    from conveyor.filesystems import LocalFileSystem
+    from conveyor.metadata import get_store
+    from conveyor.results.storage import block_document, record_storage
+
+    monkeypatch.setenv("CONVEYOR_HOME", str(tmp_path / "one"))
+    doc = record_storage(LocalFileSystem(basepath=str(tmp_path / "r")))
+    first = block_document(doc)
+    assert first == get_store().get_block_document(doc)
+    first[1]["basepath"] = "changed by a caller"  # callers get their own copy
+    assert block_document(doc) == get_store().get_block_document(doc)
+    monkeypatch.setenv("CONVEYOR_HOME", str(tmp_path / "two"))
+    with pytest.raises(UnknownNameError):  # another home's store is asked on its own
+        block_document(doc)
+
+
+def test_every_variable_read_into_settings_is_part_of_the_memo_key():
+    """A variable parsed into Settings but missing from the memo's key would go stale."""
+    import inspect
+    import re
+
+    from conveyor import settings as module
+
+    read = set(re.findall(r'"(CONVEYOR_[A-Z_]+)"', inspect.getsource(module._read_settings)))
+    assert read and read <= set(module._VARIABLES)

@@ -16,8 +16,11 @@
 | ``CONVEYOR_RESULTS_REQUIRE_SIGNATURES`` | refuse every result reference that is not signed by a known key | ``false`` |
 | ``CONVEYOR_SERIALIZERS_ALLOWED_IMPORTS`` | comma-separated import paths a stored serializer configuration may name | none |
 
-Reading them fresh (no import-time caching) lets tests and users change the
-environment between runs.
+They are never cached at import: a change of the environment between runs (tests, a
+user's script setting ``CONVEYOR_HOME``) is seen by the next :func:`get_settings`. Parsing
+is memoized per process on the raw values of these variables (plus ``HOME``, which a
+default depends on; the working directory is read when the default storage path is
+asked for), so asking again costs a few environment look-ups, not a parse.
 """
 
 from __future__ import annotations
@@ -57,6 +60,11 @@ def _path(name: str, default: Path) -> Path:
     return Path(raw).expanduser() if raw else default
 
 
+def _optional_path(name: str) -> Path | None:
+    raw = os.environ.get(name, "").strip()
+    return Path(raw).expanduser() if raw else None
+
+
 def _list(name: str) -> frozenset[str]:
     return frozenset(p.strip() for p in os.environ.get(name, "").split(",") if p.strip())
 
@@ -68,7 +76,8 @@ class Settings:
     home: Path
     default_serializer: str
     persist_by_default: bool
-    local_storage_path: Path
+    #: ``CONVEYOR_LOCAL_STORAGE_PATH`` when set; else None (see :attr:`local_storage_path`)
+    local_storage_setting: Path | None
     disabled_plugins: frozenset[str]
     logging_level: str
     require_signatures: bool = False
@@ -88,8 +97,50 @@ class Settings:
         """The metadata database to use: ``CONVEYOR_DATABASE_URL``, else :attr:`database_path`."""
         return self.database_url or str(self.database_path)
 
+    @property
+    def local_storage_path(self) -> Path:
+        """The folder of the default result storage: the setting, else ``.conveyor-results``
+        in the working directory as it is now."""
+        found = self.local_storage_setting
+        return found if found is not None else Path.cwd() / ".conveyor-results"
+
+
+#: Every variable a setting is parsed from (``HOME``: the default of ``CONVEYOR_HOME``).
+_VARIABLES = (
+    "CONVEYOR_HOME",
+    "CONVEYOR_RESULTS_DEFAULT_SERIALIZER",
+    "CONVEYOR_RESULTS_PERSIST_BY_DEFAULT",
+    "CONVEYOR_LOCAL_STORAGE_PATH",
+    "CONVEYOR_DISABLE_PLUGINS",
+    "CONVEYOR_LOGGING_LEVEL",
+    "CONVEYOR_RESULTS_REQUIRE_SIGNATURES",
+    "CONVEYOR_SERIALIZERS_ALLOWED_IMPORTS",
+    "CONVEYOR_RESULTS_DEFAULT_STORAGE",
+    "CONVEYOR_DATABASE_URL",
+    "HOME",
+)
+_memo: tuple[tuple[str | None, ...], Settings] | None = None
+
 
 def get_settings() -> Settings:
+    """Every setting, as the environment says now, validated.
+
+    Memoized on the raw values of the variables: the same environment gives the same
+    :class:`Settings` object without parsing again; any change (``CONVEYOR_HOME`` set, a
+    variable removed) gives a fresh one.
+    """
+    global _memo
+    environ = os.environ
+    stamp = tuple(map(environ.get, _VARIABLES))
+    memo = _memo
+    if memo is not None and memo[0] == stamp:
+        return memo[1]
+    settings = _read_settings()
+    _memo = (stamp, settings)
+    return settings
+
+
+def _read_settings() -> Settings:
     """Read every setting from the environment, validating each."""
     serializer = os.environ.get("CONVEYOR_RESULTS_DEFAULT_SERIALIZER", "").strip() or "pickle"
     level = os.environ.get("CONVEYOR_LOGGING_LEVEL", "").strip().upper() or "INFO"
@@ -102,7 +153,7 @@ def get_settings() -> Settings:
         home=_path("CONVEYOR_HOME", Path.home() / ".conveyor"),
         default_serializer=serializer,
         persist_by_default=_bool("CONVEYOR_RESULTS_PERSIST_BY_DEFAULT", False),
-        local_storage_path=_path("CONVEYOR_LOCAL_STORAGE_PATH", Path.cwd() / ".conveyor-results"),
+        local_storage_setting=_optional_path("CONVEYOR_LOCAL_STORAGE_PATH"),
         disabled_plugins=_list("CONVEYOR_DISABLE_PLUGINS"),
         logging_level=level,
         require_signatures=_bool("CONVEYOR_RESULTS_REQUIRE_SIGNATURES", False),

@@ -11,7 +11,7 @@ gone (:mod:`conveyor.engine.recovery`). Every RUN_ID may be a unique prefix of a
 from __future__ import annotations
 
 import argparse
-import asyncio
+import inspect
 import json
 from collections import Counter
 from typing import Any
@@ -259,7 +259,9 @@ def _cmd_runs_resume(args: argparse.Namespace) -> int:
     parameters = _parse_params(args.param or [])
     run_id = get_client().resolve_run_id(args.run_id, kind="flow")
     state = resume(run_id, return_state=True, **parameters)
-    if asyncio.iscoroutine(state):
+    if inspect.iscoroutine(state):
+        import asyncio  # lazy: only resuming an async flow needs it (every other command skips it)
+
         state = asyncio.run(state)
     reused = sum(1 for t in get_client().read_task_runs(state.run_id) if t.state.name == "Reused")
     print(f"flow run {state.run_id} resumes {run_id}: {state.name}"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import threading
 import time
-import webbrowser
 
 from conveyor.exceptions import ConfigurationError
 from conveyor.metadata import get_store
@@ -50,6 +49,8 @@ def ui_config(host: str, port: int, token: str | None) -> tuple[UIConfig, bool]:
 def _open_when_started(server: object, url: str) -> None:
     for _ in range(200):  # up to 20 s
         if getattr(server, "started", False):
+            import webbrowser  # lazy: only `conveyor ui --open` needs it (it imports subprocess, shlex)
+
             webbrowser.open(url)
             return
         time.sleep(0.1)

@@ -6,6 +6,13 @@ index or ``task_run_name``), final state, duration, where its result went with i
 Pending, Running and retry states are DEBUG lines. :func:`get_run_logger` gives a logger
 whose lines name the current run; ``log_prints=True`` sends ``print`` inside a run there.
 
+When nothing else shows conveyor's lines, they go to stderr through
+:class:`BatchedStderrHandler`: lines are written together (one write, not one per line)
+at most :data:`LINE_BATCH_SECONDS` after they were logged, at once for WARNING and
+above, at the end of every top-level run and at exit (Ctrl-C included). Only a process
+killed outright (SIGKILL) can lose its last fraction of a second of lines; the runs
+themselves are in the metadata database either way.
+
 May import: conveyor.engine.context, conveyor.results, conveyor.settings, conveyor.states,
 conveyor.units.
 """
@@ -13,10 +20,13 @@ conveyor.units.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import contextvars
 import logging
+import os
 import sys
 import threading
+import time
 from typing import Any
 
 from conveyor.engine.context import flow_run_context, task_run_context
@@ -29,6 +39,101 @@ logger = logging.getLogger("conveyor")
 run_logger = logging.getLogger("conveyor.runs")
 
 _handler_added = False
+#: Most seconds a line waits in :class:`BatchedStderrHandler` before it is written.
+LINE_BATCH_SECONDS = 0.2
+_BATCH_BYTES = 64 << 10
+
+
+class BatchedStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stderr handler that writes its lines in batches (see the module docstring).
+
+    A write and flush per line costs a system call and a hand-off of the GIL to whatever
+    thread is waiting (the metadata writer), which made the log line most of a trivial
+    task's cost. Lines are kept in order and written by the next line past the batch
+    limits, by a helper thread at most :data:`LINE_BATCH_SECONDS` later, or by
+    :meth:`flush` (the end of a top-level run, ``logging.shutdown`` at exit).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._pending: list[str] = []
+        self._size = 0
+        #: the process whose helper thread is running (0: none; a forked child has none)
+        self._flusher_pid = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = self.format(record) + self.terminator
+        except Exception:  # noqa: BLE001 - logging's own rule: a bad record is reported
+            self.handleError(record)
+            return
+        start = False
+        with self.lock:  # type: ignore[union-attr]
+            self._pending.append(text)
+            self._size += len(text)
+            now = record.levelno >= logging.WARNING or self._size >= _BATCH_BYTES
+            if not now and self._flusher_pid != os.getpid():
+                self._flusher_pid = os.getpid()
+                start = True
+        if now:
+            self.flush()
+        elif start:
+            threading.Thread(target=self._flusher, name="conveyor-log-lines", daemon=True).start()
+
+    def _flusher(self) -> None:
+        """Write held lines every LINE_BATCH_SECONDS; stop after a few idle rounds (the
+        next held line starts another)."""
+        idle = 0
+        while True:
+            time.sleep(LINE_BATCH_SECONDS)
+            with self.lock:  # type: ignore[union-attr]
+                if not self._pending:
+                    idle += 1
+                    if idle >= 10:
+                        self._flusher_pid = 0  # under the lock: emit starts the next one
+                        return
+                    continue
+            idle = 0
+            self.flush()
+
+    def flush(self) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            if self._pending:
+                text, self._pending, self._size = "".join(self._pending), [], 0
+                try:
+                    self.stream.write(text)
+                except Exception:  # noqa: BLE001 - a closed stderr must not fail a run
+                    pass
+            with contextlib.suppress(Exception):
+                self.stream.flush()
+
+
+def flush_lines() -> None:
+    """Write out the lines the default stderr handler still holds (a top-level run ended)."""
+    for handler in logger.handlers:
+        if isinstance(handler, BatchedStderrHandler):
+            handler.flush()
+
+
+if hasattr(os, "register_at_fork"):  # a forked child must not write its parent's lines again
+    os.register_at_fork(before=flush_lines)
+_LINE = sys._getframe().f_lineno  # where the records of run lines say they come from
+
+
+class LineFormatter(logging.Formatter):
+    """``asctime | LEVEL | message``; the date text is made once a second, not per line."""
+
+    _second = -1
+    _text = ""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 - logging's name
+        if datefmt is not None:
+            return super().formatTime(record, datefmt)
+        second = int(record.created)
+        if second != self._second:
+            self._text = time.strftime(self.default_time_format, self.converter(record.created))
+            self._second = second
+        return self.default_msec_format % (self._text, record.msecs)  # type: ignore[operator]
 
 
 def configure_logging() -> bool:
@@ -41,8 +146,8 @@ def configure_logging() -> bool:
     settings = get_settings()
     logger.setLevel(settings.logging_level)
     if not _handler_added and not logger.handlers and not logging.getLogger().handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s | %(levelname)-7s | %(message)s"))
+        handler = BatchedStderrHandler()
+        handler.setFormatter(LineFormatter("%(asctime)s | %(levelname)-7s | %(message)s"))
         logger.addHandler(handler)
         _handler_added = True
     return settings.persist_by_default
@@ -92,7 +197,12 @@ def log_state(kind: str, label: str, run_id: str, state: State, where: str | Non
         line += f": {state.message}"
     if final:
         line += _result_part(state, where)
-    logger.log(level, line)
+    # The record is made directly: logger.log would walk the stack to find its caller,
+    # which is always this function (a run's line costs about a third less).
+    logger.handle(logger.makeRecord(logger.name, level, __file__, _LINE, line, (), None,
+                                    "log_state"))
+    if final and _handler_added and (kind == "flow" or flow_run_context.get() is None):
+        flush_lines()  # a top-level run (or a subflow) ended: its lines are out now
 
 
 # -- run loggers and prints -----------------------------------------------------------
@@ -147,8 +257,12 @@ def install_print_to_log() -> None:
 
 
 __all__ = [
+    "LINE_BATCH_SECONDS",
+    "BatchedStderrHandler",
+    "LineFormatter",
     "RunLogger",
     "configure_logging",
+    "flush_lines",
     "format_seconds",
     "get_run_logger",
     "install_print_to_log",

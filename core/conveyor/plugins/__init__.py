@@ -4,6 +4,7 @@ Everything in conveyor that needs a plugin goes through the typed functions here
 other module calls ``pm.hook`` itself.
 
 - :mod:`~conveyor.plugins.manager`: the manager (a factory and the process's current one);
+- :mod:`~conveyor.plugins.discovery`: the installed entry points, found without parsing metadata;
 - :mod:`~conveyor.plugins.loading`: entry points, one at a time, failures named;
 - :mod:`~conveyor.plugins.registry`: one name → class registry per kind, duplicates refused;
 - :mod:`~conveyor.plugins.builtin`: the built-in plugins, registered like any other;

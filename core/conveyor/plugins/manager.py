@@ -22,7 +22,6 @@ from types import ModuleType
 from typing import Any
 
 import attrs
-import importlib_metadata
 import pluggy
 
 from conveyor import hookspecs
@@ -125,7 +124,7 @@ class PluginManager:
 def make_plugin_manager(
     *,
     load_entry_points: bool = True,
-    entry_points: Iterable[importlib_metadata.EntryPoint] | None = None,
+    entry_points: Iterable[Any] | None = None,
     plugins: Iterable[ModuleType | object] = (),
     disabled: Iterable[str] | None = None,
 ) -> PluginManager:
@@ -133,7 +132,9 @@ def make_plugin_manager(
 
     :param load_entry_points: load the plugins installed in the entry-point group
         ``conveyor`` (one at a time, each failure a :class:`PluginLoadError`).
-    :param entry_points: use these entry points instead of the installed ones (tests).
+    :param entry_points: use these entry points instead of the installed ones (tests):
+        anything with ``name``, ``value``, ``load()`` and ``dist``, e.g.
+        ``importlib.metadata.EntryPoint``.
     :param plugins: extra plugin objects to register directly.
     :param disabled: entry-point names to skip; defaults to ``CONVEYOR_DISABLE_PLUGINS``.
     """

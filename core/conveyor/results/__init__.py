@@ -17,7 +17,7 @@ reference (format 2; old framed results, format 1, are still read: :mod:`.layout
 Modules here may import conveyor.exceptions, conveyor.serializers, conveyor.filesystems,
 conveyor.blocks, conveyor.metadata, the ``conveyor`` package itself (for its version)
 and the standard library (plus attrs); never conveyor.engine, conveyor.states or
-conveyor.plugins directly. Inside: layout <- hashing, copying <- payload; storage <- read <- types
+conveyor.plugins directly. Inside: transfer, layout <- hashing <- copying <- payload; storage <- read <- types
 <- write, verification (no cycles).
 """
 

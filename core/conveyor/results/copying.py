@@ -9,13 +9,13 @@ from __future__ import annotations
 import hashlib
 import io
 import queue
-import tempfile
 import threading
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from conveyor.exceptions import CorruptResultError
 from conveyor.results.layout import format_checksum, read_into
+from conveyor.results.transfer import TransferMeter
 
 #: Chunk used to hash a payload that is read back from a file.
 READ_CHUNK = 4 << 20
@@ -24,6 +24,12 @@ SPOOL_MAX_MEMORY = 32 << 20
 #: A seekable source's payload up to this size is copied into memory to be checked and read;
 #: a larger one is copied to a private temporary file (so memory stays about one value).
 COPY_IN_MEMORY_MAX = 1 << 30
+
+
+def temporary_files() -> Any:
+    import tempfile  # lazy: only large or streamed payloads are spooled (it imports random, shutil)
+
+    return tempfile
 
 
 class PayloadReader(io.RawIOBase):
@@ -180,20 +186,27 @@ def _read_bytes(source: BinaryIO, size: int) -> bytes:
 
 
 def copy_region(
-    source: BinaryIO, size: int, where: str, in_memory_max: int = COPY_IN_MEMORY_MAX
+    source: BinaryIO,
+    size: int,
+    where: str,
+    in_memory_max: int = COPY_IN_MEMORY_MAX,
+    meter: TransferMeter | None = None,
 ) -> tuple[str, BinaryIO]:
     """Copy the next ``size`` bytes of ``source`` once, hashing the copy.
 
     Returns ``(checksum, copy)``: the copy is a private file object positioned at its
     start (a ``BytesIO`` sharing one bytes object up to ``in_memory_max`` bytes, else a
-    temporary file). The caller closes it.
+    temporary file).
+    The caller closes it. ``meter`` counts the bytes (progress lines of a long read).
     """
     if size <= in_memory_max:
         data = _read_bytes(source, size)
         if len(data) < size:
             raise CorruptResultError(f"{where} is truncated: its payload ends early")
+        if meter is not None:
+            meter.add(size)
         return format_checksum(hashlib.sha256(data).digest()), io.BytesIO(data)
-    copy: BinaryIO = tempfile.TemporaryFile()  # type: ignore[assignment]  # noqa: SIM115 - returned, closed by the caller
+    copy: BinaryIO = temporary_files().TemporaryFile()  # type: ignore[assignment]  # noqa: SIM115 - returned, closed by the caller
     try:
         digest = hashlib.sha256()
         seen = 0
@@ -201,6 +214,8 @@ def copy_region(
             digest.update(view)
             copy.write(view)
             seen += view.nbytes
+            if meter is not None:
+                meter.add(view.nbytes)
         if seen < size:
             raise CorruptResultError(f"{where} is truncated: its payload ends early")
         copy.seek(0)

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any, BinaryIO
 
 from conveyor.results.layout import format_checksum
+from conveyor.results.transfer import TransferMeter
 
 #: Writes at least this big are hashed on a helper thread while the caller writes them.
 PARALLEL_HASH_THRESHOLD = 4 << 20
@@ -141,8 +142,10 @@ class HashingWriter:
     failure) and re-raised. Call :meth:`finish` when done (also on failure).
     """
 
-    def __init__(self, target: BinaryIO, parallel_threshold: int = PARALLEL_HASH_THRESHOLD) -> None:
+    def __init__(self, target: BinaryIO, parallel_threshold: int = PARALLEL_HASH_THRESHOLD,
+                 meter: TransferMeter | None = None) -> None:
         self._target = target
+        self._meter = meter
         self._hash = hashlib.sha256()
         self._threshold = parallel_threshold
         self._hasher: _Hasher | None = None
@@ -180,6 +183,8 @@ class HashingWriter:
         return n
 
     def _landed(self, n: int) -> None:
+        if self._meter is not None:
+            self._meter.add(n)
         self._unsynced += n
         if self._unsynced < WRITEBACK_THRESHOLD:
             return
@@ -222,16 +227,22 @@ class HashingWriter:
         return self._hash.digest()
 
 
-def write_stream(target: BinaryIO, dump: Callable[[HashingWriter], None]) -> tuple[str, int]:
+def write_stream(
+    target: BinaryIO, dump: Callable[[HashingWriter], None], where: str | None = None
+) -> tuple[str, int]:
     """Write the payload made by ``dump(writer)`` into ``target``, hashing it on the way.
 
     Nothing but the serializer's bytes reaches ``target``. Returns ``(checksum, payload
     size)``. Exceptions from ``dump`` propagate unchanged; the writer's
-    :attr:`HashingWriter.error` tells whether ``target`` failed.
+    :attr:`HashingWriter.error` tells whether ``target`` failed. With ``where`` (the
+    storage and key), a long write logs its progress (:mod:`conveyor.results.transfer`).
     """
-    writer = HashingWriter(target)
+    meter = TransferMeter("writing", where) if where is not None else None
+    writer = HashingWriter(target, meter=meter)
     try:
         dump(writer)
     finally:
         writer.finish()
+    if meter is not None:
+        meter.finish()
     return format_checksum(writer.digest()), writer.size

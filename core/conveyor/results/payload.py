@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import tempfile
 from typing import Any, BinaryIO
 
 import attrs
@@ -29,6 +28,7 @@ from conveyor.results.copying import (
     SPOOL_MAX_MEMORY,
     PayloadReader,
     Prefixed,
+    temporary_files,
     copy_region,
     is_seekable,
     read_chunks,
@@ -44,6 +44,7 @@ from conveyor.results.layout import (
     read_exactly,
     read_header,
 )
+from conveyor.results.transfer import TransferMeter
 
 __all__ = [
     "COPY_IN_MEMORY_MAX",
@@ -131,7 +132,9 @@ def check_payload(
             )
         _check_expected(trailer, where, expected_checksum, expected_size)
         source.seek(start)
-        actual, spool = copy_region(source, payload_size, where, in_memory_max)
+        meter = TransferMeter("reading", where, payload_size)
+        actual, spool = copy_region(source, payload_size, where, in_memory_max, meter)
+        meter.finish()
         try:
             _compare(actual, trailer, where, expected_checksum)
         except BaseException:
@@ -139,7 +142,7 @@ def check_payload(
             raise
         reader: BinaryIO = PayloadReader(spool, payload_size)  # type: ignore[assignment]
     else:
-        spool = tempfile.SpooledTemporaryFile(max_size=spool_max_memory)  # type: ignore[assignment]  # noqa: SIM115 - returned, closed by the caller
+        spool = temporary_files().SpooledTemporaryFile(max_size=spool_max_memory)  # type: ignore[assignment]  # noqa: SIM115 - returned, closed by the caller
         try:
             actual, trailer = _spool_hashing(source, spool, where)  # type: ignore[arg-type]
             _check_expected(trailer, where, expected_checksum, expected_size)
@@ -170,16 +173,21 @@ def _check_plain(
         size = source.seek(0, io.SEEK_END) - start
         _check_size(size, where, expected_size)  # before anything is copied
         source.seek(start)
-        actual, spool = copy_region(source, size, where, in_memory_max)
+        meter = TransferMeter("reading", where, size)
+        actual, spool = copy_region(source, size, where, in_memory_max, meter)
+        meter.finish()
     else:
-        spool = tempfile.SpooledTemporaryFile(max_size=spool_max_memory)  # type: ignore[assignment]  # noqa: SIM115 - returned, closed by the caller
+        spool = temporary_files().SpooledTemporaryFile(max_size=spool_max_memory)  # type: ignore[assignment]  # noqa: SIM115 - returned, closed by the caller
         try:
             digest = hashlib.sha256()
             size = 0
+            meter = TransferMeter("reading", where, expected_size)
             for view in read_chunks(source):
                 digest.update(view)
                 spool.write(view)
                 size += view.nbytes
+                meter.add(view.nbytes)
+            meter.finish()
             spool.seek(0)
             actual = format_checksum(digest.digest())
         except BaseException:

@@ -64,7 +64,6 @@ def sign_fields(fields: dict[str, Any]) -> str | None:
 def check_signature(fields: dict[str, Any], signature: str | None, where: str) -> None:
     """Refuse (SignatureError) a reference that is unsigned where signatures are required,
     or whose signature does not match its fields. ``where`` names it in the message."""
-    keys = get_signing_keys()
     required = signatures_required()
     if signature is None:
         if required:
@@ -74,6 +73,7 @@ def check_signature(fields: dict[str, Any], signature: str | None, where: str) -
                 f"(write it again with CONVEYOR_RESULTS_SIGNING_KEY set)"
             )
         return
+    keys = get_signing_keys()
     if not keys.verifying:
         if required:
             raise SignatureError(

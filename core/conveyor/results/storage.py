@@ -2,10 +2,15 @@
 
 A reference names its block by saved slug or as ``"anonymous/<document id>"``; the
 block's configuration is recorded in the metadata store when the value is written, so
-the exact block can be rebuilt later even if the saved block is gone.
+the exact block can be rebuilt later even if the saved block is gone. A document's id is
+the hash of its content, so a document once read is kept per store for the process (a
+cache hit reads no row).
 """
 
 from __future__ import annotations
+
+import threading
+from typing import Any
 
 from conveyor.blocks import load_block
 import datetime
@@ -19,8 +24,33 @@ from conveyor.exceptions import (
 )
 from conveyor.filesystems import StorageBlock, block_from_dict, storage_classes
 from conveyor.metadata import get_store
+from conveyor.settings import get_settings
 
 ANONYMOUS_PREFIX = "anonymous/"
+
+#: Block documents read so far: (database path, document id) -> (type, config).
+_documents: dict[tuple[object, str], tuple[str, dict[str, Any]]] = {}
+_documents_lock = threading.Lock()
+_DOCUMENTS_MAX = 1024
+
+
+def block_document(doc_id: str) -> tuple[str, dict[str, Any]]:
+    """``(block type, configuration)`` of a recorded block document, read once per database.
+
+    Documents never change (the id is the hash of the content), so the copy kept is
+    always right; the database of another ``CONVEYOR_HOME`` is asked on its own. A hit
+    costs no store look-up (the database path comes from the memoized settings).
+    """
+    key = (get_settings().database_path, doc_id)
+    found = _documents.get(key)
+    if found is not None:
+        return found[0], dict(found[1])
+    block_type, config = get_store().get_block_document(doc_id)
+    with _documents_lock:
+        if len(_documents) >= _DOCUMENTS_MAX:
+            _documents.clear()
+        _documents[key] = (block_type, dict(config))
+    return block_type, config
 
 
 def deleted_error(storage: str, storage_document: str, key: str, checksum: str) -> ResultDeletedError | None:
@@ -58,7 +88,7 @@ def resolve_reference_storage(storage: str, storage_document: str | None) -> Sto
             slug_error = exc
     if storage_document:
         try:
-            block_type, config = get_store().get_block_document(storage_document)
+            block_type, config = block_document(storage_document)
         except UnknownNameError as exc:
             doc_error: Exception = exc
         else:

@@ -67,7 +67,7 @@ def write_result(
         else:
             opened = storage.open_write(key)
         with opened as target:
-            checksum, size = write_stream(target, dump)
+            checksum, size = write_stream(target, dump, where)
             described[META_CHECKSUM] = checksum
             described[META_SIZE] = str(size)
     except ConveyorError:

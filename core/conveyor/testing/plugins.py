@@ -22,7 +22,7 @@ import importlib
 from types import ModuleType
 from typing import TYPE_CHECKING, ClassVar
 
-import importlib_metadata
+import importlib.metadata as importlib_metadata
 
 from conveyor import plugins
 

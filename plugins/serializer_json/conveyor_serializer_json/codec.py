@@ -22,6 +22,7 @@ two directions are :mod:`.encoder` (values to JSON data) and :mod:`.decoder` (ba
 from __future__ import annotations
 
 import gc
+import itertools
 import operator
 import pathlib
 import sys
@@ -71,7 +72,11 @@ _PLAIN_TYPES = frozenset({dict, list, str, int, float, bool, type(None)})
 _MAX_DEPTH = 1000
 
 
-def plain_levels(obj: Any) -> list[list[Any]] | None:
+_LEAF_TYPES = frozenset({str, int, float, bool, type(None)})
+_STR = frozenset({str})
+
+
+def plain_levels(obj: Any, str_keys: bool = False) -> list[list[Any]] | None:
     """The value's objects level by level, if it is made only of JSON's own types.
 
     JSON's own types are, exactly: ``dict``, ``list``, ``str``, ``int``, ``float``,
@@ -81,18 +86,27 @@ def plain_levels(obj: Any) -> list[list[Any]] | None:
     (``gc.get_referents`` hands over the items of every container of a level at once),
     so checking a large value costs a fraction of encoding it in Python.
 
-    What this does not check is left to the caller: dict keys (orjson refuses non-str
-    keys, ints beyond 64 bits and lone surrogates by itself), the :data:`MARKER` key and
-    nan/infinity (both visible in the written bytes, see ``JSONSerializer.dumps``).
+    With ``str_keys``, every dict key must be a ``str`` too (the standard library would
+    write an int key as a string; orjson refuses such keys by itself). What this does
+    not check is left to the caller: ints beyond 64 bits and lone surrogates (orjson
+    refuses them), the :data:`MARKER` key and nan/infinity (visible in the written bytes,
+    or refused, see ``JSONSerializer.dumps``).
     """
     level = [obj]
     levels: list[list[Any]] = []
     allowed = _PLAIN_TYPES
     referents = gc.get_referents
     while level:
-        if not allowed.issuperset(map(type, level)) or len(levels) > _MAX_DEPTH:
+        types = set(map(type, level))
+        if not types <= allowed or len(levels) > _MAX_DEPTH:
             return None
         levels.append(level)
+        if types <= _LEAF_TYPES:
+            break  # only atoms: nothing below
+        if str_keys and dict in types:
+            dicts = level if len(types) == 1 else [o for o in level if type(o) is dict]
+            if not set(map(type, itertools.chain.from_iterable(dicts))) <= _STR:
+                return None
         level = referents(*level)
     return levels
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 from conveyor.exceptions import ConfigurationError, SerializationError
@@ -18,12 +18,20 @@ from conveyor.serializers import Serializer, import_path_field
 
 from conveyor_serializer_json import classes
 from conveyor_serializer_json.codec import MARKER, count_none, plain_levels
-from conveyor_serializer_json.decoder import Decoder
-from conveyor_serializer_json.encoder import Encoder
+
+if TYPE_CHECKING:
+    from conveyor_serializer_json.decoder import Decoder
+    from conveyor_serializer_json.encoder import Encoder
 
 #: Every tag, and every user dict holding the marker key, puts these bytes in the JSON
 #: (both libraries write "$" as it is); where they are absent, no decoding walk is needed.
 _TAG_BYTES = json.dumps(MARKER).encode()
+
+#: Digits to "0", everything else to " ": an int beyond 64 bits (which both libraries
+#: must tag, so that orjson reads what json wrote) is a run of at least 19 digits (-2**63 - 1 has 19), and no
+#: float's repr has one.
+_DIGITS = bytes(48 if 48 <= i <= 57 else 32 for i in range(256))
+_LONG_NUMBER = b"0" * 19
 
 #: Supported values of ``jsonlib``.
 JSONLIBS = ("json", "orjson")
@@ -106,10 +114,14 @@ class JSONSerializer(Serializer):
     object_decoder: str | None = import_path_field(default=None, validator=_check_hook)
 
     def _encoder(self, check_strings: bool = False) -> Encoder:
+        from conveyor_serializer_json.encoder import Encoder  # lazy: datetime, zoneinfo, decimal... only for tagged values
+
         hook = _function("object_encoder", self.object_encoder) if self.object_encoder else None
         return Encoder(hook, check_strings)
 
     def _decoder(self) -> Decoder:
+        from conveyor_serializer_json.decoder import Decoder  # lazy: only for tagged values
+
         hook = _function("object_decoder", self.object_decoder) if self.object_decoder else None
         return Decoder(hook)
 
@@ -130,26 +142,27 @@ class JSONSerializer(Serializer):
 
     def _dumps_plain(self, obj: Any) -> bytes | None:
         """The fast path: a value made only of JSON's own types goes to the library as it
-        is, and the written bytes are checked for what the type check cannot see.
-        ``None`` when the value needs the Encoder (the slow, exact path)."""
-        levels = plain_levels(obj)
+        is (encoded once), and the written bytes are checked for what the type check
+        cannot see. ``None`` when the value needs the Encoder (the slow, exact path)."""
+        stdlib = self.jsonlib == "json"
+        levels = plain_levels(obj, str_keys=stdlib)
         if levels is None:
             return None
         try:
-            import orjson
-        except ImportError:  # pragma: no cover - orjson is a dependency
-            return None
-        try:
-            # orjson refuses non-str keys, ints beyond 64 bits and lone surrogates.
-            out = orjson.dumps(obj)
-            if self.jsonlib == "json":
-                out = self._write(obj)
-        except (TypeError, ValueError):
+            if stdlib:  # refuses nan/infinity (allow_nan=False); keys were checked above
+                out = _json_encoder().encode(obj).encode("utf-8")
+            else:  # refuses non-str keys, ints beyond 64 bits and lone surrogates
+                import orjson
+
+                out = orjson.dumps(obj)
+        except (TypeError, ValueError):  # UnicodeEncodeError (a lone surrogate) included
             return None
         if _TAG_BYTES in out:  # a user's dict with the marker key: it must be escaped
             return None
+        if stdlib and out.translate(_DIGITS).find(_LONG_NUMBER) >= 0:
+            return None  # maybe an int beyond 64 bits (or a long digit run in a string)
         # orjson writes nan and infinity as null: every null must be a None.
-        if self.jsonlib == "orjson" and b"null" in out and out.count(b"null") != count_none(levels):
+        if not stdlib and b"null" in out and out.count(b"null") != count_none(levels):
             return None
         return out
 

@@ -1,0 +1,86 @@
+"""The default stderr handler writes run lines in batches and loses none of them."""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conveyor import flow, task
+from conveyor.engine import logs
+
+
+@pytest.fixture
+def batched(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """conveyor's own handler on a StringIO, as configure_logging adds it."""
+    handler = logs.BatchedStderrHandler()
+    stream = io.StringIO()
+    handler.setStream(stream)
+    handler.setFormatter(logs.LineFormatter("%(levelname)s %(message)s"))
+    conveyor_logger = logging.getLogger("conveyor")
+    monkeypatch.setattr(conveyor_logger, "handlers", [handler])
+    monkeypatch.setattr(logs, "_handler_added", True)
+    monkeypatch.setattr(logs, "LINE_BATCH_SECONDS", 3600.0)  # only the rules below write
+    monkeypatch.setenv("CONVEYOR_LOGGING_LEVEL", "INFO")
+    monkeypatch.setattr(conveyor_logger, "propagate", False)
+    yield stream
+    handler.flush()
+
+
+def test_every_line_of_a_flow_is_written_when_it_returns(batched: io.StringIO) -> None:
+    @task
+    def double(x: int) -> int:
+        return 2 * x
+
+    @flow
+    def doubles(n: int) -> int:
+        return sum(double(i) for i in range(n))
+
+    assert doubles(50) == 2450
+    text = batched.getvalue()
+    assert text.count("task run 'double") == 50 and "flow run 'doubles'" in text
+    assert text.rindex("task run 'double") < text.index("flow run 'doubles'")  # in order
+
+
+def test_lines_wait_for_the_batch_and_warnings_go_at_once(batched: io.StringIO) -> None:
+    log = logging.getLogger("conveyor")
+    log.info("first")
+    log.info("second")
+    assert batched.getvalue() == ""  # held for the batch
+    log.warning("third")
+    assert batched.getvalue().splitlines() == ["INFO first", "INFO second", "WARNING third"]
+
+
+def test_a_task_called_outside_any_flow_writes_its_line_when_it_returns(batched: io.StringIO) -> None:
+    @task
+    def alone() -> int:
+        return 1
+
+    assert alone() == 1
+    assert "task run 'alone" in batched.getvalue()
+
+
+def test_the_last_lines_reach_stderr_at_exit(tmp_path: Path) -> None:
+    code = (
+        "from conveyor import flow, task\n"
+        "import logging\n"
+        "@task\n"
+        "def one(): return 1\n"
+        "@flow\n"
+        "def f():\n"
+        "    one()\n"
+        "    logging.getLogger('conveyor').info('the very last line')\n"
+        "f()\n"
+        "logging.getLogger('conveyor').info('after the run')\n"
+    )
+    env = {**os.environ, "CONVEYOR_HOME": str(tmp_path / "h"), "CONVEYOR_LOGGING_LEVEL": "INFO",
+           "CONVEYOR_LOCAL_STORAGE_PATH": str(tmp_path / "r")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          check=True, timeout=120)
+    assert "task run 'one" in done.stderr and "flow run 'f'" in done.stderr
+    assert "the very last line" in done.stderr and done.stderr.rstrip().endswith("after the run")

@@ -1,0 +1,78 @@
+"""Start-up stays light: entry points found without parsing metadata, heavy modules only
+imported by what uses them (each checked in a fresh process)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conveyor.plugins.discovery import find_entry_points, parse_entry_points
+
+FLOW = """
+import json, sys
+from conveyor import flow, task
+
+@task
+def hello(name):
+    return f"hello {name}"
+
+@flow
+def one_task():
+    return hello("world")
+
+assert one_task() == "hello world"
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def _modules_after(code: str, tmp_path: Path, *args: str) -> set[str]:
+    env = {**os.environ, "CONVEYOR_HOME": str(tmp_path / "home"),
+           "CONVEYOR_LOCAL_STORAGE_PATH": str(tmp_path / "results")}
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                          env=env, check=True, timeout=120)
+    return set(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def test_a_one_task_flow_parses_no_distribution_metadata(tmp_path: Path) -> None:
+    loaded = _modules_after(FLOW, tmp_path)
+    assert "conveyor_storage_local.hooks" in loaded  # the plugins did load
+    for heavy in ("email.parser", "importlib_metadata", "importlib.metadata", "starlette", "boto3"):
+        assert heavy not in loaded, f"a one-task flow imported {heavy}"
+
+
+def test_the_runs_command_imports_no_ui_and_no_metadata_parser(tmp_path: Path) -> None:
+    code = ("import json, sys\nfrom conveyor.cli import main\nmain(['runs', 'ls'])\n"
+            "print(json.dumps(sorted(sys.modules)))")
+    loaded = _modules_after(code, tmp_path)
+    for heavy in ("email.parser", "importlib_metadata", "starlette", "jinja2", "uvicorn", "boto3"):
+        assert heavy not in loaded, f"conveyor runs ls imported {heavy}"
+
+
+def test_entry_points_txt_is_parsed_by_group() -> None:
+    text = "[console_scripts]\nx = a:b\n\n[conveyor]\n# a comment\nstorage-x = pkg.hooks\nother = pkg.m:obj.attr [extra]\n"
+    assert parse_entry_points(text, "conveyor") == [
+        ("storage-x", "pkg.hooks"), ("other", "pkg.m:obj.attr [extra]")
+    ]
+
+
+def test_the_first_distribution_of_a_name_on_the_path_wins(tmp_path: Path) -> None:
+    for folder, value in (("one", "first.hooks"), ("two", "second.hooks")):
+        meta = tmp_path / folder / "conveyor_thing-1.0.dist-info"
+        meta.mkdir(parents=True)
+        (meta / "entry_points.txt").write_text(f"[conveyor]\nthing = {value}\n")
+        (meta / "METADATA").write_text("Metadata-Version: 2.1\nName: conveyor-thing\nVersion: 1.0\n")
+    found = find_entry_points("conveyor", [str(tmp_path / "one"), str(tmp_path / "two")])
+    assert [(ep.name, ep.value) for ep in found] == [("thing", "first.hooks")]
+    assert found[0].dist.metadata["Name"] == "conveyor-thing"  # read only when asked
+    assert found[0].dist.version == "1.0"
+
+
+def test_the_same_entry_points_as_importlib_metadata() -> None:
+    import importlib.metadata
+
+    ours = sorted((ep.name, ep.value) for ep in find_entry_points("conveyor"))
+    theirs = sorted((ep.name, ep.value) for ep in importlib.metadata.entry_points(group="conveyor"))
+    assert ours == theirs
