@@ -3,7 +3,8 @@
 Set ``CONVEYOR_DATABASE_URL=postgresql://user:password@host:5432/dbname`` and every
 process, on every machine, records its runs in that one database.
 
-Modules: ``postgres`` (:class:`PostgresStore`), ``connections`` (a connection per thread,
+Modules: ``backend`` (:class:`PostgresBackend`, what the hook registers: psycopg is imported
+only when a PostgreSQL URL is first used), ``postgres`` (:class:`PostgresStore`), ``connections`` (a connection per thread,
 timeouts, transactions, reads), ``schema`` (its migrations, applied under an advisory
 lock), ``writes`` (how the shared batched writer's batches are committed, with retries),
 ``rows`` (rows by name and position),
@@ -11,6 +12,21 @@ lock), ``writes`` (how the shared batched writer's batches are committed, with r
 fixtures that start a real PostgreSQL server with ``pgserver``.
 """
 
-from conveyor_metadata_postgres.postgres import PostgresStore
+from __future__ import annotations
 
-__all__ = ["PostgresStore"]
+from typing import Any
+
+from conveyor_metadata_postgres.backend import PostgresBackend
+
+
+def __getattr__(name: str) -> Any:
+    if name == "PostgresStore":  # imported on first use: it imports psycopg
+        from conveyor_metadata_postgres.postgres import (  # lazy: psycopg only when asked for
+            PostgresStore,
+        )
+
+        return PostgresStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["PostgresBackend", "PostgresStore"]

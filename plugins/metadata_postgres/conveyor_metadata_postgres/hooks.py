@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from conveyor import hookimpl
 
-from conveyor_metadata_postgres.postgres import PostgresStore
+from conveyor_metadata_postgres.backend import PostgresBackend
 
 
 @hookimpl
 def conveyor_register_metadata_backends():
-    return [PostgresStore]
+    return [PostgresBackend]
