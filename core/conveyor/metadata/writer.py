@@ -32,6 +32,10 @@ _NO_LABELS = RunLabels()
 MAX_BATCH = 2000
 #: A writer thread without work for this long stops (and closes its connection).
 IDLE_SECONDS = 2.0
+#: Rows queued that wake the writer at once (else it commits LINGER_SECONDS later).
+WAKE_BATCH = 256
+#: Longest a queued row waits for its commit when nobody flushes.
+LINGER_SECONDS = 0.1
 
 
 class RunWriter:
@@ -75,8 +79,12 @@ class RunWriter:
                 f"{type(error).__name__}: {error}; the run stops here (what was recorded before "
                 f"is kept); free space or fix the database, then run (or resume) it again"
             ) from error
-        self._queue.append(op)
-        if not self._wake.is_set():
+        queue = self._queue
+        queue.append(op)
+        # Wake the writer for a batch, not for every row: a flush, a full batch, or (in
+        # _loop) LINGER_SECONDS after the first row queued; a wake per row handed the GIL
+        # to the writer thread on every state change of every run.
+        if (op[0] == "flush" or len(queue) >= WAKE_BATCH) and not self._wake.is_set():
             self._wake.set()
         if not self._alive:  # the thread stopped after being idle: start another
             self._start()
@@ -161,11 +169,14 @@ class RunWriter:
 
     def _loop(self) -> None:
         try:
+            idle = 0.0
             while True:
-                if not self._wake.wait(IDLE_SECONDS):
-                    if self._stop_if_idle():
+                if not self._wake.wait(LINGER_SECONDS) and not self._queue:
+                    idle += LINGER_SECONDS
+                    if idle >= IDLE_SECONDS and self._stop_if_idle():
                         return
                     continue
+                idle = 0.0
                 self._wake.clear()
                 while self._queue:
                     self._write_batch(self._drain())
