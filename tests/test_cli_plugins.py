@@ -73,6 +73,7 @@ def test_json_lists_installed_plugins_with_distribution_version_and_provides(
         "serializers": [],
         "storage": ["local-file-system"],
         "hooks": ["conveyor_register_storage"],
+        "task_runners": [],
     }
     assert isinstance(local["version"], str) and local["version"]
     assert listed["serializer-json"]["serializers"] == ["json"]

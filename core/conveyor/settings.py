@@ -13,6 +13,7 @@
 | ``CONVEYOR_RESULTS_VERIFICATION_KEYS`` | comma-separated ``[key id:]secret`` also accepted when checking (rotated-out keys) | none |
 | ``CONVEYOR_RESULTS_REQUIRE_SIGNATURES`` | refuse every result reference that is not signed by a known key | ``false`` |
 | ``CONVEYOR_SERIALIZERS_ALLOWED_IMPORTS`` | comma-separated import paths a stored serializer configuration may name | none |
+| ``CONVEYOR_TASK_RUNNER`` | task runner of every flow without ``task_runner=``: ``<name>[:<argument>]`` (``thread-pool:8``, ``sequential``, ``dask``, ``dask:tcp://scheduler:8786``) | ``thread-pool`` |
 
 Reading them fresh (no import-time caching) lets tests and users change the
 environment between runs.
@@ -164,6 +165,11 @@ def _key_file_lines(path: Path) -> list[str]:
     if not lines:
         raise SettingsError(f"{name} holds no key; put the signing key on its first line")
     return lines
+
+
+def task_runner_setting() -> str:
+    """``CONVEYOR_TASK_RUNNER`` alone, stripped ('' when unset; read once per flow run)."""
+    return os.environ.get("CONVEYOR_TASK_RUNNER", "").strip()
 
 
 def signatures_required() -> bool:

@@ -24,6 +24,8 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
             print(f"    serializers: {', '.join(info.serializers)}")
         if info.storage:
             print(f"    block types: {', '.join(info.storage)}")
+        if info.task_runners:
+            print(f"    task runners: {', '.join(info.task_runners)}")
         print(f"    hooks: {', '.join(info.hooks) or 'none'}")
     return 0
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 DEFAULT_PLUGINS: tuple[tuple[str, str], ...] = (
     ("conveyor.policy", "conveyor.plugins.builtin_policy"),
     ("conveyor.compressed", "conveyor.serialization.hooks"),
+    ("conveyor.task-runners", "conveyor.runners.hooks"),
 )
 
 #: Names of the built-in plugins (shown as provided by the ``conveyor`` distribution).

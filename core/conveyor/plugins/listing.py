@@ -26,6 +26,7 @@ class PluginInfo:
     serializers: tuple[str, ...]
     storage: tuple[str, ...]
     hooks: tuple[str, ...]
+    task_runners: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return attrs.asdict(self, value_serializer=lambda _i, _a, v: list(v) if isinstance(v, tuple) else v)
@@ -38,11 +39,14 @@ def list_plugins(pm: PluginManager | None = None) -> list[PluginInfo]:
     for name, plugin in sorted(pm.list_name_plugin(), key=lambda item: item[0]):
         serializers: list[str] = []
         storage: list[str] = []
+        runners: list[str] = []
         hooks = sorted(h.name for h in pm.pluggy.get_hookcallers(plugin) or [])
         if hasattr(plugin, "conveyor_register_serializers"):
             serializers = sorted(c.type for c in plugin.conveyor_register_serializers() or [])
         if hasattr(plugin, "conveyor_register_storage"):
             storage = sorted(c.block_type for c in plugin.conveyor_register_storage() or [])
+        if hasattr(plugin, "conveyor_register_task_runners"):
+            runners = sorted(c.name for c in plugin.conveyor_register_task_runners() or [])
         origin = pm.provenance.get(name, Provenance(None, None, None))
         dist, version = origin.distribution, origin.version
         if name in BUILTIN_NAMES:
@@ -56,6 +60,7 @@ def list_plugins(pm: PluginManager | None = None) -> list[PluginInfo]:
                 serializers=tuple(serializers),
                 storage=tuple(storage),
                 hooks=tuple(hooks),
+                task_runners=tuple(runners),
             )
         )
     return infos

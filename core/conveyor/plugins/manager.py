@@ -34,7 +34,7 @@ from conveyor.plugins.loading import (
     installed_entry_points,
     load_entry_point,
 )
-from conveyor.plugins.registry import SERIALIZERS, STORAGE, ClassRegistry, RegistryKind
+from conveyor.plugins.registry import SERIALIZERS, STORAGE, TASK_RUNNERS, ClassRegistry, RegistryKind
 from conveyor.settings import get_settings
 
 _log = logging.getLogger("conveyor.plugins")
@@ -68,6 +68,11 @@ class PluginManager:
     def storage(self) -> ClassRegistry:
         """Registered storage block classes by ``block_type``."""
         return self.registry(STORAGE)
+
+    @property
+    def task_runners(self) -> ClassRegistry:
+        """Registered task runner classes by ``name``."""
+        return self.registry(TASK_RUNNERS)
 
     def registry(self, kind: RegistryKind) -> ClassRegistry:
         """The registry of one kind, collected from its hook on first use."""
@@ -158,7 +163,7 @@ def make_plugin_manager(
     for plugin in plugins:
         pm.register(plugin)
     pm.check_pending()
-    manager.serializers, manager.storage  # noqa: B018 - a duplicate name fails now, not later
+    manager.serializers, manager.storage, manager.task_runners  # noqa: B018 - a duplicate name fails now, not later
     return manager
 
 

@@ -31,6 +31,8 @@ KNOWN_PROVIDERS: dict[str, str] = {
     "json": "conveyor-serializer-json (pip install --find-links dist conveyor-serializer-json)",
     "PickleSerializer": "conveyor-serializer-pickle (pip install --find-links dist conveyor-serializer-pickle)",
     "pickle": "conveyor-serializer-pickle (pip install --find-links dist conveyor-serializer-pickle)",
+    "DaskTaskRunner": "conveyor-runner-dask (pip install --find-links dist 'conveyor[dask]')",
+    "dask": "conveyor-runner-dask (pip install --find-links dist 'conveyor[dask]')",
 }
 
 
@@ -50,7 +52,8 @@ class RegistryKind:
 
 SERIALIZERS = RegistryKind("serializer", "conveyor_register_serializers", "type")
 STORAGE = RegistryKind("block type", "conveyor_register_storage", "block_type")
-KINDS = (SERIALIZERS, STORAGE)
+TASK_RUNNERS = RegistryKind("task runner", "conveyor_register_task_runners", "name")
+KINDS = (SERIALIZERS, STORAGE, TASK_RUNNERS)
 
 
 def _distribution(hint: str) -> str:
@@ -168,6 +171,7 @@ __all__ = [
     "KNOWN_PROVIDERS",
     "SERIALIZERS",
     "STORAGE",
+    "TASK_RUNNERS",
     "ClassRegistry",
     "RegistryKind",
     "disabled_hint",
