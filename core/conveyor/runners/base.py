@@ -6,9 +6,10 @@ when the flow run ends.
 
 A runner is *local* (``remote = False``: ``submit`` runs the engine's whole task run,
 function call included, in this process) or *remote* (``remote = True``: ``submit``
-still runs the engine's bookkeeping here, and each attempt's function call goes to
-:meth:`TaskRunner.run_remote`, which executes a picklable
-:class:`~conveyor.engine.remote.RemoteCall` elsewhere and returns what it returned).
+runs short steps of the engine's bookkeeping here, and each attempt's function call goes
+to :meth:`TaskRunner.submit_remote`, which starts a picklable
+:class:`~conveyor.engine.remote.RemoteCall` elsewhere and returns a future of what it
+returns; see :mod:`conveyor.engine.remote_run`).
 
 - :class:`ThreadPoolTaskRunner` (the default): a pool of threads; async tasks run in
   an event loop of their worker thread.
@@ -31,12 +32,12 @@ class TaskRunner:
     A subclass sets ``name`` (how ``CONVEYOR_TASK_RUNNER`` selects it, and the registry
     name of the ``conveyor_register_task_runners`` hook) and defines ``duplicate``,
     ``submit`` and ``shutdown``; a remote runner also sets ``remote = True`` and defines
-    ``run_remote`` (and may refuse a storage its workers cannot share in
+    ``submit_remote`` (and may refuse a storage its workers cannot share in
     ``check_storage``).
     """
 
     name = "task-runner"
-    #: submitted runs' function calls execute elsewhere, through :meth:`run_remote`
+    #: submitted runs' function calls execute elsewhere, through :meth:`submit_remote`
     remote = False
 
     @classmethod
@@ -57,10 +58,12 @@ class TaskRunner:
     def shutdown(self, wait: bool = True) -> None:
         """Release the runner's resources, waiting for submitted work when ``wait``."""
 
-    def run_remote(self, call: Any) -> Any:
-        """A remote runner: execute ``call`` (a :class:`~conveyor.engine.remote.RemoteCall`,
-        a picklable callable taking no argument) where the runner runs tasks; return its
-        return value, or raise its exception. Called from a thread ``submit`` started."""
+    def submit_remote(self, call: Callable[[], Any]) -> concurrent.futures.Future[Any]:
+        """A remote runner: start ``call`` (a :class:`~conveyor.engine.remote.RemoteCall`, a
+        picklable callable taking no argument) where the runner runs tasks, and return at
+        once a future of its return value (or exception), completed from any thread. Work
+        the engine queues from that future's callbacks (with :meth:`submit`) must still be
+        waited for by ``shutdown(wait=True)``."""
         raise NotImplementedError(f"{type(self).__name__} is not a remote task runner")
 
     def check_storage(self, storage: Any) -> None:
