@@ -60,14 +60,14 @@ class Collector:
     def watch(self, dask_future: Any, call: Any) -> concurrent.futures.Future[Any]:
         """A concurrent future of ``dask_future``'s value (``call`` names it in errors)."""
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        self.watched[dask_future.key] = dask_future
+        self.watched[dask_future.key] = (dask_future, future, call)
         put = self.queue.put
         dask_future.add_done_callback(lambda done: put((done, future, call)))
         return future
 
     def cancel_all(self) -> None:
         """Cancel every call not finished (a flow run that ends without waiting)."""
-        pending = list(self.watched.values())
+        pending = [item[0] for item in list(self.watched.values())]
         if pending:
             try:
                 self.client.cancel(pending)
@@ -75,8 +75,14 @@ class Collector:
                 log.debug("cancelling %d Dask futures failed", len(pending), exc_info=True)
 
     def stop(self) -> None:
+        """Stop the thread; a call still watched (its client is closing) is cancelled."""
         self.queue.put(_STOP)
         self.thread.join(timeout=EXCEPTION_TIMEOUT)
+        for _dask, future, call in list(self.watched.values()):
+            if not future.done():
+                future.set_exception(concurrent.futures.CancelledError(f"{call!r}: its Dask client was closed"))
+                self.settled()
+        self.watched.clear()
 
     # -- the collector's thread ------------------------------------------------------------
 
@@ -139,7 +145,8 @@ class Collector:
 
     def _release(self, batch: list[Item]) -> None:
         for dask_future, _future, _call in batch:
-            self.watched.pop(dask_future.key, None)
+            if self.watched.pop(dask_future.key, None) is None:
+                continue  # settled by stop() already
             try:
                 dask_future.release()
             except Exception:  # noqa: BLE001 - the client may be closing already

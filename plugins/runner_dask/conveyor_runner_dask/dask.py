@@ -92,7 +92,6 @@ class DaskTaskRunner(TaskRunner):
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._collector: Collector | None = None
         self._checked: set[int] = set()
-        self._closed = False
         #: steps and calls submitted and not finished; shutdown(wait=True) waits for none
         self._outstanding = 0
         self._idle = threading.Condition()
@@ -119,8 +118,6 @@ class DaskTaskRunner(TaskRunner):
             return pool
         with self._lock:
             if self._pool is None:
-                if self._closed:
-                    raise RuntimeError("this DaskTaskRunner is shut down; its flow run has ended")
                 import distributed  # lazy: only a flow run on Dask pays its import (~1 s)
 
                 where = self.address or "a LocalCluster"
@@ -208,7 +205,6 @@ class DaskTaskRunner(TaskRunner):
                 self._idle.wait_for(lambda: self._outstanding == 0)
         with self._lock:
             pool, self._pool = self._pool, None
-            self._closed = self._closed or pool is not None
         if pool is None:
             return
         collector = self._collector
