@@ -51,6 +51,7 @@ VERSION = re.search(
 )[1]
 OURS = (
     "conveyor",
+    "conveyor-runner-dask",
     "conveyor-serializer-json",
     "conveyor-serializer-pickle",
     "conveyor-storage-local",
@@ -93,7 +94,7 @@ def workdir(tmp_path: Path) -> Path:
 # -- what make dist makes ---------------------------------------------------------------
 
 
-def test_the_five_distributions_are_the_ones_of_the_repository() -> None:
+def test_the_distributions_are_the_ones_of_the_repository() -> None:
     names = sorted(_project_name(folder) for folder in _venv.dist_folders())
     assert names == sorted(OURS)
 
@@ -140,6 +141,7 @@ def test_wheels_pin_each_other_to_the_one_version(dist: Path) -> None:
     for plugin in ("conveyor-storage-local", "conveyor-serializer-json", "conveyor-serializer-pickle"):
         assert f"{plugin}=={VERSION}" in core
     assert f"conveyor-storage-s3=={VERSION}; extra == 's3'" in core
+    assert f"conveyor-runner-dask=={VERSION}; extra == 'dask'" in core
     always = [r for r in core if "extra ==" not in r]  # what every install gets
     assert not [r for r in always if re.match(r"(pytest|hypothesis|moto|seaweedfs|build|twine)\b", r)]
     assert f"conveyor=={VERSION}" in requires(f"conveyor_storage_s3-{VERSION}-py3-none-any.whl")
