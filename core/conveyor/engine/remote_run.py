@@ -149,8 +149,19 @@ class RemoteTaskRun:
         outcome.add_done_callback(self._called)
 
     def _called(self, outcome: concurrent.futures.Future[Any]) -> None:
-        """The call's future is done (any thread): continue on a runner thread."""
-        self.runner.submit(lambda: self._step(lambda: self._outcome(outcome)))
+        """The call's future is done (any thread): continue on a runner thread. A call
+        cancelled (its flow run ended without waiting) ends the run here, as crashed."""
+        cancelled = outcome.cancelled() or isinstance(outcome.exception(), concurrent.futures.CancelledError)
+        if not cancelled:
+            self.runner.submit(lambda: self._step(lambda: self._outcome(outcome)))
+            return
+        error = outcome.exception() if not outcome.cancelled() else concurrent.futures.CancelledError()
+        try:
+            with self.scope():  # records the run Crashed
+                raise error  # type: ignore[misc]
+        except BaseException:  # noqa: BLE001,S110 - recorded; handed to the run's future
+            pass
+        self.future.set_exception(error)  # type: ignore[arg-type]
 
     def _outcome(self, outcome: concurrent.futures.Future[Any]) -> Any:
         try:

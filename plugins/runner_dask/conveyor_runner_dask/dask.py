@@ -20,11 +20,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextvars
-import socket
 import threading
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 from conveyor.exceptions import ConfigurationError
 from conveyor.task_runners import TaskRunner
@@ -41,6 +39,9 @@ _LOOPBACK = {"127.0.0.1", "localhost", "::1", "0.0.0.0", ""}
 
 def _local_host(address: str) -> bool:
     """Whether a scheduler address is on this machine (so its workers see our folders)."""
+    import socket  # lazy: only a run that persists to a local folder asks (~10 ms at start-up)
+    from urllib.parse import urlsplit  # lazy: as above
+
     parts = urlsplit(address if "://" in address else f"tcp://{address}")
     if parts.scheme == "inproc":
         return True
@@ -92,6 +93,10 @@ class DaskTaskRunner(TaskRunner):
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._collector: Collector | None = None
         self._checked: set[int] = set()
+        #: shut down without waiting while work was going on (a flow run's timeout): what
+        #: that work still submits runs here (steps) or fails (calls), never restarting
+        #: a client, until the next shutdown(wait=True)
+        self._abandoned = False
         #: steps and calls submitted and not finished; shutdown(wait=True) waits for none
         self._outstanding = 0
         self._idle = threading.Condition()
@@ -152,7 +157,7 @@ class DaskTaskRunner(TaskRunner):
                 self._idle.notify_all()
 
     def submit(self, fn: Callable[[], Any]) -> concurrent.futures.Future[Any]:
-        pool = self._start()
+        pool = None if self._abandoned else self._start()
         self._begin()
         run = contextvars.copy_context().run
 
@@ -163,6 +168,8 @@ class DaskTaskRunner(TaskRunner):
                 self._done()
 
         try:
+            if pool is None:
+                raise RuntimeError("abandoned")
             return pool.submit(step)
         except RuntimeError:  # shut down without waiting (a flow run's timeout): run it here
             future: concurrent.futures.Future[Any] = concurrent.futures.Future()
@@ -173,6 +180,8 @@ class DaskTaskRunner(TaskRunner):
             return future
 
     def submit_remote(self, call: Any) -> concurrent.futures.Future[Any]:
+        if self._abandoned:
+            raise RuntimeError(f"{call!r} not started: its flow run ended without waiting for its tasks")
         self._start()
         collector = self._collector
         if collector is None:
@@ -203,6 +212,9 @@ class DaskTaskRunner(TaskRunner):
         if wait:
             with self._idle:  # every step and call submitted, and the steps they queued
                 self._idle.wait_for(lambda: self._outstanding == 0)
+            self._abandoned = False
+        elif self._outstanding:
+            self._abandoned = True
         with self._lock:
             pool, self._pool = self._pool, None
         if pool is None:

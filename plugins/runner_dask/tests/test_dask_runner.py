@@ -228,3 +228,30 @@ def test_without_an_address_it_starts_a_local_cluster_and_closes_it():
     assert pipeline() != os.getpid()
     # the flow run's copy started the cluster and closed it; the configured runner never starts
     assert runner._client is None and runner._cluster is None
+
+
+def test_a_flow_that_times_out_leaves_no_task_run_unfinished(dask_runner, tmp_path):
+    go = tmp_path / "go"
+
+    @task
+    def waits():
+        deadline = time.monotonic() + WAIT
+        while not go.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return 1
+
+    @flow(task_runner=dask_runner, timeout_seconds=1)
+    def pipeline():
+        return waits.submit().result()
+
+    state = pipeline(return_state=True)
+    go.touch()  # the worker's thread goes on to its end: let it
+    assert state.name == "TimedOut"
+
+    def finished() -> bool:
+        runs = get_client().read_task_runs(state.run_id)
+        return bool(runs) and runs[0].state.is_final()
+
+    _wait_for(finished, "the task run's final state")
+    (run,) = get_client().read_task_runs(state.run_id)
+    assert run.state.name in ("Crashed", "Completed", "Cancelled"), run.state
