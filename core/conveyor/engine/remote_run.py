@@ -12,7 +12,7 @@ runner (``runner.submit``):
 2. each attempt: a :class:`~conveyor.engine.remote.RemoteCall` handed to
    ``runner.submit_remote``, which returns at once a future of the call's outcome;
 3. when that future is done (a callback): the outcome is sent to the loop, which records
-   the final state, or a retry (after its delay, slept on a runner thread) goes to 2.
+   the final state, or a retry (after its delay: ``runner.submit_later``) goes to 2.
 
 The run's own future (:attr:`RemoteTaskRun.future`) gets the final state, as the runner's
 future of ``run_task`` does for a local runner.
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import threading
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -129,12 +128,7 @@ class RemoteTaskRun:
         elif isinstance(request, State):
             self._finish(request)
         else:
-            delay = float(request)
-            self.runner.submit(lambda: self._after_delay(delay))
-
-    def _after_delay(self, delay: float) -> None:
-        time.sleep(delay)
-        self._step(lambda: next(self.loop))
+            self.runner.submit_later(float(request), lambda: self._step(lambda: next(self.loop)))
 
     def _call(self) -> None:
         run, task = self.run, self.task

@@ -22,6 +22,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextvars
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -65,6 +66,16 @@ class TaskRunner:
         the engine queues from that future's callbacks (with :meth:`submit`) must still be
         waited for by ``shutdown(wait=True)``."""
         raise NotImplementedError(f"{type(self).__name__} is not a remote task runner")
+
+    def submit_later(self, delay: float, fn: Callable[[], Any]) -> None:
+        """A remote runner: run ``fn`` like :meth:`submit`, ``delay`` seconds from now (a
+        retry's delay). By default a runner thread sleeps first; a runner may use a timer
+        instead, counted as submitted work so ``shutdown(wait=True)`` waits for it."""
+        def later() -> Any:
+            time.sleep(delay)
+            return fn()
+
+        self.submit(later)
 
     def check_storage(self, storage: Any) -> None:
         """A remote runner: raise ``ConfigurationError`` when its workers cannot write to

@@ -179,6 +179,21 @@ class DaskTaskRunner(TaskRunner):
                 future.set_exception(exc)
             return future
 
+    def submit_later(self, delay: float, fn: Callable[[], Any]) -> None:
+        """``fn`` submitted after ``delay`` seconds by a timer (no runner thread sleeps);
+        counted as outstanding from now, so shutdown(wait=True) waits for it."""
+        self._begin()
+
+        def fire() -> None:
+            try:
+                self.submit(fn)
+            finally:
+                self._done()
+
+        timer = threading.Timer(delay, fire)
+        timer.daemon = True
+        timer.start()
+
     def submit_remote(self, call: Any) -> concurrent.futures.Future[Any]:
         if self._abandoned:
             raise RuntimeError(f"{call!r} not started: its flow run ended without waiting for its tasks")
