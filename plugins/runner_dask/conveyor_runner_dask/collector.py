@@ -1,19 +1,19 @@
 """Collecting finished Dask futures in batches, so no thread waits for one.
 
-Asking each ``distributed.Future`` for its result costs a round trip through the
-client's event loop (and, with thousands of runs, most of the time goes there). A
-:class:`Collector` instead has each future's done-callback put it in a queue; its one
-thread takes every future that finished meanwhile and fetches their values with one
-``client.gather``, then completes the ``concurrent.futures.Future`` the engine holds
-for each call. An errored future's exception is asked for alone (errors are rare); a
-worker that died running the call (``KilledWorker``) becomes :class:`WorkerDied`.
+Asking each ``distributed.Future`` for its result from a thread costs a round trip
+through the client's event loop (and, with thousands of runs, most of the time goes
+there). A :class:`Collector` instead hands every future to one
+``distributed.as_completed(with_results=True)``, which fetches each value on the event
+loop as the future finishes; its one thread takes the finished ones in batches and
+completes the ``concurrent.futures.Future`` the engine holds for each call. A worker
+that died running the call (``KilledWorker``) becomes :class:`WorkerDied`.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import logging
-import queue
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -22,7 +22,6 @@ from conveyor.exceptions import ConveyorError
 
 log = logging.getLogger("conveyor.runner.dask")
 
-_STOP = object()
 #: Seconds to wait for the exception of a future that erred (the scheduler has it).
 EXCEPTION_TIMEOUT = 60.0
 
@@ -42,7 +41,7 @@ def worker_died(call: Any, exc: BaseException) -> WorkerDied:
 
 
 class Collector:
-    """Completes one concurrent future per Dask future, gathering finished ones in batches.
+    """Completes one concurrent future per Dask future, as each finishes.
 
     :param client: the ``distributed.Client`` the futures belong to.
     :param settled: called once per future after its concurrent future is completed
@@ -50,10 +49,15 @@ class Collector:
     """
 
     def __init__(self, client: Any, settled: Callable[[], None]) -> None:
+        from distributed import as_completed  # lazy: the runner imported distributed already
+
         self.client = client
         self.settled = settled
-        self.queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self.watched: dict[str, Any] = {}
+        #: fetches each finished future's value on the client's event loop, concurrently
+        self.finished = as_completed(loop=client.loop, with_results=True, raise_errors=False)
+        self.watched: dict[str, Item] = {}
+        self.wake = threading.Event()
+        self.stopping = False
         self.thread = threading.Thread(target=self._run, name="conveyor-dask-collector", daemon=True)
         self.thread.start()
 
@@ -61,8 +65,8 @@ class Collector:
         """A concurrent future of ``dask_future``'s value (``call`` names it in errors)."""
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
         self.watched[dask_future.key] = (dask_future, future, call)
-        put = self.queue.put
-        dask_future.add_done_callback(lambda done: put((done, future, call)))
+        self.finished.add(dask_future)
+        self.wake.set()
         return future
 
     def cancel_all(self) -> None:
@@ -76,7 +80,8 @@ class Collector:
 
     def stop(self) -> None:
         """Stop the thread; a call still watched (its client is closing) is cancelled."""
-        self.queue.put(_STOP)
+        self.stopping = True
+        self.wake.set()
         self.thread.join(timeout=EXCEPTION_TIMEOUT)
         for _dask, future, call in list(self.watched.values()):
             if not future.done():
@@ -87,71 +92,42 @@ class Collector:
     # -- the collector's thread ------------------------------------------------------------
 
     def _run(self) -> None:
-        while True:
-            item = self.queue.get()
-            batch: list[Item] = []
-            stop = item is _STOP
-            if not stop:
-                batch.append(item)
-            while True:
-                try:
-                    more = self.queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is _STOP:
-                    stop = True
-                else:
-                    batch.append(more)
-            if batch:
-                try:
-                    self._settle(batch)
-                except BaseException as exc:  # noqa: BLE001 - never leave a future pending
-                    for _dask, future, _call in batch:
-                        if not future.done():
-                            future.set_exception(exc)
-                    self._release(batch)
-            if stop:
-                return
-
-    def _settle(self, batch: list[Item]) -> None:
-        finished = [item for item in batch if item[0].status == "finished"]
-        others = [item for item in batch if item[0].status != "finished"]
-        if finished:
+        finished = self.finished
+        while not self.stopping:
+            if finished.is_empty():
+                self.wake.wait(0.1)
+                self.wake.clear()
+                continue
             try:
-                values = self.client.gather([item[0] for item in finished])
-            except Exception:  # noqa: BLE001 - one of them lost its data: ask each alone
-                for item in finished:
-                    self._one(item)
-            else:
-                for (_dask, future, _call), value in zip(finished, values, strict=True):
-                    future.set_result(value)
-        for item in others:
-            self._one(item)
-        self._release(batch)
+                batch = finished.next_batch(block=True)  # waits in steps of 0.1 s
+            except StopIteration:
+                continue
+            for dask_future, result in batch:
+                item = self.watched.pop(dask_future.key, None)
+                if item is None:
+                    continue  # settled by stop() already
+                try:
+                    self._settle(item, result)
+                except BaseException as exc:  # noqa: BLE001 - never leave a future pending
+                    if not item[1].done():
+                        item[1].set_exception(exc)
+                finally:
+                    with contextlib.suppress(Exception):  # the client may be closing already
+                        dask_future.release()
+                    self.settled()
 
-    def _one(self, item: Item) -> None:
+    def _settle(self, item: Item, result: Any) -> None:
         from distributed import KilledWorker  # lazy: the runner imported it already
 
         dask_future, future, call = item
-        if dask_future.status == "cancelled":
-            future.set_exception(concurrent.futures.CancelledError(f"{call!r} was cancelled"))
-            return
-        try:
-            future.set_result(dask_future.result(timeout=EXCEPTION_TIMEOUT))
-        except KilledWorker as exc:
-            future.set_exception(worker_died(call, exc))
-        except BaseException as exc:  # noqa: BLE001 - the call's own exception, handed on
-            future.set_exception(exc)
-
-    def _release(self, batch: list[Item]) -> None:
-        for dask_future, _future, _call in batch:
-            if self.watched.pop(dask_future.key, None) is None:
-                continue  # settled by stop() already
-            try:
-                dask_future.release()
-            except Exception:  # noqa: BLE001 - the client may be closing already
-                pass
-            self.settled()
+        status = dask_future.status
+        if status == "finished":
+            future.set_result(result)
+        elif status == "error":
+            exc = result[1] if isinstance(result, tuple) and len(result) == 3 else result
+            future.set_exception(worker_died(call, exc) if isinstance(exc, KilledWorker) else exc)
+        else:  # cancelled, or lost with its client
+            future.set_exception(concurrent.futures.CancelledError(f"{call!r} was cancelled ({status})"))
 
 
 __all__ = ["EXCEPTION_TIMEOUT", "Collector", "WorkerDied", "worker_died"]

@@ -10,7 +10,8 @@ gets each attempt's :class:`~conveyor.engine.remote.RemoteCall` in ``submit_remo
 and submits it to the cluster (``pure=False``, a key naming the task, run and attempt):
 a worker calls the function and writes a value to persist to the result storage there,
 so only its checksum and size come back. No thread waits for a Dask future: a
-:class:`~conveyor_runner_dask.collector.Collector` gathers finished ones in batches.
+:class:`~conveyor_runner_dask.collector.Collector` has their values fetched on the
+client's event loop as they finish (``distributed.as_completed``).
 
 ``distributed`` is imported when a flow run first submits, not when conveyor loads its
 plugins: a program that never uses Dask never pays its import.
@@ -33,7 +34,7 @@ from conveyor_runner_dask.collector import Collector, WorkerDied
 CONNECT_TIMEOUT = 30.0
 #: Threads of the flow's process that run task runs' bookkeeping, in short steps (none
 #: waits for a Dask future: see conveyor.engine.remote_run).
-DRIVER_THREADS = 8
+DRIVER_THREADS = 4
 _LOOPBACK = {"127.0.0.1", "localhost", "::1", "0.0.0.0", ""}
 
 
