@@ -8,7 +8,8 @@ loop (:func:`conveyor.engine.attempts.attempts`) in short steps, each on a threa
 runner (``runner.submit``):
 
 1. once every future among the run's arguments and ``wait_for`` is done (done-callbacks,
-   no thread waits): ``prepare()`` (upstream values, cache lookup, reuse), then Running;
+   no thread waits): ``prepare()`` (upstream values, cache lookup, reuse), then Running
+   (in the submitting thread when nothing is awaited, else on a runner thread);
 2. each attempt: a :class:`~conveyor.engine.remote.RemoteCall` handed to
    ``runner.submit_remote``, which returns at once a future of the call's outcome;
 3. when that future is done (a callback): the outcome is sent to the loop, which records
@@ -82,8 +83,11 @@ class RemoteTaskRun:
         futures_in(run.args, upstream)
         futures_in(run.kwargs, upstream)
         waiting = [f for f in upstream if not f.done()]
-        if not waiting:
-            self.runner.submit(self._first)
+        if not waiting:  # the first step here, in the submitting thread: the call is on
+            try:  # its way when submit() returns, and no thread hand-off is paid for it
+                self._first()
+            except Exception:  # noqa: BLE001,S110 - recorded, and handed to the run's future
+                pass  # (Ctrl-C goes on up: the flow run crashes, as with a local runner)
             return
         left = [len(waiting)]
         lock = threading.Lock()  # callbacks of distinct futures may run in distinct threads
