@@ -42,7 +42,7 @@ $(STAMP_DEMO): $(BIN)/python pyproject.toml $(PLUGINS)
 	@touch $(STAMP_DEMO)
 
 $(STAMP_TEST): $(STAMP_DEMO)
-	$(PIP) -e '.[s3,postgres,dev]'
+	$(PIP) -e '.[s3,postgres,dask,dev]'
 	@touch $(STAMP_TEST)
 
 demo: $(STAMP_DEMO)

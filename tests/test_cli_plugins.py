@@ -74,6 +74,7 @@ def test_json_lists_installed_plugins_with_distribution_version_and_provides(
         "storage": ["local-file-system"],
         "hooks": ["conveyor_register_storage"],
         "metadata": [],
+        "task_runners": [],
     }
     assert isinstance(local["version"], str) and local["version"]
     assert listed["serializer-json"]["serializers"] == ["json"]

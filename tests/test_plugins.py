@@ -205,7 +205,7 @@ def test_an_unknown_name_in_disable_plugins_is_reported(monkeypatch, caplog):
     warnings = [r.getMessage() for r in caplog.records if r.name == "conveyor.plugins"]
     assert len(warnings) == 1, warnings
     assert "CONVEYOR_DISABLE_PLUGINS names 'storage-lokal'" in warnings[0]
-    assert "installed entry points: metadata-postgres, serializer-json, serializer-pickle, storage-local, storage-s3" in warnings[0]
+    assert "installed entry points: metadata-postgres, runner-dask, serializer-json, serializer-pickle, storage-local, storage-s3" in warnings[0]
     assert "serializer-json'" not in warnings[0].split("installed")[0]  # a real one is not reported
 
 

@@ -57,6 +57,8 @@ OURS = (
     "conveyor-storage-s3",
     "conveyor-metadata-postgres",
 )
+#: every distribution `make dist` builds: the above and those only extras install
+DISTRIBUTIONS = (*OURS, "conveyor-runner-dask")
 
 
 def _project_name(folder: Path) -> str:
@@ -94,16 +96,16 @@ def workdir(tmp_path: Path) -> Path:
 # -- what make dist makes ---------------------------------------------------------------
 
 
-def test_the_six_distributions_are_the_ones_of_the_repository() -> None:
+def test_the_distributions_are_the_ones_of_the_repository() -> None:
     names = sorted(_project_name(folder) for folder in _venv.dist_folders())
-    assert names == sorted(OURS)
+    assert names == sorted(DISTRIBUTIONS)
 
 
 def test_dist_has_a_wheel_and_an_sdist_of_each_distribution_in_the_one_version(dist: Path) -> None:
     files = sorted(p.name for p in dist.iterdir())
     expected = sorted(
         f"{name.replace('-', '_')}-{VERSION}{suffix}"
-        for name in OURS
+        for name in DISTRIBUTIONS
         for suffix in ("-py3-none-any.whl", ".tar.gz")
     )
     assert files == expected
@@ -141,6 +143,7 @@ def test_wheels_pin_each_other_to_the_one_version(dist: Path) -> None:
     for plugin in ("conveyor-storage-local", "conveyor-serializer-json", "conveyor-serializer-pickle"):
         assert f"{plugin}=={VERSION}" in core
     assert f"conveyor-storage-s3=={VERSION}; extra == 's3'" in core
+    assert f"conveyor-runner-dask=={VERSION}; extra == 'dask'" in core
     always = [r for r in core if "extra ==" not in r]  # what every install gets
     assert not [r for r in always if re.match(r"(pytest|hypothesis|moto|seaweedfs|build|twine)\b", r)]
     assert f"conveyor=={VERSION}" in requires(f"conveyor_storage_s3-{VERSION}-py3-none-any.whl")

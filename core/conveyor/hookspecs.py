@@ -17,6 +17,7 @@ from conveyor.markers import PROJECT_NAME, hookimpl, hookspec
 if TYPE_CHECKING:
     from conveyor.metadata.interface import MetadataStore
     from conveyor.policy import PersistenceDecision, PersistenceOptions
+    from conveyor.runners.base import TaskRunner
     from conveyor.serialization.base import Serializer
     from conveyor.storage.base import StorageBlock
 
@@ -25,6 +26,7 @@ __all__ = [
     "conveyor_register_metadata_backends",
     "conveyor_register_serializers",
     "conveyor_register_storage",
+    "conveyor_register_task_runners",
     "conveyor_resolve_persistence",
     "conveyor_result_persisted",
     "hookimpl",
@@ -71,6 +73,21 @@ def conveyor_register_metadata_backends() -> list[type[MetadataStore]]:
     scheme is an error naming both.
 
     :return: a list of store classes (may be empty).
+    """
+
+
+@hookspec
+def conveyor_register_task_runners() -> list[type[TaskRunner]]:
+    """Return the task runner classes this plugin provides.
+
+    Each class subclasses :class:`conveyor.task_runners.TaskRunner` and carries its
+    selection name in the class attribute ``name`` (what ``CONVEYOR_TASK_RUNNER=<name>``
+    selects; ``<name>:<argument>`` calls the class's ``from_setting(argument)``), and is
+    importable as ``conveyor.task_runners.<ClassName>``. The built-in ``thread-pool``
+    and ``sequential`` runners are registered through this hook too. Two plugins
+    providing the same ``name`` is an error naming both.
+
+    :return: a list of ``TaskRunner`` subclasses (may be empty).
     """
 
 

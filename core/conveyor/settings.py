@@ -15,6 +15,7 @@
 | ``CONVEYOR_RESULTS_VERIFICATION_KEYS`` | comma-separated ``[key id:]secret`` also accepted when checking (rotated-out keys) | none |
 | ``CONVEYOR_RESULTS_REQUIRE_SIGNATURES`` | refuse every result reference that is not signed by a known key | ``false`` |
 | ``CONVEYOR_SERIALIZERS_ALLOWED_IMPORTS`` | comma-separated import paths a stored serializer configuration may name | none |
+| ``CONVEYOR_TASK_RUNNER`` | task runner of every flow without ``task_runner=``: ``<name>[:<argument>]`` (``thread-pool:8``, ``sequential``, ``dask``, ``dask:tcp://scheduler:8786``) | ``thread-pool`` |
 
 They are never cached at import: a change of the environment between runs (tests, a
 user's script setting ``CONVEYOR_HOME``) is seen by the next :func:`get_settings`. Parsing
@@ -229,6 +230,11 @@ def _key_file_lines(path: Path) -> list[str]:
     if not lines:
         raise SettingsError(f"{name} holds no key; put the signing key on its first line")
     return lines
+
+
+def task_runner_setting() -> str:
+    """``CONVEYOR_TASK_RUNNER`` alone, stripped ('' when unset; read once per flow run)."""
+    return os.environ.get("CONVEYOR_TASK_RUNNER", "").strip()
 
 
 def signatures_required() -> bool:

@@ -1,104 +1,55 @@
 """Task runners: where submitted task runs execute.
 
-A flow run gets its own copy of its runner (:meth:`TaskRunner.duplicate`), starts it
-lazily on the first ``submit()``, and shuts it down (waiting for every submitted run)
-when the flow run ends.
-
 - :class:`ThreadPoolTaskRunner` (the default): a pool of threads; async tasks run in
   an event loop of their worker thread.
 - :class:`SequentialTaskRunner`: each submitted run executes at once in the caller's
   thread; its future is already done when ``submit()`` returns.
+- runners from plugins, reachable as attributes of this module once their plugin is
+  installed (``from conveyor.task_runners import DaskTaskRunner``, from
+  ``conveyor-runner-dask``).
+
+A flow's ``task_runner`` option chooses its runner; a flow without one uses the runner
+``CONVEYOR_TASK_RUNNER`` names (``<name>[:<argument>]``, e.g. ``thread-pool:8``,
+``dask`` or ``dask:tcp://scheduler:8786``), else a thread pool. The classes live in
+:mod:`conveyor.runners.base`; plugins register theirs with the
+``conveyor_register_task_runners`` hook.
+
+May import: conveyor.exceptions, conveyor.plugins, conveyor.runners, conveyor.settings.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
-import contextvars
-import threading
-from collections.abc import Callable
 from typing import Any
 
-
-class TaskRunner:
-    """Base class: run callables for a flow run and hand back concurrent futures."""
-
-    name = "task-runner"
-
-    def duplicate(self) -> TaskRunner:
-        """A fresh, unstarted runner with the same configuration."""
-        raise NotImplementedError
-
-    def submit(self, fn: Callable[[], Any]) -> concurrent.futures.Future[Any]:
-        """Run ``fn`` (a callable taking no argument); its return value is the future's."""
-        raise NotImplementedError
-
-    def shutdown(self, wait: bool = True) -> None:
-        """Release the runner's resources, waiting for submitted work when ``wait``."""
+from conveyor import plugins
+from conveyor.exceptions import SettingsError
+from conveyor.runners.base import SequentialTaskRunner, TaskRunner, ThreadPoolTaskRunner
+from conveyor.settings import task_runner_setting
 
 
-class SequentialTaskRunner(TaskRunner):
-    """Runs each submitted task run immediately, in the submitting thread."""
-
-    name = "sequential"
-
-    def duplicate(self) -> SequentialTaskRunner:
-        return SequentialTaskRunner()
-
-    def submit(self, fn: Callable[[], Any]) -> concurrent.futures.Future[Any]:
-        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        try:
-            future.set_result(fn())
-        except BaseException as exc:  # the engine returns states; this is a crash  # noqa: BLE001
-            future.set_exception(exc)
-        return future
-
-    def __repr__(self) -> str:
-        return "SequentialTaskRunner()"
+def task_runner_classes() -> dict[str, type[TaskRunner]]:
+    """Installed task runner classes by ``name``."""
+    return plugins.task_runner_classes()  # type: ignore[return-value]
 
 
-class ThreadPoolTaskRunner(TaskRunner):
-    """Runs submitted task runs in a thread pool of ``max_workers`` threads.
-
-    The pool is created on the first ``submit()``, so a flow that submits nothing pays
-    nothing. Each submitted run sees the submitting thread's context (the flow run).
-    """
-
-    name = "thread-pool"
-
-    def __init__(self, max_workers: int | None = None) -> None:
-        if max_workers is not None and max_workers < 1:
-            raise ValueError(f"ThreadPoolTaskRunner(max_workers={max_workers}) needs at least 1 worker")
-        self.max_workers = max_workers
-        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
-        self._lock = threading.Lock()
-
-    def duplicate(self) -> ThreadPoolTaskRunner:
-        return ThreadPoolTaskRunner(self.max_workers)
-
-    def submit(self, fn: Callable[[], Any]) -> concurrent.futures.Future[Any]:
-        pool = self._pool
-        if pool is None:
-            with self._lock:
-                pool = self._pool
-                if pool is None:
-                    pool = self._pool = concurrent.futures.ThreadPoolExecutor(
-                        self.max_workers, thread_name_prefix="conveyor-task"
-                    )
-        return pool.submit(contextvars.copy_context().run, fn)
-
-    def shutdown(self, wait: bool = True) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=wait)
-
-    def __repr__(self) -> str:
-        return f"ThreadPoolTaskRunner(max_workers={self.max_workers})"
+def runner_from_setting(text: str) -> TaskRunner:
+    """The runner ``CONVEYOR_TASK_RUNNER=<name>[:<argument>]`` names (a one-line error if none)."""
+    name, _, argument = text.partition(":")
+    try:
+        cls: type[TaskRunner] = plugins.task_runners().get(name.strip())
+        return cls.from_setting(argument.strip())
+    except (ValueError, TypeError) as exc:
+        raise SettingsError(f"CONVEYOR_TASK_RUNNER={text!r}: {exc}") from None
+    except Exception as exc:  # an UnknownNameError with its install hint, a plugin's error
+        raise SettingsError(f"CONVEYOR_TASK_RUNNER={text!r}: {exc}") from exc
 
 
 def resolve_task_runner(value: TaskRunner | type[TaskRunner] | None) -> TaskRunner:
-    """The ``task_runner`` option as an unstarted runner (default: a thread pool)."""
+    """The ``task_runner`` option as an unstarted runner (default: ``CONVEYOR_TASK_RUNNER``,
+    else a thread pool)."""
     if value is None:
-        return ThreadPoolTaskRunner()
+        setting = task_runner_setting()
+        return runner_from_setting(setting) if setting else ThreadPoolTaskRunner()
     if isinstance(value, type) and issubclass(value, TaskRunner):
         return value()
     if isinstance(value, TaskRunner):
@@ -109,4 +60,17 @@ def resolve_task_runner(value: TaskRunner | type[TaskRunner] | None) -> TaskRunn
     )
 
 
-__all__ = ["SequentialTaskRunner", "TaskRunner", "ThreadPoolTaskRunner", "resolve_task_runner"]
+def __getattr__(name: str) -> Any:
+    if name.startswith("__"):
+        raise AttributeError(name)
+    return plugins.task_runners().by_class_name(__name__, name)
+
+
+__all__ = [
+    "SequentialTaskRunner",
+    "TaskRunner",
+    "ThreadPoolTaskRunner",
+    "resolve_task_runner",
+    "runner_from_setting",
+    "task_runner_classes",
+]

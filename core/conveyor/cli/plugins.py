@@ -26,6 +26,8 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
             print(f"    block types: {', '.join(info.storage)}")
         if info.metadata:
             print(f"    metadata URL schemes: {', '.join(info.metadata)}")
+        if info.task_runners:
+            print(f"    task runners: {', '.join(info.task_runners)}")
         print(f"    hooks: {', '.join(info.hooks) or 'none'}")
     return 0
 

@@ -6,8 +6,8 @@ Each builds its run (:class:`~conveyor.engine.task_run.ActiveTaskRun`,
 run to the one attempt loop (:mod:`conveyor.engine.attempts`) with a sync or an async
 driver.
 
-May import: conveyor.engine (attempts, context, flow_run, task_run), conveyor.futures,
-conveyor.states, conveyor.task_runners.
+May import: conveyor.engine (attempts, context, flow_run, remote_run, task_run), conveyor.exceptions,
+conveyor.futures, conveyor.states, conveyor.task_runners.
 """
 
 from __future__ import annotations
@@ -20,8 +20,10 @@ from conveyor.engine.context import flow_run_context, task_run_context
 from conveyor.engine.flow_run import TIMED_OUT, ActiveFlowRun
 from conveyor.engine.hooks import run_state_hooks
 from conveyor.engine.logs import install_print_to_log, printing_to_log
+from conveyor.engine.remote_run import RemoteTaskRun
 from conveyor.engine.task_run import ActiveTaskRun
 from conveyor.engine.timeouts import call_with_timeout, timed_out_error
+from conveyor.exceptions import ConveyorError
 from conveyor.futures import ConveyorFuture, resolve_futures
 from conveyor.results import UnpersistedResult
 from conveyor.states import COMPLETED, PENDING, State
@@ -151,10 +153,20 @@ def submit_task(task: Task[Any], args: tuple[Any, ...], kwargs: dict[str, Any],
     """
     ctx = flow_run_context.get()
     run = ActiveTaskRun(task, args, kwargs, ctx, wait_for=wait_for, map_index=map_index)
+    runner = ctx.runner if ctx is not None else SequentialTaskRunner()
+    if runner.remote:
+        _check_remote(run, runner)
     if ctx is not None:
         run.submitted = True
         ctx.progress.submitted(task.name)
     run.record(State(PENDING, "Pending"))
+    if run.remote is not None:  # steps on the runner's threads, calls on its workers
+        remote = RemoteTaskRun(run, task, runner, lambda: _TaskScope(run, task))
+        remote.start()
+        future: ConveyorFuture[Any] = ConveyorFuture(run.id, task.name, remote.future, run.current)
+        if ctx is not None:
+            ctx.futures.append(future)
+        return future
     if task.is_async:
         def work() -> State:
             import asyncio  # lazy: only async tasks need it
@@ -163,11 +175,21 @@ def submit_task(task: Task[Any], args: tuple[Any, ...], kwargs: dict[str, Any],
     else:
         def work() -> State:
             return run_task(task, run.args, run.kwargs, True, run)  # type: ignore[no-any-return]
-    runner = ctx.runner if ctx is not None else SequentialTaskRunner()
-    future: ConveyorFuture[Any] = ConveyorFuture(run.id, task.name, runner.submit(work), run.current)
+    future = ConveyorFuture(run.id, task.name, runner.submit(work), run.current)
     if ctx is not None:
         ctx.futures.append(future)
     return future
+
+
+def _check_remote(run: ActiveTaskRun, runner: Any) -> None:
+    """Before a run is queued on a remote runner: its workers can write where it persists."""
+    run.remote = runner
+    if run.decision.persist:
+        try:
+            storage = run.destination().storage
+        except ConveyorError:
+            return  # the task's own options are wrong: prepare() fails the run, as locally
+        runner.check_storage(storage)
 
 
 # -- flows ----------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from conveyor.blocks import record_block, saved_slugs
 from conveyor.exceptions import ConfigurationError, ConveyorError
 from conveyor.filesystems import StorageBlock, default_storage, resolve_storage
 from conveyor.metadata import get_store
-from conveyor.results import ANONYMOUS_PREFIX, ResultReference, persist_value
+from conveyor.results import ANONYMOUS_PREFIX, ResultReference, persist_value, written_reference
 from conveyor.serializers import Serializer, default_serializer, resolve_serializer
 from conveyor.settings import get_settings
 
@@ -83,7 +83,7 @@ class ResultDestination:
         caller queues :meth:`written` once it has queued the reference.
         """
         if key is not None:
-            get_store().record_write_intent(self.document(), key, run_id)
+            self.record_intent(key, run_id)
         return persist_value(
             value,
             storage=self.storage,
@@ -92,6 +92,14 @@ class ResultDestination:
             storage_slug=self.slug,
             storage_document=self.document(),
         )
+
+    def record_intent(self, key: str, run_id: str | None) -> None:
+        """Commit, now, that ``key`` is about to be written here (by this process or a worker)."""
+        get_store().record_write_intent(self.document(), key, run_id)
+
+    def reference_to(self, key: str, checksum: str, size: int) -> ResultReference:
+        """The reference of a value a remote worker wrote at ``key`` with this serializer."""
+        return written_reference(key, self.label, self.document(), self.serializer, checksum, size)
 
     def written(self, key: str) -> None:
         """The reference of a write recorded as an intent is queued: the intent can go

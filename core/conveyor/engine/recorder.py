@@ -5,7 +5,7 @@ committed in batches) and logs one line for it. A successful run's value becomes
 result: a literal, a reference to the value persisted at the run's
 :class:`~conveyor.engine.destination.ResultDestination`, or the value in memory only.
 
-May import: conveyor.engine.destination, conveyor.engine.logs, conveyor.exceptions,
+May import: conveyor.engine.destination, conveyor.engine.logs, conveyor.engine.remote, conveyor.exceptions,
 conveyor.plugins, conveyor.policy, conveyor.results, conveyor.serializers, conveyor.states.
 """
 
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor import plugins
 from conveyor.engine.logs import log_state, logger
+from conveyor.engine.remote import Refused, Written
 from conveyor.engine.timeouts import RunTimedOut
 from conveyor.exceptions import ConfigurationError, ConveyorError, MetadataError, SerializationError
 from conveyor.policy import PersistenceDecision
@@ -170,6 +171,10 @@ class Recorder:
         """(result, where it was persisted) for a successful run's value."""
         if value is None or value is True or value is False:
             return _LITERALS[value], None
+        if type(value) is Written:  # a remote runner's worker wrote it
+            destination = self.destination()
+            reference = destination.reference_to(value.key, value.checksum, value.size)
+            return reference, destination.describe(value.key)
         if not self.decision.persist:
             if not self.obj.cache_result_in_memory:  # not persisted, not kept: gone once handed on
                 return UnpersistedResult.missing(), None
@@ -227,6 +232,9 @@ class Recorder:
         is handed on, so a crash later never loses what was written.
         """
         try:
+            if type(value) is Refused:  # a remote runner's worker: the serializer refused it
+                value, refusal = value.value, value.error
+                raise refusal
             data, where = self.result_for(value)
         except SerializationError as exc:
             kept = self._refused(value, exc)
@@ -241,7 +249,7 @@ class Recorder:
             return self.failed(exc)
         if message is None and type(data) is not ResultLiteral:
             message = why(self.decision)
-        self.value = value
+        self.value = None if type(value) is Written else value
         state = self.record(State(COMPLETED, name, message, data), where)
         if where is not None:
             self.destination().written(data.key)  # committed with the state just queued

@@ -65,6 +65,7 @@ class ActiveTaskRun(Recorder):
         "kwargs",
         "map_index",
         "position",
+        "remote",
         "submitted",
         "wait_for",
     )
@@ -84,6 +85,8 @@ class ActiveTaskRun(Recorder):
         self.map_index = map_index
         #: the run was submitted (counted in its flow run's progress lines)
         self.submitted = False
+        #: the remote task runner its attempts' calls go to (engine.remote), or None
+        self.remote = None
         #: futures (or states) to wait for before the run starts (``wait_for=[...]``)
         self.wait_for = tuple(wait_for) if wait_for else ()
         self.id = run_id = new_run_id()
@@ -370,7 +373,7 @@ class ActiveTaskRun(Recorder):
             self.writer.put_cache(key, self.id, data_json(data), state.ts, expires)
         ctx = self.ctx
         if ctx is not None and type(data) is ResultReference and state.name == "Completed" and (
-            self.obj.cache_result_in_memory
+            self.obj.cache_result_in_memory and self.value is not None
         ):
             remember_written(data, self.destination().storage, self.value, ctx)
         if self.ctx is not None and not self._hash_recorded and self.decision.persist and (

@@ -50,6 +50,16 @@ def metadata_backends() -> ClassRegistry:
     return get_plugin_manager().metadata_backends
 
 
+def task_runners() -> ClassRegistry:
+    """The registry of task runner classes (by ``name``) of the current manager."""
+    return get_plugin_manager().task_runners
+
+
+def task_runner_classes() -> dict[str, type]:
+    """Registered task runner classes by ``name``, sorted by name."""
+    return get_plugin_manager().task_runners.classes
+
+
 def serializer_classes() -> dict[str, type]:
     """Registered serializer classes by ``type``, sorted by name."""
     return get_plugin_manager().serializers.classes
@@ -93,5 +103,7 @@ __all__ = [
     "set_plugin_manager",
     "storage",
     "storage_classes",
+    "task_runner_classes",
+    "task_runners",
     "use_plugin_manager",
 ]

@@ -13,6 +13,7 @@ DEFAULT_PLUGINS: tuple[tuple[str, str], ...] = (
     ("conveyor.policy", "conveyor.plugins.builtin_policy"),
     ("conveyor.compressed", "conveyor.serialization.hooks"),
     ("conveyor.sqlite", "conveyor.metadata.hooks"),
+    ("conveyor.task-runners", "conveyor.runners.hooks"),
 )
 
 #: Names of the built-in plugins (shown as provided by the ``conveyor`` distribution).

@@ -28,6 +28,8 @@ class PluginInfo:
     hooks: tuple[str, ...]
     #: URL schemes of the metadata backends it provides.
     metadata: tuple[str, ...] = ()
+    #: names of the task runners it provides.
+    task_runners: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return attrs.asdict(self, value_serializer=lambda _i, _a, v: list(v) if isinstance(v, tuple) else v)
@@ -40,6 +42,7 @@ def list_plugins(pm: PluginManager | None = None) -> list[PluginInfo]:
     for name, plugin in sorted(pm.list_name_plugin(), key=lambda item: item[0]):
         serializers: list[str] = []
         storage: list[str] = []
+        runners: list[str] = []
         hooks = sorted(h.name for h in pm.pluggy.get_hookcallers(plugin) or [])
         if hasattr(plugin, "conveyor_register_serializers"):
             serializers = sorted(c.type for c in plugin.conveyor_register_serializers() or [])
@@ -49,6 +52,8 @@ def list_plugins(pm: PluginManager | None = None) -> list[PluginInfo]:
         if hasattr(plugin, "conveyor_register_metadata_backends"):
             for c in plugin.conveyor_register_metadata_backends() or []:
                 metadata.extend(c.schemes)
+        if hasattr(plugin, "conveyor_register_task_runners"):
+            runners = sorted(c.name for c in plugin.conveyor_register_task_runners() or [])
         origin = pm.provenance.get(name, Provenance(None, None, None))
         dist, version = origin.distribution, origin.version
         if name in BUILTIN_NAMES:
@@ -63,6 +68,7 @@ def list_plugins(pm: PluginManager | None = None) -> list[PluginInfo]:
                 storage=tuple(storage),
                 hooks=tuple(hooks),
                 metadata=tuple(sorted(metadata)),
+                task_runners=tuple(runners),
             )
         )
     return infos

@@ -33,7 +33,14 @@ from conveyor.plugins.loading import (
     installed_entry_points,
     load_entry_point,
 )
-from conveyor.plugins.registry import METADATA, SERIALIZERS, STORAGE, ClassRegistry, RegistryKind
+from conveyor.plugins.registry import (
+    METADATA,
+    SERIALIZERS,
+    STORAGE,
+    TASK_RUNNERS,
+    ClassRegistry,
+    RegistryKind,
+)
 from conveyor.settings import get_settings
 
 _log = logging.getLogger("conveyor.plugins")
@@ -72,6 +79,11 @@ class PluginManager:
     def metadata_backends(self) -> ClassRegistry:
         """Registered metadata store classes by URL scheme."""
         return self.registry(METADATA)
+
+    @property
+    def task_runners(self) -> ClassRegistry:
+        """Registered task runner classes by ``name``."""
+        return self.registry(TASK_RUNNERS)
 
     def registry(self, kind: RegistryKind) -> ClassRegistry:
         """The registry of one kind, collected from its hook on first use."""
@@ -164,7 +176,7 @@ def make_plugin_manager(
     for plugin in plugins:
         pm.register(plugin)
     pm.check_pending()
-    manager.serializers, manager.storage, manager.metadata_backends  # noqa: B018 - a duplicate name fails now, not later
+    manager.serializers, manager.storage, manager.metadata_backends, manager.task_runners  # noqa: B018 - a duplicate name fails now, not later
     return manager
 
 

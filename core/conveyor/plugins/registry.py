@@ -34,6 +34,8 @@ KNOWN_PROVIDERS: dict[str, str] = {
     "PostgresStore": "conveyor-metadata-postgres (pip install --find-links dist 'conveyor[postgres]')",
     "postgresql": "conveyor-metadata-postgres (pip install --find-links dist 'conveyor[postgres]')",
     "postgres": "conveyor-metadata-postgres (pip install --find-links dist 'conveyor[postgres]')",
+    "DaskTaskRunner": "conveyor-runner-dask (pip install --find-links dist 'conveyor[dask]')",
+    "dask": "conveyor-runner-dask (pip install --find-links dist 'conveyor[dask]')",
 }
 
 
@@ -57,7 +59,8 @@ STORAGE = RegistryKind("block type", "conveyor_register_storage", "block_type")
 METADATA = RegistryKind(
     "metadata database URL scheme", "conveyor_register_metadata_backends", "schemes"
 )
-KINDS = (SERIALIZERS, STORAGE, METADATA)
+TASK_RUNNERS = RegistryKind("task runner", "conveyor_register_task_runners", "name")
+KINDS = (SERIALIZERS, STORAGE, METADATA, TASK_RUNNERS)
 
 
 def _distribution(hint: str) -> str:
@@ -185,6 +188,7 @@ __all__ = [
     "METADATA",
     "SERIALIZERS",
     "STORAGE",
+    "TASK_RUNNERS",
     "ClassRegistry",
     "RegistryKind",
     "disabled_hint",

@@ -37,7 +37,7 @@ from conveyor.results.types import (
     result_from_json,
 )
 from conveyor.results.verification import Verification, VerificationStatus, verify
-from conveyor.results.write import persist_value, write_result
+from conveyor.results.write import persist_value, write_result, written_reference
 
 __all__ = [
     "ANONYMOUS_PREFIX",
@@ -63,4 +63,5 @@ __all__ = [
     "result_from_json",
     "verify",
     "write_result",
+    "written_reference",
 ]

@@ -113,6 +113,16 @@ def persist_value(
     checksum, size = write_result(
         storage, key, value, serializer, label=label, metadata=metadata
     )
+    reference = written_reference(key, label, document, serializer, checksum, size)
+    reference.cache_value(value)
+    return reference
+
+
+def written_reference(
+    key: str, label: str, document: str, serializer: Serializer, checksum: str, size: int
+) -> ResultReference:
+    """The reference of a value :func:`write_result` wrote (here or in another process,
+    e.g. a Dask worker): signed when a signing key is set; without the value."""
     fields = {
         "key": key,
         "storage": label,
@@ -122,6 +132,4 @@ def persist_value(
         "size": size,
         "format": CURRENT_FORMAT,
     }
-    reference = ResultReference(**fields, signature=sign_fields(fields))
-    reference.cache_value(value)
-    return reference
+    return ResultReference(**fields, signature=sign_fields(fields))

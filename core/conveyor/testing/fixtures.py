@@ -21,6 +21,7 @@ def conveyor_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
         "CONVEYOR_RESULTS_DEFAULT_SERIALIZER",
         "CONVEYOR_RESULTS_PERSIST_BY_DEFAULT",
         "CONVEYOR_DISABLE_PLUGINS",
+        "CONVEYOR_TASK_RUNNER",
     ):
         monkeypatch.delenv(var, raising=False)
     yield home

@@ -29,6 +29,7 @@ from conveyor import plugins
 if TYPE_CHECKING:
     from conveyor.filesystems import StorageBlock
     from conveyor.serializers import Serializer
+    from conveyor.task_runners import TaskRunner
 
 #: The entry-point group conveyor loads its plugins from.
 ENTRY_POINT_GROUP = "conveyor"
@@ -37,6 +38,7 @@ _REGISTER_HOOKS = {
     "serializers": "conveyor_register_serializers",
     "storage": "conveyor_register_storage",
     "metadata_backends": "conveyor_register_metadata_backends",
+    "task_runners": "conveyor_register_task_runners",
 }
 
 
@@ -48,9 +50,9 @@ class EntryPointConformance:
     - ``distribution``: the distribution's name, e.g. ``"conveyor-storage-s3"``.
     - ``entry_point``: the entry point's name in the group ``conveyor``, e.g.
       ``"storage-s3"``.
-    - ``serializers``, ``storage`` and/or ``metadata_backends``: the serializer classes,
-      the storage block classes and the metadata store classes the plugin registers (a
-      tuple each; at least one class in all).
+    - ``serializers``, ``storage``, ``metadata_backends`` and/or ``task_runners``: the
+      serializer classes, the storage block classes, the metadata store classes and the
+      task runner classes the plugin registers (a tuple each; at least one class in all).
     - ``hooks_module`` (optional): the entry point's value; by default the package
       named after the distribution, then ``.hooks`` (``"conveyor_storage_s3.hooks"``).
     """
@@ -60,6 +62,7 @@ class EntryPointConformance:
     serializers: ClassVar[tuple[type[Serializer], ...]] = ()
     storage: ClassVar[tuple[type[StorageBlock], ...]] = ()
     metadata_backends: ClassVar[tuple[type, ...]] = ()
+    task_runners: ClassVar[tuple[type[TaskRunner], ...]] = ()
     hooks_module: ClassVar[str | None] = None
 
     # -- what the subclass declares ------------------------------------------------------
@@ -72,6 +75,10 @@ class EntryPointConformance:
     @classmethod
     def expected_serializers(cls) -> dict[str, type[Serializer]]:
         return {klass.type: klass for klass in cls.serializers}
+
+    @classmethod
+    def expected_task_runners(cls) -> dict[str, type[TaskRunner]]:
+        return {klass.name: klass for klass in cls.task_runners}
 
     @classmethod
     def expected_storage(cls) -> dict[str, type[StorageBlock]]:
@@ -99,8 +106,8 @@ class EntryPointConformance:
     def test_subclass_declares_what_the_plugin_provides(self) -> None:
         assert isinstance(self.distribution, str) and self.distribution, "set distribution"
         assert isinstance(self.entry_point, str) and self.entry_point, "set entry_point"
-        assert self.serializers or self.storage or self.metadata_backends, (
-            "set serializers, storage and/or metadata_backends"
+        assert self.serializers or self.storage or self.metadata_backends or self.task_runners, (
+            "set serializers, storage, metadata_backends and/or task_runners"
         )
         for klass in self.metadata_backends:
             schemes = getattr(klass, "schemes", None)
@@ -114,6 +121,7 @@ class EntryPointConformance:
             )
         assert len(self.expected_serializers()) == len(self.serializers), "a serializer type twice"
         assert len(self.expected_storage()) == len(self.storage), "a block type twice"
+        assert len(self.expected_task_runners()) == len(self.task_runners), "a runner name twice"
 
     def test_entry_point_is_installed(self) -> None:
         ep = self.installed_entry_point()
@@ -140,8 +148,11 @@ class EntryPointConformance:
             serializers = plugins.serializer_classes()
             storage = plugins.storage_classes()
             backends = plugins.metadata_backends().classes
+            runners = plugins.task_runner_classes()
         for scheme, klass in self.expected_metadata_backends().items():
             assert backends.get(scheme) is klass, f"metadata URL scheme {scheme!r}"
+        for name, klass in self.expected_task_runners().items():
+            assert runners.get(name) is klass, f"task runner {name!r}"
         for name, klass in self.expected_serializers().items():
             assert serializers.get(name) is klass, f"serializer type {name!r}"
         for name, klass in self.expected_storage().items():
@@ -158,13 +169,18 @@ class EntryPointConformance:
             base_serializers = dict(plugins.serializer_classes())
             base_storage = dict(plugins.storage_classes())
             base_backends = dict(plugins.metadata_backends().classes)
+            base_runners = dict(plugins.task_runner_classes())
         with plugins.use_plugin_manager(alone):
             serializers = dict(plugins.serializer_classes())
             storage = dict(plugins.storage_classes())
             backends = dict(plugins.metadata_backends().classes)
+            runners = dict(plugins.task_runner_classes())
         added_backends = {k: v for k, v in backends.items() if k not in base_backends}
         assert added_backends == self.expected_metadata_backends()
         assert {k: backends[k] for k in base_backends} == base_backends
+        added_runners = {k: v for k, v in runners.items() if k not in base_runners}
+        assert added_runners == self.expected_task_runners()
+        assert {k: runners[k] for k in base_runners} == base_runners
         added_serializers = {k: v for k, v in serializers.items() if k not in base_serializers}
         added_storage = {k: v for k, v in storage.items() if k not in base_storage}
         assert added_serializers == self.expected_serializers()
@@ -182,7 +198,6 @@ class EntryPointConformance:
         assert info.serializers == tuple(sorted(self.expected_serializers()))
         assert info.storage == tuple(sorted(self.expected_storage()))
         assert info.metadata == tuple(sorted(self.expected_metadata_backends()))
-        expected_hooks = {
-            _REGISTER_HOOKS[kind] for kind in _REGISTER_HOOKS if getattr(self, kind)
-        }
+        assert info.task_runners == tuple(sorted(self.expected_task_runners()))
+        expected_hooks = {_REGISTER_HOOKS[kind] for kind in _REGISTER_HOOKS if getattr(self, kind)}
         assert expected_hooks <= set(info.hooks)

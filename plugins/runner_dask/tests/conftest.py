@@ -1,0 +1,75 @@
+"""Fixtures of the Dask runner's tests: one real 2-worker LocalCluster for the session.
+
+The cluster is started by the tests themselves (worker processes, small memory limits)
+and always closed. ``allowed-failures`` is 1: a call whose worker dies is tried on one
+more worker, then fails with KilledWorker (the tests that kill workers rely on it).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def dask_cluster() -> Iterator[Any]:
+    import dask
+    from distributed import LocalCluster
+
+    logging.getLogger("distributed").setLevel(logging.ERROR)
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+        cluster = LocalCluster(
+            n_workers=2, threads_per_worker=2, processes=True, memory_limit="512MiB",
+            dashboard_address=None, host="127.0.0.1",
+        )
+    try:
+        yield cluster
+    finally:
+        cluster.close(timeout=30)
+
+
+@pytest.fixture
+def dask_runner(dask_cluster: Any) -> Any:
+    from conveyor.task_runners import DaskTaskRunner
+
+    return DaskTaskRunner(address=dask_cluster.scheduler_address)
+
+
+@pytest.fixture(params=["threads", "dask"])
+def runner(request: pytest.FixtureRequest) -> Any:
+    """Each runner in turn: the same test runs on threads and on the Dask cluster."""
+    from conveyor.task_runners import ThreadPoolTaskRunner
+
+    if request.param == "threads":
+        return ThreadPoolTaskRunner()
+    return request.getfixturevalue("dask_runner")
+
+
+@pytest.fixture
+def calls(tmp_path: Path) -> Any:
+    """A file each task body appends a name to (``calls.record(name)``; ``calls()`` lists
+    the names): visible from every worker process. Closures, so they pickle by value."""
+    log = tmp_path / "calls.txt"
+    log.write_text("")
+
+    def record(name: str) -> None:
+        with log.open("a") as f:
+            f.write(name + "\n")
+
+    def read() -> list[str]:
+        return log.read_text().split()
+
+    read.record = record  # type: ignore[attr-defined]
+    return read
+
+
+@pytest.fixture
+def s3_results(seaweedfs_server: Any, seaweedfs_bucket: str) -> Any:
+    """An S3 block on a fresh SeaweedFS bucket, saved as ``s3/prod``."""
+    block = seaweedfs_server.block(f"{seaweedfs_bucket}/results")
+    block.save("prod", overwrite=True)
+    return block
