@@ -94,8 +94,14 @@ class ResultDestination:
         )
 
     def record_intent(self, key: str, run_id: str | None) -> None:
-        """Commit, now, that ``key`` is about to be written here (by this process or a worker)."""
-        get_store().record_write_intent(self.document(), key, run_id)
+        """Commit, now, that ``key`` is about to be written here (by this process or a worker).
+
+        The rows queued before it (the writing run's own) are committed first, so an intent
+        a killed process leaves behind always names a recorded run (``results gc`` says whose).
+        """
+        store = get_store()
+        store.flush()
+        store.record_write_intent(self.document(), key, run_id)
 
     def reference_to(self, key: str, checksum: str, size: int) -> ResultReference:
         """The reference of a value a remote worker wrote at ``key`` with this serializer."""
