@@ -4,7 +4,8 @@
 #   make demo     installs the core and every plugin (editable), nothing else, and runs
 #                 the example pipeline
 #   make test     the same plus the test dependencies (the `dev` extra), then the suite
-#   make dist     a wheel and an sdist of each of the six distributions into dist/,
+#   make cluster  the demo pipeline on PostgreSQL, SeaweedFS and 4 Dask workers started here
+#   make dist     a wheel and an sdist of each of the seven distributions into dist/,
 #                 checked with twine; then `pip install --find-links dist 'conveyor[s3]'`
 #                 installs conveyor into any other environment
 #   make version V=X.Y.Z   sets the one version of all of them (.ci/versions.py)
@@ -29,7 +30,7 @@ PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 DIST_TOOLS := 'build>=1.2' 'twine>=6.1'
 DIST   := dist
 
-.PHONY: install demo test dist version bench bench-all lint clean
+.PHONY: install demo cluster test dist version bench bench-all lint clean
 
 install: $(STAMP_TEST)
 
@@ -47,6 +48,11 @@ $(STAMP_TEST): $(STAMP_DEMO)
 
 demo: $(STAMP_DEMO)
 	$(BIN)/python examples/pipeline.py
+
+# The demo pipeline on a cluster started here: PostgreSQL (pgserver), SeaweedFS (S3) and a
+# Dask LocalCluster of 4 worker processes; see docs/scale-out.md.
+cluster: $(STAMP_TEST)
+	$(BIN)/python examples/cluster/run.py
 
 test: $(STAMP_TEST)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
