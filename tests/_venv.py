@@ -193,7 +193,7 @@ def install_venv(path: Path, requirements: Sequence[str], *, find_links: Path) -
 
 
 def dist_folders() -> tuple[Path, ...]:
-    """The six distributions ``make dist`` builds: the core (this repository's root,
+    """The seven distributions ``make dist`` builds: the core (this repository's root,
     package in ``core/``) and every ``plugins/*`` folder with a pyproject but the template."""
     plugins = sorted(p.parent for p in (REPO / "plugins").glob("*/pyproject.toml"))
     return (REPO, *(p for p in plugins if p.name != "_template"))

@@ -1,7 +1,7 @@
 """conveyor installed as a user would: wheels built like ``make dist``, then
 ``pip install --find-links dist 'conveyor[s3]'`` (and plain ``conveyor``) in a fresh venv.
 
-Once per session (``dist``): ``python -m build`` of each of the six distributions (an
+Once per session (``dist``): ``python -m build`` of each of the seven distributions (an
 sdist, then the wheel from that sdist) into a ``dist/`` folder outside the repository,
 checked with ``twine check --strict``. Then two fresh venvs, each made by the README's
 command run beside that ``dist/``: one with plain ``conveyor``, one with
