@@ -39,13 +39,17 @@ def dask_runner(dask_cluster: Any) -> Any:
     return DaskTaskRunner(address=dask_cluster.scheduler_address)
 
 
-@pytest.fixture(params=["threads", "dask"])
-def runner(request: pytest.FixtureRequest) -> Any:
-    """Each runner in turn: the same test runs on threads and on the Dask cluster."""
+@pytest.fixture(params=["threads", "dask", "dask-postgres"])
+def runner(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Each runner in turn: the same test runs on threads and on the Dask cluster, and on
+    the cluster with its metadata in PostgreSQL (``CONVEYOR_DATABASE_URL``, a fresh schema
+    of a real server): the whole cluster set-up of docs/scale-out.md."""
     from conveyor.task_runners import ThreadPoolTaskRunner
 
     if request.param == "threads":
         return ThreadPoolTaskRunner()
+    if request.param == "dask-postgres":
+        monkeypatch.setenv("CONVEYOR_DATABASE_URL", request.getfixturevalue("postgres_url"))
     return request.getfixturevalue("dask_runner")
 
 
@@ -68,8 +72,11 @@ def calls(tmp_path: Path) -> Any:
 
 
 @pytest.fixture
-def s3_results(seaweedfs_server: Any, seaweedfs_bucket: str) -> Any:
-    """An S3 block on a fresh SeaweedFS bucket, saved as ``s3/prod``."""
+def s3_results(request: pytest.FixtureRequest, seaweedfs_server: Any, seaweedfs_bucket: str) -> Any:
+    """An S3 block on a fresh SeaweedFS bucket, saved as ``s3/prod`` (in the test's metadata
+    store: after ``runner`` has chosen it)."""
+    if "runner" in request.fixturenames:
+        request.getfixturevalue("runner")
     block = seaweedfs_server.block(f"{seaweedfs_bucket}/results")
     block.save("prod", overwrite=True)
     return block

@@ -1,6 +1,7 @@
 """The engine's behaviour on Dask is its behaviour on threads: the seed's three examples
 and representative retry, cache and reuse tests of the core, each run on a thread pool
-and on a real 2-worker LocalCluster (``runner``), with results on SeaweedFS S3.
+and on a real 2-worker LocalCluster, with SQLite and with PostgreSQL metadata
+(``runner``), with results on SeaweedFS S3.
 
 Task bodies are defined inside the tests (so they pickle by value to the workers) and
 count their executions in a file (``calls``), which every worker process sees.
@@ -256,3 +257,34 @@ def test_subflows_and_futures_behave_as_on_threads(runner, calls, monkeypatch, d
 
     assert outer() == ([0, 1, 4, 9], (14, "KeyError"), 5)
     assert calls() == ["square"] * 7
+
+
+# -- the whole cluster set-up: Dask workers, PostgreSQL records, S3 results ----------------
+
+
+def test_on_the_cluster_states_go_to_postgresql_and_values_to_s3(
+    dask_runner, postgres_url, monkeypatch, seaweedfs_server, seaweedfs_bucket
+):
+    monkeypatch.setenv("CONVEYOR_DATABASE_URL", postgres_url)
+    block = seaweedfs_server.block(f"{seaweedfs_bucket}/cluster")
+    block.save("cluster", overwrite=True)
+    monkeypatch.setenv("CONVEYOR_RESULTS_DEFAULT_STORAGE", "s3/cluster")
+
+    @task(persist_result=True, retries=1)
+    def square(i):
+        return {"square": i * i, "pid": os.getpid()}
+
+    @flow(task_runner=dask_runner)
+    def unchanged():
+        return [f.result()["square"] for f in square.map(range(6))]
+
+    state = unchanged(return_state=True)
+    assert state.result() == [i * i for i in range(6)]
+    store = get_client().store
+    assert type(store).__name__ == "PostgresStore" and "postgresql://" in store.location
+    task_runs = get_client().read_task_runs(state.run_id)
+    assert len(task_runs) == 6 and all(t.state.name == "Completed" for t in task_runs)
+    refs = [t.state.data for t in task_runs]
+    assert all(isinstance(r, ResultReference) and r.storage == "s3/cluster" for r in refs)
+    assert {f"cluster/{r.key}" for r in refs} <= _keys(seaweedfs_server, seaweedfs_bucket)
+    assert all(t.state.result()["pid"] != os.getpid() for t in task_runs)  # written on workers
