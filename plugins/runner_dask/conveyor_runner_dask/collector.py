@@ -1,12 +1,12 @@
 """Collecting finished Dask futures in batches, so no thread waits for one.
 
-Asking each ``distributed.Future`` for its result from a thread costs a round trip
-through the client's event loop (and, with thousands of runs, most of the time goes
-there). A :class:`Collector` instead hands every future to one
-``distributed.as_completed(with_results=True)``, which fetches each value on the event
-loop as the future finishes; its one thread takes the finished ones in batches and
-completes the ``concurrent.futures.Future`` the engine holds for each call. A worker
-that died running the call (``KilledWorker``) becomes :class:`WorkerDied`.
+Asking each ``distributed.Future`` for its result costs a round trip to the scheduler and
+a worker (and, with thousands of runs, most of the time goes there). A :class:`Collector`
+instead hands every future to one ``distributed.as_completed``; its one thread takes the
+finished ones in batches, fetches the values of a whole batch with one ``gather`` (as a
+raw ``client.gather`` of many futures does), and completes the
+``concurrent.futures.Future`` the engine holds for each call. A worker that died running
+the call (``KilledWorker``) becomes :class:`WorkerDied`.
 """
 
 from __future__ import annotations
@@ -53,8 +53,8 @@ class Collector:
 
         self.client = client
         self.settled = settled
-        #: fetches each finished future's value on the client's event loop, concurrently
-        self.finished = as_completed(loop=client.loop, with_results=True, raise_errors=False)
+        #: the futures, handed out as they finish (their values are gathered by batch)
+        self.finished = as_completed(loop=client.loop)
         self.watched: dict[str, Item] = {}
         self.wake = threading.Event()
         self.stopping = False
@@ -102,7 +102,7 @@ class Collector:
                 batch = finished.next_batch(block=True)  # waits in steps of 0.1 s
             except StopIteration:
                 continue
-            for dask_future, result in batch:
+            for dask_future, result in self._results(batch):
                 item = self.watched.pop(dask_future.key, None)
                 if item is None:
                     continue  # settled by stop() already
@@ -115,6 +115,28 @@ class Collector:
                     with contextlib.suppress(Exception):  # the client may be closing already
                         dask_future.release()
                     self.settled()
+
+    def _results(self, batch: list[Any]) -> list[tuple[Any, Any]]:
+        """``(future, value or exception)`` of each finished future: the values of those that
+        finished well in one ``gather``; an error's exception asked of its future."""
+        finished = [f for f in batch if f.status == "finished"]
+        values: dict[str, Any] = {}
+        if finished:
+            try:
+                values = dict(zip([f.key for f in finished], self.client.gather(finished)))
+            except Exception:  # noqa: BLE001 - one was lost meanwhile: each on its own below
+                values = {}
+        out = []
+        for f in batch:
+            if f.key in values:
+                out.append((f, values[f.key]))
+                continue
+            try:
+                out.append((f, f.result(timeout=EXCEPTION_TIMEOUT) if f.status == "finished"
+                            else f.exception(timeout=EXCEPTION_TIMEOUT)))
+            except BaseException as exc:  # noqa: BLE001 - the future's own failure
+                out.append((f, exc))
+        return out
 
     def _settle(self, item: Item, result: Any) -> None:
         from distributed import KilledWorker  # lazy: the runner imported it already
