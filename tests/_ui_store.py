@@ -8,7 +8,6 @@ the tests look up: run ids by role, the home and result folders.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
 import socket
 import subprocess
@@ -25,18 +24,6 @@ from conveyor.ui.config import UIConfig
 from starlette.testclient import TestClient
 
 FAIL = {"flaky": True}
-
-
-def load_helper(name: str, path: Path) -> Any:
-    """Load a helper module of tests/ by path, once."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @task(result_serializer="json", persist_result=True)

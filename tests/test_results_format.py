@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib.util
 import io
 import json
 import pickle
@@ -50,17 +49,7 @@ def fresh(ref: ResultReference) -> ResultReference:
     return result_from_dict(json.loads(ref.json()))  # type: ignore[return-value]
 
 
-def _load_helper():  # tests/ is not a package (--import-mode=importlib): load by path
-    name = "conveyor_tests_old_format"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("_old_format.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-old_format = _load_helper()
+old_format = sys.modules["conveyor_tests_old_format"]  # loaded by tests/conftest.py
 
 
 # -- layout: the stored object is the serializer's bytes --------------------------------

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 import tempfile
-from pathlib import Path
 
 from conveyor.filesystems import LocalFileSystem
 from conveyor.results import ResultReference, is_literal, persist_value, result_from_dict
@@ -15,17 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 
-def _load_helper():  # tests/ is not a package (--import-mode=importlib): load by path
-    name = "conveyor_tests_old_format"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("_old_format.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-_old_format = _load_helper()
+_old_format = sys.modules["conveyor_tests_old_format"]  # loaded by tests/conftest.py
 
 json_values = st.recursive(
     st.none()

@@ -131,17 +131,9 @@ def test_multipart_object_gets_its_checksum_in_metadata_too(s3_block, s3_server)
 
 
 def test_old_format_object_is_still_read(s3_block, s3_server):
-    import importlib.util
     import sys
-    from pathlib import Path
 
-    name = "conveyor_tests_old_format"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("_old_format.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    old_format = sys.modules[name]
+    old_format = sys.modules["conveyor_tests_old_format"]  # loaded by tests/conftest.py
     from conveyor.results import record_storage
 
     blob, record = old_format.fixture("pickle")

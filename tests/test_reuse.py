@@ -28,23 +28,6 @@ def results_dir(tmp_path: Path) -> Path:
     return tmp_path / "conveyor-results"
 
 
-@pytest.fixture
-def calls(tmp_path: Path):
-    """A file that each task body appends its name to; ``calls()`` lists the names."""
-    log = tmp_path / "calls.txt"
-    log.write_text("")
-
-    def record(name: str) -> None:
-        with log.open("a") as f:
-            f.write(name + "\n")
-
-    def read() -> list[str]:
-        return log.read_text().split()
-
-    read.record = record  # type: ignore[attr-defined]
-    return read
-
-
 def test_a_flow_retry_reuses_what_the_failed_attempt_persisted(calls):
     attempts = []
 

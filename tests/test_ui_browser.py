@@ -12,7 +12,6 @@ docs/images/ui-runs.png was made).
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import struct
@@ -24,17 +23,7 @@ from pathlib import Path
 import pytest
 
 
-def _load_helper():  # tests/ is not a package (--import-mode=importlib): load by path
-    name = "conveyor_tests_ui_store"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("_ui_store.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-_ui = _load_helper()
+_ui = sys.modules["conveyor_tests_ui_store"]  # loaded by tests/conftest.py
 ui_store = _ui.ui_store
 
 BROWSERS = ("chromium-headless-shell", "chromium", "chromium-browser")

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import http.cookiejar
-import importlib.util
 import json
 import subprocess
 import sys
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 from conveyor.cli import main
@@ -20,17 +18,7 @@ from conveyor.ui.config import INSTALL_COMMAND, TOKEN_COOKIE, UIConfig, is_loopb
 from starlette.testclient import TestClient
 
 
-def _load_helper():  # tests/ is not a package (--import-mode=importlib): load by path
-    name = "conveyor_tests_ui_store"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("_ui_store.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-_ui = _load_helper()
+_ui = sys.modules["conveyor_tests_ui_store"]  # loaded by tests/conftest.py
 ui_store = _ui.ui_store
 TOKEN = "a-long-enough-test-token-1234"
 

@@ -14,7 +14,6 @@ suite's SeaweedFS server (endpoint and credentials passed in the environment).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import subprocess
@@ -30,19 +29,7 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-def _load_helper():  # tests/ is not a package (--import-mode=importlib): load by path
-    name = "conveyor_tests_venv_helper"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("_venv.py"))
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-_venv = _load_helper()
+_venv = sys.modules["conveyor_tests_venv_helper"]  # loaded by tests/conftest.py
 REPO = _venv.REPO
 VERSION = re.search(
     r'^__version__ = "([^"]+)"$',

@@ -49,15 +49,6 @@ class Lineage:
             held = value
         self._by_id[id(value)] = (run_id, held)
 
-    def producer(self, value: Any) -> str | None:
-        """The task run that returned this very object, or None."""
-        entry = self._by_id.get(id(value))
-        if entry is None:
-            return None
-        run_id, held = entry
-        alive = held() if type(held) is weakref.ref else held
-        return run_id if alive is value else None
-
     def upstream(self, value: Any, depth: int = 0) -> list[str]:
         """Run ids of the futures, states and returned values in ``value`` (and, for a
         list, tuple, set or dict, in its items, a few levels down)."""

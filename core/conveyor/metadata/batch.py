@@ -7,7 +7,7 @@ operations it took off the queue into one :class:`Batch` (rows in the shapes of 
 the backend's ``write_batch(batch)`` commits it in one transaction (:class:`BatchTarget`),
 retrying what its database says may be retried. Backends share everything but the SQL.
 
-May import: the standard library.
+May import: the sibling ``interface`` (column order), the standard library.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from conveyor.metadata.interface import TASK_RUN_COLUMNS
 
 
 @dataclass
@@ -58,6 +60,14 @@ class BatchTarget(Protocol):
         ...
 
 
+#: Writer ops that set one column of a task run: (its index in a task run's INSERT row,
+#: the Batch list of UPDATEs for a run created in an earlier batch).
+_TASK_COLUMNS = {
+    "input_hash": (TASK_RUN_COLUMNS.index("input_hash"), "hashes"),
+    "inputs": (TASK_RUN_COLUMNS.index("inputs"), "inputs"),
+}
+
+
 def shape(ops: list[tuple[Any, ...]]) -> tuple[Batch, list[threading.Event]]:
     """The rows of the queued operations ``ops``, and the flush waiters among them."""
     batch = Batch()
@@ -91,18 +101,13 @@ def shape(ops: list[tuple[Any, ...]]) -> tuple[Batch, list[threading.Event]]:
             batch.caches.append(op[1])
         elif what == "intent_done":
             batch.intents_done.append((op[1], op[2]))
-        elif what == "input_hash":
+        elif what in _TASK_COLUMNS:  # one column of a task run: input_hash, inputs
             row = created.get(op[1])
+            column, updates = _TASK_COLUMNS[what]
             if row is not None:
-                row[14] = op[2]  # the input_hash column of a run created in this batch
+                row[column] = op[2]  # the run was created in this batch: into its INSERT
             else:
-                batch.hashes.append((op[2], op[1]))
-        elif what == "inputs":
-            row = created.get(op[1])
-            if row is not None:
-                row[18] = op[2]  # the inputs column of a run created in this batch
-            else:
-                batch.inputs.append((op[2], op[1]))
+                getattr(batch, updates).append((op[2], op[1]))
         else:
             waiters.append(op[1])
     return batch, waiters

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,6 +23,8 @@ def conveyor_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
         "CONVEYOR_RESULTS_PERSIST_BY_DEFAULT",
         "CONVEYOR_DISABLE_PLUGINS",
         "CONVEYOR_TASK_RUNNER",
+        "CONVEYOR_DATABASE_URL",
+        "CONVEYOR_RESULTS_DEFAULT_STORAGE",
     ):
         monkeypatch.delenv(var, raising=False)
     yield home
@@ -33,3 +36,23 @@ def fresh_plugin_manager() -> Iterator[object]:
     pm = plugins.make_plugin_manager()
     with plugins.use_plugin_manager(pm):
         yield pm
+
+
+@pytest.fixture
+def calls(tmp_path: Path) -> Any:
+    """A file each task body appends a name to (``calls.record(name)``; ``calls()`` lists
+    the names in order): counts executions outside the process's memory, so it sees task
+    bodies run in other threads or processes (a Dask worker) alike. Closures, so they pickle
+    by value."""
+    log = tmp_path / "calls.txt"
+    log.write_text("")
+
+    def record(name: str) -> None:
+        with log.open("a") as f:
+            f.write(name + "\n")
+
+    def read() -> list[str]:
+        return log.read_text().split()
+
+    read.record = record  # type: ignore[attr-defined]
+    return read

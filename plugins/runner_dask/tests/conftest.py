@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -51,24 +50,6 @@ def runner(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> A
     if request.param == "dask-postgres":
         monkeypatch.setenv("CONVEYOR_DATABASE_URL", request.getfixturevalue("postgres_url"))
     return request.getfixturevalue("dask_runner")
-
-
-@pytest.fixture
-def calls(tmp_path: Path) -> Any:
-    """A file each task body appends a name to (``calls.record(name)``; ``calls()`` lists
-    the names): visible from every worker process. Closures, so they pickle by value."""
-    log = tmp_path / "calls.txt"
-    log.write_text("")
-
-    def record(name: str) -> None:
-        with log.open("a") as f:
-            f.write(name + "\n")
-
-    def read() -> list[str]:
-        return log.read_text().split()
-
-    read.record = record  # type: ignore[attr-defined]
-    return read
 
 
 @pytest.fixture
