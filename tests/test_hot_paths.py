@@ -1,13 +1,16 @@
 """What the hot-path speed-ups must keep: every state row recorded, listeners told after
-the state is recorded, cache hits and reads still right."""
+the state is recorded, cache hits and reads still right, a flush committed in order."""
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+import time
 from typing import Any
 
-from conveyor import flow, get_client, task
-from conveyor import plugins
+from conveyor import flow, get_client, plugins, task
 from conveyor.markers import hookimpl
+from conveyor.metadata.writer import WAKE_BATCH
 
 
 def _states_of(run_id: str) -> list[str]:
@@ -76,3 +79,70 @@ def test_a_listener_is_told_once_the_state_is_recorded() -> None:
     finally:
         manager.unregister(name="hot-path-listener")
     assert "COMPLETED" in listener.seen
+
+
+def _committing_threads(store: Any, seen: list[int], slow_outside: float = 0.0) -> None:
+    """Make ``store.write_batch`` note the thread committing each batch (and, for threads
+    other than this one, take ``slow_outside`` seconds first)."""
+    original = store.write_batch
+    caller = threading.get_ident()
+
+    def noting(batch: Any) -> None:
+        seen.append(threading.get_ident())
+        if slow_outside and threading.get_ident() != caller:
+            time.sleep(slow_outside)
+        original(batch)
+
+    store.write_batch = noting
+
+
+def _state_in_the_file(run_id: str) -> str | None:
+    """The task run's state as another connection (another process) reads it."""
+    conn = sqlite3.connect(get_client().store.path)
+    try:
+        row = conn.execute("SELECT state_type FROM task_runs WHERE id = ?", (run_id,)).fetchone()
+    finally:
+        conn.close()
+    return row[0] if row else None
+
+
+def test_a_flush_commits_in_the_thread_that_asks() -> None:
+    # A top-level run ends with a flush: committed by the caller itself (no hand-off to
+    # the writer thread and back), and visible to another connection once it returns.
+    @task
+    def alone() -> int:
+        return 7
+
+    store = get_client().store
+    seen: list[int] = []
+    _committing_threads(store, seen)
+    try:
+        state = alone(return_state=True)
+    finally:
+        del store.write_batch
+    assert seen and seen[-1] == threading.get_ident()
+    assert _state_in_the_file(state.run_id) == "COMPLETED"
+
+
+def test_a_flush_waits_for_the_batch_the_writer_thread_is_committing() -> None:
+    # Rows the writer thread has taken off the queue commit before a flush's own rows:
+    # an update queued after them (and flushed here) never reaches the database first.
+    store = get_client().store
+    writer = store.writer
+    now = time.time()
+    seen: list[int] = []
+    _committing_threads(store, seen, slow_outside=0.3)
+    try:
+        ids = [f"00000000-0000-4000-8000-{i:012d}" for i in range(WAKE_BATCH + 10)]
+        for run_id in ids:  # a full batch: the writer thread takes it at once
+            writer.create_task_run(run_id, "queued", None, None, ("RUNNING", "Running", None, now, None), now, 1)
+        deadline = time.monotonic() + 10
+        while not seen and time.monotonic() < deadline:
+            time.sleep(0.005)
+        writer.set_state("task", ids[0], ("COMPLETED", "Completed", None, now + 1, None), now, now + 1, 1)
+        writer.flush()
+    finally:
+        del store.write_batch
+    assert seen[0] != threading.get_ident()  # the thread took the batch
+    assert _state_in_the_file(ids[0]) == "COMPLETED"
+    assert all(_state_in_the_file(i) is not None for i in ids)

@@ -12,7 +12,6 @@ May import: the sibling ``interface`` (column order), the standard library.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -68,10 +67,9 @@ _TASK_COLUMNS = {
 }
 
 
-def shape(ops: list[tuple[Any, ...]]) -> tuple[Batch, list[threading.Event]]:
-    """The rows of the queued operations ``ops``, and the flush waiters among them."""
+def shape(ops: list[tuple[Any, ...]]) -> Batch:
+    """The rows of the queued operations ``ops``."""
     batch = Batch()
-    waiters: list[threading.Event] = []
     # Runs created in this batch: a later state of theirs goes into the INSERT itself
     # (columns 4-8: state, 9: start, 10: end, 11: run count) instead of an UPDATE.
     created: dict[str, list[Any]] = {}
@@ -101,16 +99,14 @@ def shape(ops: list[tuple[Any, ...]]) -> tuple[Batch, list[threading.Event]]:
             batch.caches.append(op[1])
         elif what == "intent_done":
             batch.intents_done.append((op[1], op[2]))
-        elif what in _TASK_COLUMNS:  # one column of a task run: input_hash, inputs
+        else:  # one column of a task run: input_hash, inputs
             row = created.get(op[1])
             column, updates = _TASK_COLUMNS[what]
             if row is not None:
                 row[column] = op[2]  # the run was created in this batch: into its INSERT
             else:
                 getattr(batch, updates).append((op[2], op[1]))
-        else:
-            waiters.append(op[1])
-    return batch, waiters
+    return batch
 
 
 __all__ = ["Batch", "BatchTarget", "shape"]

@@ -4,7 +4,9 @@ The engine records state changes through a :class:`RunWriter`: a call only queue
 the writer commits whatever has queued up in one short transaction. Reads flush the
 writer first, so a process always reads its own writes; the engine flushes at the end of
 every top-level run, so another process sees a run complete as soon as the call that ran
-it has returned.
+it has returned. A flush commits in the thread that asks for it (on that thread's
+connection), so it costs one commit, not two thread hand-offs; one lock keeps every
+batch, whichever thread commits it, in the order its rows were queued.
 
 One writer serves every backend: the queue, the thread, flushing and error reporting are
 here; :func:`~conveyor.metadata.batch.shape` makes the rows, and the store's
@@ -42,9 +44,10 @@ class RunWriter:
     """Commits queued run, state and cache rows from a background thread, in batches.
 
     Queueing a row costs a list append; the thread takes everything queued so far and
-    commits it in one short transaction. :meth:`flush` waits until all rows queued before
-    it are committed and re-raises a failed commit. Rows still queued when the process is
-    killed with SIGKILL are lost; a normal exit (including Ctrl-C) flushes them.
+    commits it in one short transaction. :meth:`flush` commits what is still queued
+    itself, after any batch the thread is committing, and re-raises a failed commit. Rows
+    still queued when the process is killed with SIGKILL are lost; a normal exit
+    (including Ctrl-C) flushes them.
     """
 
     def __init__(self, store: Any) -> None:
@@ -56,6 +59,9 @@ class RunWriter:
         #: cache rows queued but not yet committed: key -> (data JSON, expires)
         self.pending_cache: dict[str, tuple[str, float | None]] = {}
         self._lock = threading.Lock()
+        #: held while a batch is taken off the queue and committed (by any thread), so
+        #: batches commit in queue order and a flush sees every earlier row committed
+        self._commit_lock = threading.Lock()
         self._alive = False
         self._start()
         atexit.register(self._at_exit)
@@ -71,7 +77,7 @@ class RunWriter:
 
     def _put(self, op: tuple[Any, ...]) -> None:
         error = self._error
-        if error is not None and op[0] != "flush":
+        if error is not None:
             # a commit failed (a full disk, a broken file): what came before is recorded,
             # nothing more is queued, and the run stops at its first state not recorded
             raise MetadataError(
@@ -81,10 +87,10 @@ class RunWriter:
             ) from error
         queue = self._queue
         queue.append(op)
-        # Wake the writer for a batch, not for every row: a flush, a full batch, or (in
-        # _loop) LINGER_SECONDS after the first row queued; a wake per row handed the GIL
-        # to the writer thread on every state change of every run.
-        if (op[0] == "flush" or len(queue) >= WAKE_BATCH) and not self._wake.is_set():
+        # Wake the writer for a batch, not for every row: a full batch, or (in _loop)
+        # LINGER_SECONDS after the first row queued; a wake per row handed the GIL to the
+        # writer thread on every state change of every run.
+        if len(queue) >= WAKE_BATCH and not self._wake.is_set():
             self._wake.set()
         if not self._alive:  # the thread stopped after being idle: start another
             self._start()
@@ -138,24 +144,31 @@ class RunWriter:
         self._put(("cache", (cache_key, task_run_id, data, created, expires)))
 
     def flush(self, timeout: float | None = None) -> None:
-        """Wait until every row queued so far is committed; re-raise a failed commit."""
-        done = threading.Event()
-        self._put(("flush", done))
-        done.wait(timeout)
+        """Commit every row queued so far, here in the calling thread; re-raise a failed commit.
+
+        A batch the writer thread is committing is waited for first (at most ``timeout``
+        seconds: after that, the rows are left to the thread and nothing is raised).
+        """
+        # Taken even with nothing queued: the thread may be committing rows it took off
+        # the queue, and those are flushed only once it lets go.
+        if not self._commit_lock.acquire(timeout=-1 if timeout is None else timeout):
+            return
+        try:
+            while self._queue:
+                self._write_batch(self._drain())
+        finally:
+            self._commit_lock.release()
         error, self._error = self._error, None
         if error is not None:
             raise error
 
     def _at_exit(self) -> None:
-        # A running writer finishes the queue; threads may no longer start at interpreter
-        # exit, so what is left is written from here.
-        if self._alive:
-            with contextlib.suppress(Exception):  # logged by the writer; exit goes on
-                self.flush(timeout=30)
+        # Threads may no longer start at interpreter exit: what is left is committed from
+        # here (after the batch a running writer thread is committing).
         with self._lock:
-            self._alive = True  # no new thread; a running one finishes its batch first
-        while self._queue:
-            self._write_batch(self._drain())
+            self._alive = True  # no new thread
+        with contextlib.suppress(Exception):  # logged by _write_batch; exit goes on
+            self.flush(timeout=30)
 
     # The writer thread: it stops after IDLE_SECONDS without work (closing its
     # connection), and the next row queued starts a new one.
@@ -179,7 +192,10 @@ class RunWriter:
                 idle = 0.0
                 self._wake.clear()
                 while self._queue:
-                    self._write_batch(self._drain())
+                    with self._commit_lock:
+                        ops = self._drain()
+                        if ops:
+                            self._write_batch(ops)
         finally:
             self.store.close()  # this thread's connection
 
@@ -195,7 +211,7 @@ class RunWriter:
             return False
 
     def _write_batch(self, ops: list[tuple[Any, ...]]) -> None:
-        batch, waiters = shape(ops)
+        batch = shape(ops)
         try:
             if batch:
                 self.store.write_batch(batch)
@@ -209,5 +225,3 @@ class RunWriter:
                 current = self.pending_cache.get(cache_row[0])
                 if current is not None and current[0] == cache_row[2]:
                     del self.pending_cache[cache_row[0]]
-            for done in waiters:
-                done.set()
