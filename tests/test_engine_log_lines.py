@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -84,3 +85,88 @@ def test_the_last_lines_reach_stderr_at_exit(tmp_path: Path) -> None:
                           check=True, timeout=120)
     assert "task run 'one" in done.stderr and "flow run 'f'" in done.stderr
     assert "the very last line" in done.stderr and done.stderr.rstrip().endswith("after the run")
+
+
+@pytest.fixture
+def own(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """conveyor's own handler and formatter, as configure_logging adds them, on a StringIO."""
+    handler = logs.BatchedStderrHandler()
+    stream = io.StringIO()
+    handler.setStream(stream)
+    formatter = logs.LineFormatter(logs.LINE_FORMAT)
+    handler.setFormatter(formatter)
+    conveyor_logger = logging.getLogger("conveyor")
+    monkeypatch.setattr(conveyor_logger, "handlers", [handler])
+    monkeypatch.setattr(conveyor_logger, "propagate", False)
+    monkeypatch.setattr(logs, "_handler_added", True)
+    monkeypatch.setattr(logs, "_own", (handler, formatter))
+    monkeypatch.setenv("CONVEYOR_LOGGING_LEVEL", "INFO")
+    yield stream
+    handler.flush()
+
+
+def _only_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Take away the handlers pytest adds to the logger for the test's own body."""
+    monkeypatch.setattr(logging.getLogger("conveyor"), "handlers", [logs._own[0]])  # type: ignore[index]
+
+
+def _shape(line: str) -> str:
+    """A run line with its time, run id and duration blanked out."""
+    line = re.sub(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ", "<time> ", line)
+    line = re.sub(r"\([0-9a-f-]{36}\)", "(<id>)", line)
+    return re.sub(r" in \d+ ms", " in <n> ms", line)
+
+
+def test_a_line_written_without_a_log_record_reads_the_same(own: io.StringIO, monkeypatch: pytest.MonkeyPatch) -> None:
+    # With only conveyor's own handler listening, a run's line skips the LogRecord; with
+    # a filter on the logger (anything else listening) it goes through logging: the two
+    # lines read the same.
+    @task
+    def same() -> int:
+        return 5
+
+    _only_own(monkeypatch)
+    conveyor_logger = logging.getLogger("conveyor")
+    made: list[str] = []
+    make = conveyor_logger.makeRecord
+
+    def counting(*args: object, **kwargs: object) -> logging.LogRecord:
+        made.append(str(args[4]))
+        return make(*args, **kwargs)  # type: ignore[arg-type]
+
+    conveyor_logger.makeRecord = counting  # type: ignore[method-assign]
+    try:
+        same()
+        assert made == []  # no LogRecord for the line
+    finally:
+        del conveyor_logger.makeRecord
+    fast = own.getvalue().splitlines()
+    keep_all = logging.Filter()
+    conveyor_logger.addFilter(keep_all)
+    try:
+        same()
+    finally:
+        conveyor_logger.removeFilter(keep_all)
+    slow = own.getvalue().splitlines()[len(fast):]
+    assert len(fast) == len(slow) == 1
+    assert re.match(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} \| INFO    \| task run 'same' ", fast[0])
+    assert _shape(fast[0]) == _shape(slow[0])
+
+
+def test_a_handler_added_later_still_gets_every_line(own: io.StringIO, monkeypatch: pytest.MonkeyPatch) -> None:
+    @task
+    def seen() -> int:
+        return 1
+
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    _only_own(monkeypatch)
+    monkeypatch.setattr(logging.getLogger("conveyor"), "propagate", True)
+    monkeypatch.setattr(logging.root, "handlers", [Keep()])  # e.g. basicConfig after a first run
+    seen()
+    assert [r.getMessage() for r in records if "task run 'seen'" in r.getMessage()]
+    assert "task run 'seen'" in own.getvalue()

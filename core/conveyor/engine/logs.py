@@ -67,11 +67,16 @@ class BatchedStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         except Exception:  # noqa: BLE001 - logging's own rule: a bad record is reported
             self.handleError(record)
             return
+        self.hold(text, record.levelno)
+
+    def hold(self, text: str, level: int) -> None:
+        """Keep one formatted line (ending in a newline): written at once from WARNING up
+        or past the batch size, else with the batch."""
         start = False
         with self.lock:  # type: ignore[union-attr]
             self._pending.append(text)
             self._size += len(text)
-            now = record.levelno >= logging.WARNING or self._size >= _BATCH_BYTES
+            now = level >= logging.WARNING or self._size >= _BATCH_BYTES
             if not now and self._flusher_pid != os.getpid():
                 self._flusher_pid = os.getpid()
                 start = True
@@ -129,11 +134,38 @@ class LineFormatter(logging.Formatter):
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 - logging's name
         if datefmt is not None:
             return super().formatTime(record, datefmt)
-        second = int(record.created)
+        return self.stamp(record.created)
+
+    def stamp(self, created: float) -> str:
+        """The ``asctime`` of a line logged at ``created`` (seconds since the epoch)."""
+        second = int(created)
         if second != self._second:
-            self._text = time.strftime(self.default_time_format, self.converter(record.created))
+            self._text = time.strftime(self.default_time_format, self.converter(created))
             self._second = second
-        return self.default_msec_format % (self._text, record.msecs)  # type: ignore[operator]
+        return self.default_msec_format % (self._text, (created - second) * 1000)  # type: ignore[operator]
+
+
+#: The format of conveyor's own stderr lines.
+LINE_FORMAT = "%(asctime)s | %(levelname)-7s | %(message)s"
+#: conveyor's own stderr handler and its formatter, once configure_logging added them.
+_own: tuple[BatchedStderrHandler, LineFormatter] | None = None
+
+
+def _sole_sink(level: int) -> tuple[BatchedStderrHandler, LineFormatter] | None:
+    """conveyor's own handler and formatter when a line at ``level`` would reach that
+    handler and nothing else (no filter, no other handler, the stock record factory): the
+    line is then formatted and held directly, reading exactly as through a LogRecord."""
+    own = _own
+    if own is None:
+        return None
+    handler, formatter = own
+    handlers = logger.handlers
+    if (len(handlers) != 1 or handlers[0] is not handler or logger.filters or logger.disabled
+            or handler.filters or level < handler.level or handler.formatter is not formatter
+            or logger.manager.disable >= level or (logger.propagate and logging.root.handlers)
+            or logging.getLogRecordFactory() is not logging.LogRecord):
+        return None
+    return own
 
 
 def configure_logging() -> bool:
@@ -142,13 +174,15 @@ def configure_logging() -> bool:
     Returns the setting ``CONVEYOR_RESULTS_PERSIST_BY_DEFAULT`` read at the same time, so a
     top-level run reads the environment once.
     """
-    global _handler_added
+    global _handler_added, _own
     settings = get_settings()
     logger.setLevel(settings.logging_level)
     if not _handler_added and not logger.handlers and not logging.getLogger().handlers:
         handler = BatchedStderrHandler()
-        handler.setFormatter(LineFormatter("%(asctime)s | %(levelname)-7s | %(message)s"))
+        formatter = LineFormatter(LINE_FORMAT)
+        handler.setFormatter(formatter)
         logger.addHandler(handler)
+        _own = (handler, formatter)
         _handler_added = True
     return settings.persist_by_default
 
@@ -197,10 +231,14 @@ def log_state(kind: str, label: str, run_id: str, state: State, where: str | Non
         line += f": {state.message}"
     if final:
         line += _result_part(state, where)
-    # The record is made directly: logger.log would walk the stack to find its caller,
-    # which is always this function (a run's line costs about a third less).
-    logger.handle(logger.makeRecord(logger.name, level, __file__, _LINE, line, (), None,
-                                    "log_state"))
+    sink = _sole_sink(level)
+    if sink is not None:  # only conveyor's own handler shows it: no LogRecord needed
+        sink[0].hold(f"{sink[1].stamp(time.time())} | {logging.getLevelName(level):<7} | {line}\n", level)
+    else:
+        # The record is made directly: logger.log would walk the stack to find its
+        # caller, which is always this function (a run's line costs about a third less).
+        logger.handle(logger.makeRecord(logger.name, level, __file__, _LINE, line, (), None,
+                                        "log_state"))
     if final and _handler_added and (kind == "flow" or flow_run_context.get() is None):
         flush_lines()  # a top-level run (or a subflow) ended: its lines are out now
 
@@ -258,6 +296,7 @@ def install_print_to_log() -> None:
 
 __all__ = [
     "LINE_BATCH_SECONDS",
+    "LINE_FORMAT",
     "BatchedStderrHandler",
     "LineFormatter",
     "RunLogger",
