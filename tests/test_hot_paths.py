@@ -14,10 +14,7 @@ from conveyor.metadata.writer import WAKE_BATCH
 
 
 def _states_of(run_id: str) -> list[str]:
-    rows = get_client().store.query(
-        "SELECT type FROM states WHERE run_id = ? ORDER BY timestamp, rowid", (run_id,)
-    )
-    return [r[0] for r in rows]
+    return [r["type"] for r in get_client().store.read_states(run_id)]
 
 
 def test_every_state_row_is_recorded() -> None:

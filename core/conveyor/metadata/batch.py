@@ -7,6 +7,17 @@ operations it took off the queue into one :class:`Batch` (rows in the shapes of 
 the backend's ``write_batch(batch)`` commits it in one transaction (:class:`BatchTarget`),
 retrying what its database says may be retried. Backends share everything but the SQL.
 
+**Implied states.** Most task runs are created, run and finished within one batch, and
+then their own row already tells every state they went through: a first Pending at the
+row's ``created`` time, a first Running at its ``start_time``, and a last, final state
+that is the row's state. Those states are not written to ``states`` as well: the row's
+column ``implied_states`` names them (``'P'``, ``'R'``, ``'F'``, in that order; any
+other state is a row of ``states`` as before), and reading a run's states puts them back
+in front of its state rows. When a run created in an earlier batch gets a new state, a
+final state its row kept is first written out as a state row (``Batch.unfold``), so
+nothing is lost if a finished run's state ever changes (a crash while it was handed on).
+A trivial task run is one row instead of three.
+
 May import: the sibling ``interface`` (column order), the standard library.
 """
 
@@ -33,6 +44,8 @@ class Batch:
     :ivar hashes: ``(input_hash, run_id)`` of task runs created in an earlier batch.
     :ivar inputs: ``(inputs JSON, run_id)``: column ``inputs`` of those task runs.
     :ivar intents_done: ``(storage_document, key)`` of write intents to delete.
+    :ivar unfold: ``(run_id,)`` of task runs created in an earlier batch that get a new
+        state here: a final state their row kept is written out as a state row first.
     """
 
     flows: list[list[Any]] = field(default_factory=list)
@@ -44,10 +57,11 @@ class Batch:
     hashes: list[tuple[str, str]] = field(default_factory=list)
     inputs: list[tuple[str, str]] = field(default_factory=list)
     intents_done: list[tuple[str, str]] = field(default_factory=list)
+    unfold: list[tuple[str]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return any((self.flows, self.tasks, self.states, self.flow_updates, self.task_updates,
-                    self.caches, self.hashes, self.inputs, self.intents_done))
+                    self.caches, self.hashes, self.inputs, self.intents_done, self.unfold))
 
 
 class BatchTarget(Protocol):
@@ -67,34 +81,53 @@ _TASK_COLUMNS = {
 }
 
 
+_IMPLIED = TASK_RUN_COLUMNS.index("implied_states")
+_CREATED = TASK_RUN_COLUMNS.index("created")
+_START = TASK_RUN_COLUMNS.index("start_time")
+_FINAL = frozenset({"COMPLETED", "FAILED", "CRASHED", "CANCELLED"})
+#: SQL lists of the ``implied_states`` values with each state (no LIKE: the SQL is shared
+#: with a driver whose placeholders use ``%``).
+IMPLIES_PENDING = "('P', 'PR', 'PF', 'PRF')"
+IMPLIES_RUNNING = "('R', 'PR', 'RF', 'PRF')"
+IMPLIES_FINAL = "('F', 'PF', 'RF', 'PRF')"
+
+
 def shape(ops: list[tuple[Any, ...]]) -> Batch:
     """The rows of the queued operations ``ops``."""
     batch = Batch()
+    states = batch.states
     # Runs created in this batch: a later state of theirs goes into the INSERT itself
     # (columns 4-8: state, 9: start, 10: end, 11: run count) instead of an UPDATE.
     created: dict[str, list[Any]] = {}
+    # The states of the task runs created in this batch: their indices in ``states``.
+    held: dict[str, list[int]] = {}
     for op in ops:
         what = op[0]
         if what == "state":
             _w, kind, run_id, st, start, end, count = op
-            batch.states.append((run_id, kind, *st))
             row = created.get(run_id)
             if row is not None:
                 row[4:12] = [*st, start, end, count]
+                indices = held.get(run_id)
+                if indices is not None:
+                    indices.append(len(states))
+            elif kind == "task":
+                batch.unfold.append((run_id,))
+                batch.task_updates.append((*st, start, end, count, run_id))
             else:
-                (batch.task_updates if kind == "task" else batch.flow_updates).append(
-                    (*st, start, end, count, run_id)
-                )
+                batch.flow_updates.append((*st, start, end, count, run_id))
+            states.append((run_id, kind, *st))
         elif what == "task_run":
             row = op[1]
             batch.tasks.append(row)
             created[row[0]] = row
-            batch.states.append((row[0], "task", *row[4:9]))
+            held[row[0]] = [len(states)]
+            states.append((row[0], "task", *row[4:9]))
         elif what == "flow_run":
             row = op[1]
             batch.flows.append(row)
             created[row[0]] = row
-            batch.states.append((row[0], "flow", *row[4:9]))
+            states.append((row[0], "flow", *row[4:9]))
         elif what == "cache":
             batch.caches.append(op[1])
         elif what == "intent_done":
@@ -106,7 +139,41 @@ def shape(ops: list[tuple[Any, ...]]) -> Batch:
                 row[column] = op[2]  # the run was created in this batch: into its INSERT
             else:
                 getattr(batch, updates).append((op[2], op[1]))
+    if held:
+        _leave_implied_out(batch, created, held)
     return batch
 
 
-__all__ = ["Batch", "BatchTarget", "shape"]
+def _leave_implied_out(batch: Batch, created: dict[str, list[Any]], held: dict[str, list[int]]) -> None:
+    """Name in each new task run's row the states it tells itself (see the module's
+    docstring), and leave those out of ``batch.states``."""
+    states: list[Any] = batch.states
+    implied = 0
+    for run_id, indices in held.items():
+        row = created[run_id]
+        count = len(indices)
+        code = ""
+        # a state row: (run_id, kind, type, name, message, timestamp, data)
+        state = states[indices[0]]
+        if state[2] == "PENDING" and state[3] == "Pending" and state[4] is None and (
+            state[6] is None and state[5] == row[_CREATED]
+        ):
+            code = "P"
+        if len(code) < count:
+            state = states[indices[len(code)]]
+            if state[2] == "RUNNING" and state[3] == "Running" and state[4] is None and (
+                state[6] is None and state[5] == row[_START]
+            ):
+                code += "R"
+        if len(code) == count - 1 and states[indices[-1]][2] in _FINAL:
+            code += "F"  # the last state, and the row's own: nothing came after it here
+        if code:
+            row[_IMPLIED] = code
+            for index in indices[:len(code)]:
+                states[index] = None
+            implied += 1
+    if implied:
+        batch.states = [state for state in states if state is not None]
+
+
+__all__ = ["IMPLIES_FINAL", "IMPLIES_PENDING", "IMPLIES_RUNNING", "Batch", "BatchTarget", "shape"]

@@ -98,7 +98,7 @@ FLOW_RUN_COLUMNS = (
 TASK_RUN_COLUMNS = (
     "id", "task_name", "flow_run_id", "cache_key", "state_type", "state_name", "state_message",
     "state_timestamp", "state_data", "start_time", "end_time", "run_count", "created",
-    "call_position", "input_hash", "flow_attempt", "run_name", "tags", "inputs",
+    "call_position", "input_hash", "flow_attempt", "run_name", "tags", "inputs", "implied_states",
 )
 #: Keys of a state row (``run_kind`` is ``'flow'`` or ``'task'``; ``seq`` grows with each row).
 STATE_COLUMNS = ("seq", "run_id", "run_kind", "type", "name", "message", "timestamp", "data")

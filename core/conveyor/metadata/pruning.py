@@ -3,8 +3,8 @@ backend (see :class:`~conveyor.metadata.upkeep.UpkeepStore`): what ``results gc`
 ``runs rm`` read and delete, and the marks of deleted results. The SQL is what SQLite and
 PostgreSQL both accept (``?`` placeholders, ``ON CONFLICT``).
 
-May import: the standard library (a mixin of ``SQLiteStore``, over its ``transaction``,
-``_rows`` and ``flush``).
+May import: the sibling ``batch``, the standard library (a mixin of ``SQLiteStore``, over
+its ``transaction``, ``_rows`` and ``flush``).
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import Any
+
+from conveyor.metadata.batch import IMPLIES_FINAL
 
 #: Most ids in one ``IN (...)`` list (SQLite's limit on variables is 32,766).
 CHUNK = 500
@@ -42,12 +44,17 @@ class Pruning:
         rows: list[sqlite3.Row] = []
         for ids in _chunks(flow_run_ids):
             marks = ",".join("?" * len(ids))
+            # the final states task run rows keep themselves (implied_states): a Pending
+            # or Running state has no data
             rows += self._rows(
-                f"SELECT DISTINCT r.flow_run_id, s.run_id, s.run_kind, s.data FROM "
+                f"SELECT DISTINCT flow_run_id, run_id, run_kind, data FROM ("
+                f"SELECT r.flow_run_id, s.run_id, s.run_kind, s.data FROM "
                 f"(SELECT id, id AS flow_run_id FROM flow_runs WHERE id IN ({marks}) UNION ALL "
                 f"SELECT id, flow_run_id FROM task_runs WHERE flow_run_id IN ({marks})) r "
-                f"JOIN states s ON s.run_id = r.id WHERE s.data IS NOT NULL",
-                (*ids, *ids),
+                f"JOIN states s ON s.run_id = r.id WHERE s.data IS NOT NULL UNION ALL "
+                f"SELECT flow_run_id, id, 'task', state_data FROM task_runs WHERE flow_run_id IN "
+                f"({marks}) AND implied_states IN {IMPLIES_FINAL} AND state_data IS NOT NULL) d",
+                (*ids, *ids, *ids),
             )
         return rows
 

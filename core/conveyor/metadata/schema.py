@@ -132,6 +132,11 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (storage_document, key, checksum)
     );
     """,
+    # 5 -> 6: the states a task run's own row already tells, kept there instead of as
+    # rows of ``states`` (see conveyor.metadata.batch): most runs get no state rows.
+    """
+    ALTER TABLE task_runs ADD COLUMN implied_states TEXT;  -- states the row tells: 'P' Pending at created, 'R' Running at start_time, 'F' its final state (NULL: none)
+    """,
 ]
 
 

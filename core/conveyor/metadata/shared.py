@@ -12,7 +12,7 @@ both accept, with ``?`` placeholders (a backend whose driver wants others transl
 them); the class attributes :attr:`SharedStore.ORDER` and ``NO_PARENT`` are the dialect's
 words for insertion order and "top-level runs".
 
-May import: conveyor.exceptions, the siblings ``ids``, ``interface``, ``writer``.
+May import: conveyor.exceptions, the siblings ``batch``, ``ids``, ``interface``, ``writer``.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import time
 from typing import Any, ClassVar
 
 from conveyor.exceptions import BlockExistsError, MetadataError, UnknownNameError
+from conveyor.metadata.batch import IMPLIES_FINAL, IMPLIES_PENDING, IMPLIES_RUNNING
 from conveyor.metadata.ids import canonical_json, document_id
 from conveyor.metadata.interface import FLOW_RUN_COLUMNS, STATE_COLUMNS, TASK_RUN_COLUMNS, Row
 from conveyor.metadata.writer import RunWriter
@@ -30,7 +31,20 @@ from conveyor.metadata.writer import RunWriter
 _CACHE_GET = "SELECT data, expires FROM cache WHERE cache_key = ?"
 FLOW_RUN = "SELECT " + ", ".join(FLOW_RUN_COLUMNS) + " FROM flow_runs"
 TASK_RUN = "SELECT " + ", ".join(TASK_RUN_COLUMNS) + " FROM task_runs"
-STATE = "SELECT " + ", ".join(STATE_COLUMNS) + " FROM states"
+#: A run's states, oldest first: those its task run row tells itself (``implied_states``,
+#: see conveyor.metadata.batch; ``seq`` NULL), then its rows of ``states``.
+_STATES_OF_RUN = (
+    "SELECT " + ", ".join(STATE_COLUMNS) + " FROM ("
+    "SELECT 0 AS part, CAST(NULL AS BIGINT) AS seq, id AS run_id, 'task' AS run_kind, 'PENDING' AS type, "
+    "'Pending' AS name, NULL AS message, created AS timestamp, NULL AS data FROM task_runs "
+    f"WHERE id = ? AND implied_states IN {IMPLIES_PENDING} "
+    "UNION ALL SELECT 1, NULL, id, 'task', 'RUNNING', 'Running', NULL, start_time, NULL "
+    f"FROM task_runs WHERE id = ? AND implied_states IN {IMPLIES_RUNNING} "
+    "UNION ALL SELECT 2, NULL, id, 'task', state_type, state_name, state_message, "
+    f"state_timestamp, state_data FROM task_runs WHERE id = ? AND implied_states IN {IMPLIES_FINAL} "
+    "UNION ALL SELECT 3, " + ", ".join(STATE_COLUMNS) + " FROM states WHERE run_id = ?"
+    ") s ORDER BY part, seq"
+)
 
 
 def _config(text: str | None) -> dict[str, Any] | None:
@@ -242,7 +256,7 @@ class SharedStore:
 
     def read_states(self, run_id: str) -> list[Row]:
         self.flush()
-        return self._rows(STATE + " WHERE run_id = ? ORDER BY seq", (run_id,))
+        return self._rows(_STATES_OF_RUN, (run_id, run_id, run_id, run_id))
 
     def read_unfinished_flow_runs(self) -> list[Row]:
         """Top-level flow runs still Running or Pending (keys :data:`FLOW_RUN_COLUMNS`)."""

@@ -5,7 +5,7 @@ in SQL that PostgreSQL accepts too (with ``%s`` for ``?``: its backend runs the 
 list); here in one ``BEGIN IMMEDIATE`` transaction (:meth:`Connections.transaction`), retried briefly when SQLite says
 "locked" at once (a first connection switching to WAL mode while another writes).
 
-May import: the sibling ``batch`` (for type hints), the standard library.
+May import: the sibling ``batch``, the standard library.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from __future__ import annotations
 import sqlite3
 import time
 from typing import TYPE_CHECKING, Any
+
+from conveyor.metadata.batch import IMPLIES_FINAL
 
 if TYPE_CHECKING:
     from conveyor.metadata.batch import Batch
@@ -26,8 +28,8 @@ _INSERT_FLOW_RUN = (
 _INSERT_TASK_RUN = (
     "INSERT INTO task_runs (id, task_name, flow_run_id, cache_key, state_type, state_name, "
     "state_message, state_timestamp, state_data, start_time, end_time, run_count, created, "
-    "call_position, input_hash, flow_attempt, run_name, tags, inputs) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "call_position, input_hash, flow_attempt, run_name, tags, inputs, implied_states) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_STATE = (
     "INSERT INTO states (run_id, run_kind, type, name, message, timestamp, data) "
@@ -42,10 +44,24 @@ _PUT_CACHE = (
     "ON CONFLICT (cache_key) DO UPDATE SET task_run_id = excluded.task_run_id, "
     "data = excluded.data, created = excluded.created, expires = excluded.expires"
 )
+#: A task run created in an earlier batch gets a new state: a final state its row kept
+#: (``implied_states`` ending in 'F') is first written out as a state row of its own.
+_UNFOLD_FINAL = (
+    "INSERT INTO states (run_id, run_kind, type, name, message, timestamp, data) "
+    "SELECT id, 'task', state_type, state_name, state_message, state_timestamp, state_data "
+    f"FROM task_runs WHERE id = ? AND implied_states IN {IMPLIES_FINAL}"
+)
+_UNFOLD_MARK = (
+    "UPDATE task_runs SET implied_states = CASE implied_states WHEN 'PF' THEN 'P' "
+    "WHEN 'RF' THEN 'R' WHEN 'PRF' THEN 'PR' END "
+    f"WHERE id = ? AND implied_states IN {IMPLIES_FINAL}"
+)
 #: (statement, Batch attribute) in commit order.
 STATEMENTS = (
     (_INSERT_FLOW_RUN, "flows"),
     (_INSERT_TASK_RUN, "tasks"),
+    (_UNFOLD_FINAL, "unfold"),
+    (_UNFOLD_MARK, "unfold"),
     (_INSERT_STATE, "states"),
     (_UPDATE.format(table="flow_runs"), "flow_updates"),
     (_UPDATE.format(table="task_runs"), "task_updates"),

@@ -116,7 +116,7 @@ class RunWriter:
         lb = labels or _NO_LABELS
         self._put(("task_run", [run_id, task_name, flow_run_id, cache_key, *state, start_time,
                                 None, run_count, state[3], c.position, c.input_hash,
-                                c.flow_attempt, lb.name, lb.tags_json(), None]))
+                                c.flow_attempt, lb.name, lb.tags_json(), None, None]))
 
     def set_state(
         self, kind: str, run_id: str, state: StateTuple, start_time: float | None,

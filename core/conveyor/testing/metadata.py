@@ -19,8 +19,10 @@ take it (for the tests that start other processes)::
             return lambda: MyStore.from_url(store_url)
 
 The store methods of ``results gc`` and ``runs rm`` have their part of the suite in
-:mod:`conveyor.testing.metadata_upkeep` (``UpkeepConformance``, mixed into the same
-subclass). conveyor runs both for SQLite (``tests/test_metadata_conformance.py``) and the PostgreSQL
+:mod:`conveyor.testing.metadata_upkeep` (``UpkeepConformance``), and a run's states read
+back whole (rows of ``states`` or told by the run's own row) theirs in
+:mod:`conveyor.testing.metadata_states` (``StatesConformance``), both mixed into the same
+subclass. conveyor runs both for SQLite (``tests/test_metadata_conformance.py``) and the PostgreSQL
 plugin for its store. Tests of one backend's own machinery (SQLite's WAL mode and file
 permissions, say) stay with that backend.
 """

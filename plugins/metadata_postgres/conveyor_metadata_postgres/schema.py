@@ -85,6 +85,10 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX cache_by_task_run ON cache (task_run_id);
     """,
+    # 2 -> 3: SQLite's migration 6 (states a task run's row already tells).
+    """
+    ALTER TABLE task_runs ADD COLUMN implied_states TEXT;
+    """,
 ]
 
 #: Tables of ours: one of them without ``schema_version`` is someone else's database.

@@ -8,12 +8,13 @@ import pytest
 from conveyor.exceptions import ConfigurationError, MetadataError, UnknownNameError
 from conveyor.metadata import get_store
 from conveyor.testing.metadata import MetadataStoreConformance
+from conveyor.testing.metadata_states import StatesConformance
 from conveyor.testing.metadata_upkeep import UpkeepConformance
 from conveyor_metadata_postgres import PostgresStore
 from conveyor_metadata_postgres.schema import MIGRATIONS
 
 
-class TestPostgresConformance(MetadataStoreConformance, UpkeepConformance):
+class TestPostgresConformance(MetadataStoreConformance, UpkeepConformance, StatesConformance):
     @pytest.fixture
     def store_url(self, postgres_url):
         return postgres_url
