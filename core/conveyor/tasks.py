@@ -12,7 +12,7 @@ futures. Outside a flow a call is a run of its own.
 Async tasks: awaited (``await load(p)``) where an event loop runs; called from a sync
 flow, they run to completion and return the value.
 
-May import: conveyor.engine, conveyor.exceptions.
+May import: conveyor.binding, conveyor.engine, conveyor.exceptions.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from conveyor import engine
+from conveyor.binding import Binder
 from conveyor.engine.options import changed_options, check_common_options, check_run_options
 from conveyor.engine.reuse import input_hash
 from conveyor.exceptions import ConfigurationError
@@ -104,7 +105,7 @@ class Task(Generic[R]):
         self.result_storage_key = result_storage_key
         self.cache_result_in_memory = bool(cache_result_in_memory)
         self.is_async = inspect.iscoroutinefunction(fn)
-        self._signature: inspect.Signature | None = None
+        self._binder: Binder | None = None
         functools.update_wrapper(self, fn)  # type: ignore[arg-type]
 
     # Options ---------------------------------------------------------------------------
@@ -136,15 +137,13 @@ class Task(Generic[R]):
 
     def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         """The call's arguments by parameter name, defaults applied."""
-        sig = self._signature
-        if sig is None:
-            sig = self._signature = inspect.signature(self.fn)
+        binder = self._binder
+        if binder is None:
+            binder = self._binder = Binder(self.fn)
         try:
-            bound = sig.bind(*args, **kwargs)
+            return binder(args, kwargs)
         except TypeError as exc:
             raise TypeError(f"task {self.name!r}: {exc}") from None
-        bound.apply_defaults()
-        return dict(bound.arguments)
 
     # Calling ---------------------------------------------------------------------------
 
