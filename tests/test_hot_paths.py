@@ -3,6 +3,7 @@ the state is recorded, cache hits and reads still right, a flush committed in or
 
 from __future__ import annotations
 
+import datetime
 import sqlite3
 import threading
 import time
@@ -143,3 +144,44 @@ def test_a_flush_waits_for_the_batch_the_writer_thread_is_committing() -> None:
     assert seen[0] != threading.get_ident()  # the thread took the batch
     assert _state_in_the_file(ids[0]) == "COMPLETED"
     assert all(_state_in_the_file(i) is not None for i in ids)
+
+
+def test_a_flow_run_looks_a_cache_key_up_once_until_it_expires() -> None:
+    calls: list[int] = []
+
+    @task(cache_key_fn=lambda ctx, params: "hot-memo")
+    def remembered() -> list[int]:
+        calls.append(1)
+        return [len(calls)]
+
+    @task(cache_key_fn=lambda ctx, params: "hot-memo", refresh_cache=True)
+    def refreshed() -> list[int]:
+        calls.append(1)
+        return [len(calls)]
+
+    @task(cache_key_fn=lambda ctx, params: "hot-short", cache_expiration=datetime.timedelta(seconds=0.3))
+    def short() -> int:
+        calls.append(1)
+        return len(calls)
+
+    @flow
+    def hits() -> list[Any]:
+        first = [remembered() for _ in range(5)]
+        again = refreshed()  # writes the key anew: this flow run hits the new entry
+        after = remembered()
+        s1 = short()
+        time.sleep(0.4)  # expired: looked up again, a miss, run again
+        s2 = short()
+        return [first, again, after, s1, s2]
+
+    store = get_client().store
+    asked: list[str] = []
+    entry = store.cache_entry
+    store.cache_entry = lambda key, now: (asked.append(key), entry(key, now))[1]
+    try:
+        first, again, after, s1, s2 = hits()
+    finally:
+        del store.cache_entry
+    assert first == [[1]] * 5 and again == [2] and after == [2] and (s1, s2) == (3, 4)
+    assert asked.count("hot-memo") == 1  # once for five hits (and the refreshed write is known)
+    assert asked.count("hot-short") == 2

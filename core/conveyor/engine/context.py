@@ -96,8 +96,12 @@ class FlowRunContext:
         #: persistence decisions of this flow run's tasks: the options of a task object
         #: do not change during a flow run, so the hook is asked once per task per flow run
         self.decisions: dict[Any, Any] = {}
-        #: storage blocks and serializers of cached references read in this flow run
+        #: storage blocks and serializers of cached references read in this flow run, the
+        #: values read and verified, and result records parsed (engine.reading)
         self.references: dict[Any, Any] = {}
+        #: cache entries this flow run hit or wrote: key -> (result JSON, expiry or None);
+        #: a key hit again is not looked up again until its entry expires
+        self.cache_entries: dict[str, tuple[str, float | None]] = {}
         #: where this flow run's results (and its tasks') go: resolved once per flow run
         self.destinations = destinations
         #: the flow run's current attempt (from 1), and the calls made in it so far per

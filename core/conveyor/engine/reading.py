@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from conveyor.results import ResultReference, read_result
+from conveyor.results import Result, ResultReference, read_result, result_from_json
 from conveyor.serializers import serializer_from_dict
 
 if TYPE_CHECKING:
@@ -52,6 +52,33 @@ def load_reference(ref: ResultReference, ctx: FlowRunContext | None, memo: bool 
         resolved[("verified", ref.checksum, ref.key)] = (before, value)
 
 
+def parsed_result(text: str, ctx: FlowRunContext | None) -> Result:
+    """``result_from_json(text)``, parsed once per flow run: the same record read again (a
+    cache entry hit again, say) gives the same result object, its value read once."""
+    if ctx is None:
+        return result_from_json(text)
+    memo = ctx.references
+    found: Result | None = memo.get(("parsed", text))
+    if found is None:
+        found = memo[("parsed", text)] = result_from_json(text)
+    return found
+
+
+def recorded_result(text: str, ctx: FlowRunContext | None, memo: bool) -> Result:
+    """The result recorded as ``text`` (a cache entry's, an earlier attempt's), parsed once
+    per flow run, its value read and verified now: a damaged or missing one raises here
+    (``ConveyorError``, ``OSError``), so the caller runs the task instead of handing it on.
+    The value stays in memory afterwards only with ``memo`` (``cache_result_in_memory``)."""
+    data = parsed_result(text, ctx)
+    if type(data) is ResultReference:
+        load_reference(data, ctx, memo=memo)
+        if not memo:
+            data.forget()  # verified; read again whenever asked for
+    else:
+        data.get()
+    return data
+
+
 def remember_written(ref: ResultReference, storage: StorageBlock, value: Any, ctx: FlowRunContext) -> None:
     """A value this flow run has just written at ``ref``: a later read of it in the same
     flow run (a retry's reuse, a cache hit) costs a ``stat`` while the stored file is
@@ -63,4 +90,4 @@ def remember_written(ref: ResultReference, storage: StorageBlock, value: Any, ct
         resolved[("verified", ref.checksum, ref.key)] = (fingerprint, value)
 
 
-__all__ = ["load_reference", "remember_written"]
+__all__ = ["load_reference", "parsed_result", "recorded_result", "remember_written"]

@@ -19,14 +19,14 @@ from conveyor.engine.keys import task_key
 from conveyor.engine.lineage import inputs_json
 from conveyor.engine.logs import configure_logging, logger
 from conveyor.engine.options import fill_run_name
-from conveyor.engine.reading import load_reference, remember_written
+from conveyor.engine.reading import recorded_result, remember_written
 from conveyor.engine.recorder import TYPE_TEXT, Recorder, data_json
 from conveyor.engine.reuse import TASK, input_hash
 from conveyor.exceptions import ConfigurationError, ConveyorError
 from conveyor.futures import ATOMS, contains_futures, resolve_futures
 from conveyor.metadata import RunLabels, TaskCall, get_store
 from conveyor.policy import PersistenceOptions
-from conveyor.results import ResultReference, UnpersistedResult, result_from_json
+from conveyor.results import ResultReference, UnpersistedResult
 from conveyor.states import COMPLETED, RUNNING, State
 
 if TYPE_CHECKING:
@@ -329,38 +329,37 @@ class ActiveTaskRun(Recorder):
         if counterpart is None:
             return None
         try:
-            data = result_from_json(counterpart.data)
-            if type(data) is ResultReference:
-                load_reference(data, ctx, memo=self.obj.cache_result_in_memory)
+            data = recorded_result(counterpart.data, ctx, self.obj.cache_result_in_memory)
         except (ConveyorError, OSError) as exc:
             logger.warning(
                 "the result of %s cannot be reused for task %r, running it again: %s",
                 counterpart.describe(), self.name, exc,
             )
             return None
-        if type(data) is ResultReference and not self.obj.cache_result_in_memory:
-            data.forget()
         self.cached_json = counterpart.data
         return self.record(State(COMPLETED, "Reused", f"reused the result of {counterpart.describe()}", data))
 
     def _cache_hit(self, key: str) -> State | None:
-        store: MetadataStore = self.writer.store
-        found = store.cache_lookup(key, time.time())
-        if found is None:
-            return None
+        ctx = self.ctx
+        now = time.time()
+        entry = ctx.cache_entries.get(key) if ctx is not None else None
+        if entry is None or (entry[1] is not None and entry[1] <= now):
+            store: MetadataStore = self.writer.store
+            entry = store.cache_entry(key, now)
+            if entry is None:
+                return None
+            if ctx is not None:
+                ctx.cache_entries[key] = entry
+        found = entry[0]
         try:
-            data = result_from_json(found)
-            if type(data) is ResultReference:
-                load_reference(data, self.ctx, memo=self.obj.cache_result_in_memory)
-            else:
-                data.get()  # verified and loaded now, so a damaged entry is a miss
+            data = recorded_result(found, ctx, self.obj.cache_result_in_memory)
         except (ConveyorError, OSError) as exc:
             logger.warning(
                 "cache entry %r of task %r is unusable, running the task again: %s", key, self.name, exc
             )
+            if ctx is not None:
+                ctx.cache_entries.pop(key, None)
             return None
-        if type(data) is ResultReference and not self.obj.cache_result_in_memory:
-            data.forget()
         self.cached_json = found
         return self.record(State(COMPLETED, "Cached", f"cache hit for key {key!r}", data))
 
@@ -370,7 +369,10 @@ class ActiveTaskRun(Recorder):
         if key is not None and type(data) is not UnpersistedResult:
             expiration = self.obj.cache_expiration
             expires = state.ts + expiration.total_seconds() if expiration is not None else None
-            self.writer.put_cache(key, self.id, data_json(data), state.ts, expires)
+            text = data_json(data)
+            self.writer.put_cache(key, self.id, text, state.ts, expires)
+            if self.ctx is not None:  # this flow run hits what it wrote
+                self.ctx.cache_entries[key] = (text, expires)
         ctx = self.ctx
         if ctx is not None and type(data) is ResultReference and state.name == "Completed" and (
             self.obj.cache_result_in_memory and self.value is not None

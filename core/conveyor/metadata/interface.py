@@ -290,6 +290,11 @@ class MetadataStore(UpkeepStore, Protocol):
         ``now``, or None. Sees entries queued but not yet committed."""
         ...
 
+    def cache_entry(self, cache_key: str, now: float) -> tuple[str, float | None] | None:
+        """Like :meth:`cache_lookup`, with the entry's expiry: ``(result JSON, unix time or
+        None)``, or None."""
+        ...
+
     def cache_delete(self, cache_key: str) -> None:
         """Remove the cache entry under ``cache_key`` (after committing queued rows), if
         there is one."""

@@ -192,17 +192,22 @@ class SharedStore:
 
     def cache_lookup(self, cache_key: str, now: float) -> str | None:
         """The result JSON cached under ``cache_key`` and not expired at ``now``, or None."""
+        entry = self.cache_entry(cache_key, now)
+        return entry[0] if entry is not None else None
+
+    def cache_entry(self, cache_key: str, now: float) -> tuple[str, float | None] | None:
+        """(result JSON, expiry or None) cached under ``cache_key`` and not expired at ``now``."""
         writer = self._writer
         if writer is not None:
             pending = writer.pending_cache.get(cache_key)
             if pending is not None:
-                data, expires = pending
-                return data if expires is None or expires > now else None
+                expires = pending[1]
+                return pending if expires is None or expires > now else None
         rows = self._rows(_CACHE_GET, (cache_key,))
         row = rows[0] if rows else None
         if row is None or (row[1] is not None and row[1] <= now):
             return None
-        return str(row[0])
+        return str(row[0]), row[1]
 
     def cache_delete(self, cache_key: str) -> None:
         self.flush()

@@ -240,7 +240,8 @@ class MetadataStoreConformance:
         store.writer.put_cache("k", "t2", '"v2"', 2.0, 10.0)  # replaces
         store.flush()
         assert store.cache_lookup("k", 5.0) == '"v2"'
-        assert store.cache_lookup("k", 10.0) is None  # expired
+        assert store.cache_entry("k", 5.0) == ('"v2"', 10.0)
+        assert store.cache_lookup("k", 10.0) is None and store.cache_entry("k", 10.0) is None  # expired
         assert store.cache_lookup("other", 5.0) is None
         store.cache_delete("k")
         assert store.cache_lookup("k", 5.0) is None
