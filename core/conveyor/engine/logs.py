@@ -176,7 +176,9 @@ def configure_logging() -> bool:
     """
     global _handler_added, _own
     settings = get_settings()
-    logger.setLevel(settings.logging_level)
+    level = settings.logging_level
+    if logger.level != logging.getLevelName(level):  # setLevel clears every logger's level cache
+        logger.setLevel(level)
     if not _handler_added and not logger.handlers and not logging.getLogger().handlers:
         handler = BatchedStderrHandler()
         formatter = LineFormatter(LINE_FORMAT)
