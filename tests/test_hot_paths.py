@@ -4,6 +4,9 @@ the state is recorded, cache hits and reads still right, a flush committed in or
 from __future__ import annotations
 
 import datetime
+import os
+import subprocess
+import sys
 import sqlite3
 import threading
 import time
@@ -185,3 +188,26 @@ def test_a_flow_run_looks_a_cache_key_up_once_until_it_expires() -> None:
     assert first == [[1]] * 5 and again == [2] and after == [2] and (s1, s2) == (3, 4)
     assert asked.count("hot-memo") == 1  # once for five hits (and the refreshed write is known)
     assert asked.count("hot-short") == 2
+
+
+def test_a_cache_hit_outside_a_flow_is_committed_with_the_next_batch(tmp_path: Any) -> None:
+    # The run that fills the cache is committed before the call returns; the hit's
+    # Cached row goes with the writer's next batch, and a normal exit commits it.
+    code = (
+        "from conveyor import task\n"
+        "@task(cache_key_fn=lambda ctx, params: 'outside-hit')\n"
+        "def once(): return [1]\n"
+        "once(); once()\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120, env=os.environ.copy())
+    rows = get_client().store.query("SELECT state_name FROM task_runs WHERE task_name = 'once'")
+    assert sorted(r[0] for r in rows) == ["Cached", "Completed"]
+
+
+def test_a_task_run_outside_a_flow_is_visible_when_the_call_returns() -> None:
+    @task(cache_key_fn=lambda ctx, params: "outside-miss")
+    def fills() -> int:
+        return 3
+
+    state = fills(return_state=True)
+    assert state.name == "Completed" and _state_in_the_file(state.run_id) == "COMPLETED"

@@ -60,11 +60,23 @@ def run_task(task: Task[Any], args: tuple[Any, ...], kwargs: dict[str, Any],
         if state is None:
             with _TaskScope(run, task):
                 state = drive(attempts(run, task.retries, task.retry_delay_seconds), attempt)
-    finally:
+    except BaseException:
         if top_level:
             run.writer.flush()
+        raise
+    if top_level:
+        _committed(run, state)
     run_state_hooks("task", task, run.info, state)
     return _task_outcome(run, state, return_state)
+
+
+def _committed(run: ActiveTaskRun, state: State) -> None:
+    """A task run called outside any flow has ended: its rows are committed before the
+    call returns, so another process sees it at once. A cache hit is the exception: its
+    Cached row (a record of the hit, the value already stored) is left to the writer's
+    next batch, at most LINGER_SECONDS later or at exit, so a hit costs no commit."""
+    if state.name != "Cached":
+        run.writer.flush()
 
 
 class _TaskScope:
@@ -138,9 +150,12 @@ async def run_task_async(task: Task[Any], args: tuple[Any, ...], kwargs: dict[st
         if state is None:
             with _TaskScope(run, task):
                 state = await drive_async(attempts(run, task.retries, task.retry_delay_seconds), attempt)
-    finally:
+    except BaseException:
         if top_level:
             run.writer.flush()
+        raise
+    if top_level:
+        _committed(run, state)
     run_state_hooks("task", task, run.info, state)
     return _task_outcome(run, state, return_state)
 

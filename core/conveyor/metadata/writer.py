@@ -3,8 +3,8 @@
 The engine records state changes through a :class:`RunWriter`: a call only queues a row;
 the writer commits whatever has queued up in one short transaction. Reads flush the
 writer first, so a process always reads its own writes; the engine flushes at the end of
-every top-level run, so another process sees a run complete as soon as the call that ran
-it has returned. A flush commits in the thread that asks for it (on that thread's
+every top-level run (but a cache hit outside a flow: see ``engine.calls``), so another
+process sees a run complete as soon as the call that ran it has returned. A flush commits in the thread that asks for it (on that thread's
 connection), so it costs one commit, not two thread hand-offs; one lock keeps every
 batch, whichever thread commits it, in the order its rows were queued.
 
