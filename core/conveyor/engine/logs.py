@@ -39,6 +39,8 @@ logger = logging.getLogger("conveyor")
 run_logger = logging.getLogger("conveyor.runs")
 
 _handler_added = False
+#: This process's id, kept in step at a fork (a held line asks it, without a system call).
+_pid = [os.getpid()]
 #: Most seconds a line waits in :class:`BatchedStderrHandler` before it is written.
 LINE_BATCH_SECONDS = 0.2
 _BATCH_BYTES = 64 << 10
@@ -77,8 +79,8 @@ class BatchedStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
             self._pending.append(text)
             self._size += len(text)
             now = level >= logging.WARNING or self._size >= _BATCH_BYTES
-            if not now and self._flusher_pid != os.getpid():
-                self._flusher_pid = os.getpid()
+            if not now and self._flusher_pid != _pid[0]:
+                self._flusher_pid = _pid[0]
                 start = True
         if now:
             self.flush()
@@ -120,8 +122,12 @@ def flush_lines() -> None:
             handler.flush()
 
 
+def _forked() -> None:
+    _pid[0] = os.getpid()
+
+
 if hasattr(os, "register_at_fork"):  # a forked child must not write its parent's lines again
-    os.register_at_fork(before=flush_lines)
+    os.register_at_fork(before=flush_lines, after_in_child=_forked)
 _LINE = sys._getframe().f_lineno  # where the records of run lines say they come from
 
 
@@ -200,7 +206,7 @@ def state_level(state: State) -> int:
 
 def format_seconds(seconds: float) -> str:
     if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
+        return "%d ms" % round(seconds * 1000)  # noqa: UP031 - an int: faster than a float format
     if seconds < 120:
         return f"{seconds:.1f} s"
     return f"{seconds / 60:.1f} min"
@@ -219,23 +225,35 @@ def _result_part(state: State, where: str | None) -> str:
     return f"; written to {where}" if where else ""
 
 
+_LEVEL_TEXT: dict[int, str] = {}
+
+
+def _level_text(level: int) -> str:
+    """``%(levelname)-7s`` of ``level``."""
+    text = _LEVEL_TEXT.get(level)
+    if text is None:
+        text = _LEVEL_TEXT[level] = f"{logging.getLevelName(level):<7}"
+    return text
+
+
 def log_state(kind: str, label: str, run_id: str, state: State, where: str | None = None,
               started: float | None = None) -> None:
     """The line for one state of a run (see the module docstring for which and at what level)."""
     level = state_level(state)
     if not logger.isEnabledFor(level):
         return
-    line = f"{kind} run {label} ({run_id}): {state.name}"
-    final = state.type in FINAL_TYPES
-    if final and started is not None:
-        line += f" in {format_seconds(max(state.ts - started, 0.0))}"
-    if state.message:
-        line += f": {state.message}"
-    if final:
-        line += _result_part(state, where)
+    message = state.message
+    said = f": {message}" if message else ""
+    if state.type in FINAL_TYPES:
+        took = f" in {format_seconds(max(state.ts - started, 0.0))}" if started is not None else ""
+        line = f"{kind} run {label} ({run_id}): {state.name}{took}{said}{_result_part(state, where)}"
+        final = True
+    else:
+        line = f"{kind} run {label} ({run_id}): {state.name}{said}"
+        final = False
     sink = _sole_sink(level)
     if sink is not None:  # only conveyor's own handler shows it: no LogRecord needed
-        sink[0].hold(f"{sink[1].stamp(time.time())} | {logging.getLevelName(level):<7} | {line}\n", level)
+        sink[0].hold(f"{sink[1].stamp(time.time())} | {_level_text(level)} | {line}\n", level)
     else:
         # The record is made directly: logger.log would walk the stack to find its
         # caller, which is always this function (a run's line costs about a third less).
