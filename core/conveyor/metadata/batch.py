@@ -99,8 +99,9 @@ def shape(ops: list[tuple[Any, ...]]) -> Batch:
     # Runs created in this batch: a later state of theirs goes into the INSERT itself
     # (columns 4-8: state, 9: start, 10: end, 11: run count) instead of an UPDATE.
     created: dict[str, list[Any]] = {}
-    # The states of the task runs created in this batch: their indices in ``states``.
-    held: dict[str, list[int]] = {}
+    # The state rows of the task runs created in this batch, kept aside until it is
+    # known which of them their own row tells (the rest go to ``states``, in order).
+    held: dict[str, list[tuple[Any, ...]]] = {}
     for op in ops:
         what = op[0]
         if what == "state":
@@ -108,9 +109,10 @@ def shape(ops: list[tuple[Any, ...]]) -> Batch:
             row = created.get(run_id)
             if row is not None:
                 row[4:12] = [*st, start, end, count]
-                indices = held.get(run_id)
-                if indices is not None:
-                    indices.append(len(states))
+                rows = held.get(run_id)
+                if rows is not None:
+                    rows.append((run_id, kind, *st))
+                    continue
             elif kind == "task":
                 batch.unfold.append((run_id,))
                 batch.task_updates.append((*st, start, end, count, run_id))
@@ -121,8 +123,7 @@ def shape(ops: list[tuple[Any, ...]]) -> Batch:
             row = op[1]
             batch.tasks.append(row)
             created[row[0]] = row
-            held[row[0]] = [len(states)]
-            states.append((row[0], "task", *row[4:9]))
+            held[row[0]] = [(row[0], "task", *row[4:9])]
         elif what == "flow_run":
             row = op[1]
             batch.flows.append(row)
@@ -139,41 +140,35 @@ def shape(ops: list[tuple[Any, ...]]) -> Batch:
                 row[column] = op[2]  # the run was created in this batch: into its INSERT
             else:
                 getattr(batch, updates).append((op[2], op[1]))
-    if held:
-        _leave_implied_out(batch, created, held)
+    for run_id, rows in held.items():
+        told = _told_by_row(created[run_id], rows)
+        if told < len(rows):
+            states.extend(rows[told:])
     return batch
 
 
-def _leave_implied_out(batch: Batch, created: dict[str, list[Any]], held: dict[str, list[int]]) -> None:
-    """Name in each new task run's row the states it tells itself (see the module's
-    docstring), and leave those out of ``batch.states``."""
-    states: list[Any] = batch.states
-    implied = 0
-    for run_id, indices in held.items():
-        row = created[run_id]
-        count = len(indices)
-        code = ""
-        # a state row: (run_id, kind, type, name, message, timestamp, data)
-        state = states[indices[0]]
-        if state[2] == "PENDING" and state[3] == "Pending" and state[4] is None and (
-            state[6] is None and state[5] == row[_CREATED]
+def _told_by_row(row: list[Any], rows: list[tuple[Any, ...]]) -> int:
+    """How many of a new task run's first state rows its own row tells (see the module's
+    docstring); names them in the row's ``implied_states``."""
+    count = len(rows)
+    code = ""
+    # a state row: (run_id, kind, type, name, message, timestamp, data)
+    state = rows[0]
+    if state[2] == "PENDING" and state[3] == "Pending" and state[4] is None and (
+        state[6] is None and state[5] == row[_CREATED]
+    ):
+        code = "P"
+    if len(code) < count:
+        state = rows[len(code)]
+        if state[2] == "RUNNING" and state[3] == "Running" and state[4] is None and (
+            state[6] is None and state[5] == row[_START]
         ):
-            code = "P"
-        if len(code) < count:
-            state = states[indices[len(code)]]
-            if state[2] == "RUNNING" and state[3] == "Running" and state[4] is None and (
-                state[6] is None and state[5] == row[_START]
-            ):
-                code += "R"
-        if len(code) == count - 1 and states[indices[-1]][2] in _FINAL:
-            code += "F"  # the last state, and the row's own: nothing came after it here
-        if code:
-            row[_IMPLIED] = code
-            for index in indices[:len(code)]:
-                states[index] = None
-            implied += 1
-    if implied:
-        batch.states = [state for state in states if state is not None]
+            code += "R"
+    if len(code) == count - 1 and rows[-1][2] in _FINAL:
+        code += "F"  # the last state, and the row's own: nothing came after it here
+    if code:
+        row[_IMPLIED] = code
+    return len(code)
 
 
 __all__ = ["IMPLIES_FINAL", "IMPLIES_PENDING", "IMPLIES_RUNNING", "Batch", "BatchTarget", "shape"]
