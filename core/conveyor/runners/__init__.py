@@ -5,5 +5,6 @@ registers the two built-in runners. Choosing a runner (the ``task_runner`` optio
 ``CONVEYOR_TASK_RUNNER`` setting, plugin classes by name) lives in
 :mod:`conveyor.task_runners` (it needs the plugin registry).
 
-May import: conveyor.markers (``hooks``); ``base`` imports nothing of conveyor.
+May import: conveyor.markers (``hooks``); ``base`` imports only its sibling ``pool``, which
+imports nothing of conveyor.
 """

@@ -21,10 +21,13 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextvars
+import functools
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
+
+from conveyor.runners.pool import WorkerPool
 
 
 class TaskRunner:
@@ -104,7 +107,8 @@ class SequentialTaskRunner(TaskRunner):
 
 
 class ThreadPoolTaskRunner(TaskRunner):
-    """Runs submitted task runs in a thread pool of ``max_workers`` threads.
+    """Runs submitted task runs in a thread pool of ``max_workers`` threads (default: the
+    CPUs plus 4, at most 32, as ``ThreadPoolExecutor``'s; see :mod:`conveyor.runners.pool`).
 
     The pool is created on the first ``submit()``, so a flow that submits nothing pays
     nothing. Each submitted run sees the submitting thread's context (the flow run).
@@ -116,7 +120,7 @@ class ThreadPoolTaskRunner(TaskRunner):
         if max_workers is not None and max_workers < 1:
             raise ValueError(f"ThreadPoolTaskRunner(max_workers={max_workers}) needs at least 1 worker")
         self.max_workers = max_workers
-        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._pool: WorkerPool | None = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -136,10 +140,8 @@ class ThreadPoolTaskRunner(TaskRunner):
             with self._lock:
                 pool = self._pool
                 if pool is None:
-                    pool = self._pool = concurrent.futures.ThreadPoolExecutor(
-                        self.max_workers, thread_name_prefix="conveyor-task"
-                    )
-        return pool.submit(contextvars.copy_context().run, fn)
+                    pool = self._pool = WorkerPool(self.max_workers)
+        return pool.submit(functools.partial(contextvars.copy_context().run, fn))
 
     def shutdown(self, wait: bool = True) -> None:
         pool, self._pool = self._pool, None
