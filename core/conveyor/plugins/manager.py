@@ -95,7 +95,7 @@ class PluginManager:
                     hook = getattr(self.pluggy.hook, kind.hook)
                     impls = [(impl.function, impl.plugin) for impl in reversed(hook.get_hookimpls())]
                     found = self._registries[kind] = ClassRegistry.collect(
-                        kind, impls, self.label, self.disabled
+                        kind, impls, self.label, self.disabled, self.pluggy.get_name
                     )
         return found
 

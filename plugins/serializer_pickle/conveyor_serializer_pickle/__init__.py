@@ -1,5 +1,27 @@
-"""Pickle serializer for conveyor results, on cloudpickle by default."""
+"""Pickle serializer for conveyor results, on cloudpickle by default.
 
-from conveyor_serializer_pickle.pickle_serializer import PickleSerializer
+Its names are imported on first use (``from conveyor_serializer_pickle import PickleSerializer``),
+so that conveyor loading the plugin (its ``hooks`` module) imports none of them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from conveyor_serializer_pickle.pickle_serializer import PickleSerializer
+
+_LAZY = {
+    "PickleSerializer": "conveyor_serializer_pickle.pickle_serializer",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = ["PickleSerializer"]
