@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, ClassVar
 import importlib.metadata as importlib_metadata
 
 from conveyor import plugins
+from conveyor.plugins.listing import list_plugins
 from conveyor.markers import ClassRef
 
 if TYPE_CHECKING:
@@ -193,7 +194,7 @@ class EntryPointConformance:
 
     def test_list_plugins_reports_it(self) -> None:
         pm = plugins.make_plugin_manager()
-        info = {i.name: i for i in plugins.list_plugins(pm)}[self.entry_point]
+        info = {i.name: i for i in list_plugins(pm)}[self.entry_point]
         assert info.entry_point == self.expected_hooks_module()
         assert info.distribution == self.distribution
         assert info.version is not None

@@ -14,19 +14,26 @@ fixtures that start a real PostgreSQL server with ``pgserver``.
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from conveyor_metadata_postgres.backend import PostgresBackend
+if TYPE_CHECKING:
+    from conveyor_metadata_postgres.backend import PostgresBackend
+    from conveyor_metadata_postgres.postgres import PostgresStore
+
+#: Imported on first use: loading the plugin (its ``hooks`` module) imports neither, and
+#: ``PostgresStore`` imports psycopg.
+_LAZY = {
+    "PostgresBackend": "conveyor_metadata_postgres.backend",
+    "PostgresStore": "conveyor_metadata_postgres.postgres",
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name == "PostgresStore":  # imported on first use: it imports psycopg
-        from conveyor_metadata_postgres.postgres import (  # lazy: psycopg only when asked for
-            PostgresStore,
-        )
-
-        return PostgresStore
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
 
 
 __all__ = ["PostgresBackend", "PostgresStore"]
