@@ -4,12 +4,16 @@ module imports.
     from conveyor import hookimpl          # the same object as conveyor.markers.hookimpl
     from conveyor.markers import ClassRef  # a class named by import path, imported on first use
 
+and :func:`lazy_attributes`, the ``__getattr__`` of a package that re-exports names lazily.
+
 May import: pluggy only (and importlib, to import what a ClassRef names).
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import pluggy
 
@@ -88,4 +92,24 @@ class ClassRef:
         return f"ClassRef({self.name!r}, {self.path!r})"
 
 
-__all__ = ["PROJECT_NAME", "ClassRef", "hookimpl", "hookspec"]
+def lazy_attributes(module: str, names: Mapping[str, str]) -> Callable[[str], Any]:
+    """A module ``__getattr__`` that imports each of ``names`` from its module on first use.
+
+    ``names`` maps an attribute to the module defining it; a package re-exports its
+    classes this way without importing them (so importing the package, or its ``hooks``
+    module, stays cheap)::
+
+        _LAZY = {"S3": "conveyor_storage_s3.s3"}
+        __getattr__ = lazy_attributes(__name__, _LAZY)
+    """
+
+    def __getattr__(name: str) -> Any:
+        source = names.get(name)
+        if source is None:
+            raise AttributeError(f"module {module!r} has no attribute {name!r}")
+        return getattr(importlib.import_module(source), name)
+
+    return __getattr__
+
+
+__all__ = ["PROJECT_NAME", "ClassRef", "hookimpl", "hookspec", "lazy_attributes"]

@@ -18,10 +18,10 @@ they import this package, not the other way round.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from typing import TYPE_CHECKING, Any
 
+from conveyor.markers import lazy_attributes
 from conveyor.plugins.loading import ENTRY_POINT_GROUP
 from conveyor.plugins.manager import (
     PluginManager,
@@ -41,12 +41,7 @@ _log = logging.getLogger("conveyor.plugins")
 #: Names imported on first use: only ``conveyor plugins`` lists plugins.
 _LAZY = {"PluginInfo": "conveyor.plugins.listing", "list_plugins": "conveyor.plugins.listing"}
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 def serializers() -> ClassRegistry:

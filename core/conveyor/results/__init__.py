@@ -18,7 +18,8 @@ The three kinds are imported with the package; what reads, writes and checks byt
 (:mod:`.read`, :mod:`.write`, :mod:`.storage`, :mod:`.verification`) on first use of
 one of its names, so that a run that persists nothing never imports them.
 
-Modules here may import conveyor.exceptions, conveyor.serializers, conveyor.filesystems,
+Modules here may import conveyor.exceptions, conveyor.markers (the package's lazy
+names), conveyor.serializers, conveyor.filesystems,
 conveyor.blocks, conveyor.metadata, the ``conveyor`` package itself (for its version)
 and the standard library (plus attrs); never conveyor.engine, conveyor.states or
 conveyor.plugins directly. Inside: transfer, layout <- hashing <- copying <- payload; storage <- read <- types
@@ -28,10 +29,10 @@ read).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from conveyor.exceptions import CorruptResultError, MissingResult, ResultNotFoundError
+from conveyor.markers import lazy_attributes
 from conveyor.results.types import (
     MISSING_MESSAGE,
     Result,
@@ -67,12 +68,7 @@ _LAZY = {
     "written_reference": "conveyor.results.write",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 __all__ = [

@@ -14,8 +14,9 @@ fixtures that start a real PostgreSQL server with ``pgserver``.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from conveyor.markers import lazy_attributes
 
 if TYPE_CHECKING:
     from conveyor_metadata_postgres.backend import PostgresBackend
@@ -28,12 +29,7 @@ _LAZY = {
     "PostgresStore": "conveyor_metadata_postgres.postgres",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 __all__ = ["PostgresBackend", "PostgresStore"]

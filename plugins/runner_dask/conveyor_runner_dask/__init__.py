@@ -6,8 +6,9 @@ so that conveyor loading the plugin (its ``hooks`` module) imports none of them.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from conveyor.markers import lazy_attributes
 
 if TYPE_CHECKING:
     from conveyor_runner_dask.dask import DaskTaskRunner
@@ -18,12 +19,7 @@ _LAZY = {
     "WorkerDied": "conveyor_runner_dask.collector",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 __all__ = ["DaskTaskRunner", "WorkerDied"]
