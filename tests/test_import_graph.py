@@ -237,3 +237,37 @@ def test_package_says_what_it_is_for_and_may_import(package):
     doc = ast.get_docstring(ast.parse(MODULES[package].read_text())) or ""
     assert doc.strip(), f"{package} has no module docstring"
     assert "may import" in doc.lower(), f"{package}'s docstring does not say what it may import"
+
+
+def _lazy_table(path: Path) -> dict[str, str]:
+    """A package's ``_LAZY`` table (name -> module it is imported from on first use)."""
+    for node in ast.parse(path.read_text()).body:
+        target = node.targets[0] if isinstance(node, ast.Assign) else getattr(node, "target", None)
+        if isinstance(target, ast.Name) and target.id == "_LAZY" and isinstance(node.value, ast.Dict):
+            return {
+                k.value: v.value
+                for k, v in zip(node.value.keys, node.value.values)
+                if isinstance(k, ast.Constant) and isinstance(v, ast.Constant)
+            }
+    return {}
+
+
+def test_the_core_imports_a_lazily_exported_name_from_its_module():
+    """A package's lazily exported names (its ``_LAZY`` table, served by ``__getattr__``)
+    are for users: the core imports each from the module that defines it, so that the
+    graph above sees the real edge and a cycle through it cannot hide."""
+    tables = {m: _lazy_table(p) for m, p in MODULES.items() if p.name == "__init__.py"}
+    assert tables["conveyor.results"]["persist_value"] == "conveyor.results.write"
+    found = []
+    for module, path in MODULES.items():
+        tree = ast.parse(path.read_text())
+        for node in _module_level_imports(tree) + _function_level_imports(tree):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            table = tables.get(_resolve(module, node), {})
+            found += [
+                f"{path.relative_to(CORE.parent)}:{node.lineno} {alias.name} (from {table[alias.name]})"
+                for alias in node.names
+                if alias.name in table
+            ]
+    assert found == [], "lazily exported names imported through their package: " + ", ".join(found)

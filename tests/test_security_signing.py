@@ -23,7 +23,8 @@ from conveyor.client import get_client
 from conveyor.exceptions import ConfigurationError, SettingsError, SignatureError
 from conveyor.filesystems import LocalFileSystem
 from conveyor.results import persist_value, read_result_file, result_from_dict, verify
-from conveyor.results import types as types_module
+from conveyor.results import read as read_module
+from conveyor.results import storage as storage_module
 from conveyor.serializers import (
     JSONSerializer,
     PickleSerializer,
@@ -72,8 +73,9 @@ def no_storage_touched(monkeypatch: pytest.MonkeyPatch) -> None:
     def forbidden(*_a: Any, **_k: Any) -> Any:
         raise AssertionError("storage or a serializer was touched before the signature was checked")
 
-    monkeypatch.setattr(types_module, "resolve_reference_storage", forbidden)
-    monkeypatch.setattr(types_module, "read_result", forbidden)
+    # where ResultReference takes them from when it reads (imported there on first read)
+    monkeypatch.setattr(storage_module, "resolve_reference_storage", forbidden)
+    monkeypatch.setattr(read_module, "read_result", forbidden)
     monkeypatch.setattr(LocalFileSystem, "open_read", forbidden)
 
 

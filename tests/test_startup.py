@@ -1,5 +1,5 @@
-"""Start-up stays light: entry points found without parsing metadata, heavy modules only
-imported by what uses them (each checked in a fresh process)."""
+"""Start-up stays light: entry points found without parsing metadata, plugins' classes and
+heavy modules only imported by what uses them (each checked in a fresh process)."""
 
 from __future__ import annotations
 
@@ -36,11 +36,54 @@ def _modules_after(code: str, tmp_path: Path, *args: str) -> set[str]:
     return set(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
+PERSISTING_FLOW = """
+import json, sys
+from conveyor import flow, task
+
+@task(persist_result=True)
+def double(x):
+    return 2 * x
+
+@flow
+def kept(n):
+    return double(n)
+
+assert kept(21) == 42
+print(json.dumps(sorted(sys.modules)))
+"""
+
+#: What no flow run that keeps its results in a local folder imports: other plugins'
+#: classes and their libraries (they register by name, conveyor.markers.ClassRef), the
+#: compressed serializer, the plugin listing, resuming, the UI.
+NOT_FOR_A_LOCAL_RUN = (
+    "boto3", "botocore", "conveyor_storage_s3.s3", "distributed", "dask",
+    "conveyor_runner_dask.dask", "conveyor_runner_dask.collector", "psycopg",
+    "conveyor_metadata_postgres.postgres", "conveyor_metadata_postgres.backend",
+    "conveyor_serializer_json.json_serializer", "conveyor.serialization.compressed",
+    "conveyor.plugins.listing", "conveyor.engine.resume", "conveyor.engine.recovery",
+    "starlette", "jinja2", "conveyor.cli",
+)
+
+
 def test_a_one_task_flow_parses_no_distribution_metadata(tmp_path: Path) -> None:
     loaded = _modules_after(FLOW, tmp_path)
     assert "conveyor_storage_local.hooks" in loaded  # the plugins did load
     for heavy in ("email.parser", "importlib_metadata", "importlib.metadata", "starlette", "boto3"):
         assert heavy not in loaded, f"a one-task flow imported {heavy}"
+
+
+def test_a_one_task_flow_imports_only_what_it_uses(tmp_path: Path) -> None:
+    loaded = _modules_after(FLOW, tmp_path)
+    for heavy in (*NOT_FOR_A_LOCAL_RUN, "conveyor.results.read", "conveyor.results.verification",
+                  "asyncio"):
+        assert heavy not in loaded, f"a one-task flow imported {heavy}"
+
+
+def test_a_flow_persisting_to_a_local_folder_imports_no_other_plugin(tmp_path: Path) -> None:
+    loaded = _modules_after(PERSISTING_FLOW, tmp_path)
+    assert "conveyor_storage_local.local" in loaded and "conveyor.results.write" in loaded
+    for heavy in NOT_FOR_A_LOCAL_RUN:
+        assert heavy not in loaded, f"a flow persisting locally imported {heavy}"
 
 
 def test_the_runs_command_imports_no_ui_and_no_metadata_parser(tmp_path: Path) -> None:

@@ -10,9 +10,9 @@ May import: conveyor.markers only (everything else lazily, by name, on first use
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from conveyor.markers import hookimpl
+from conveyor.markers import hookimpl, lazy_attributes
 
 __version__ = "0.1.0"
 
@@ -35,14 +35,7 @@ _LAZY = {
     "get_run_logger": "conveyor.engine.logs",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'conveyor' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 __all__ = [

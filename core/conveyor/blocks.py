@@ -15,15 +15,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import attrs
-
 from conveyor.exceptions import UnknownNameError
 from conveyor.filesystems import StorageBlock, block_from_dict, get_storage_class, load_block
 from conveyor.metadata import document_id, get_store
 from conveyor.storage.saved import check_name, parse_slug, save_block
 
 
-@attrs.frozen
 class SavedBlock:
     """One saved block as a listing shows it: never a secret.
 
@@ -37,11 +34,35 @@ class SavedBlock:
     :ivar problem: one line saying why the configuration is not shown, or None.
     """
 
+    # a plain class, not an attrs one: this module is imported by every flow run (the
+    # engine records blocks), listings alone build these
+    __slots__ = ("config", "fields", "problem", "slug", "status")
+    _FIELDS = ("slug", "config", "fields", "status", "problem")
+
     slug: str
     config: dict[str, Any] | None
-    fields: tuple[str, ...] = ()
-    status: Literal["ok", "unavailable", "damaged"] = "ok"
-    problem: str | None = None
+    fields: tuple[str, ...]
+    status: Literal["ok", "unavailable", "damaged"]
+    problem: str | None
+
+    def __init__(self, slug: str, config: dict[str, Any] | None, fields: tuple[str, ...] = (),
+                 status: Literal["ok", "unavailable", "damaged"] = "ok",
+                 problem: str | None = None) -> None:
+        for name, value in zip(self._FIELDS, (slug, config, fields, status, problem)):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"SavedBlock is immutable: cannot set {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SavedBlock):
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in self._FIELDS)
+
+    __hash__ = None  # type: ignore[assignment] - its config is a dict
+
+    def __repr__(self) -> str:
+        return "SavedBlock(" + ", ".join(f"{n}={getattr(self, n)!r}" for n in self._FIELDS) + ")"
 
 
 def saved_blocks(block_type: str | None = None) -> list[SavedBlock]:

@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from conveyor import engine
 from conveyor.engine.options import changed_options, check_common_options, check_run_options
-from conveyor.engine.resume import resume
 from conveyor.exceptions import ConfigurationError
 from conveyor.task_runners import TaskRunner, resolve_task_runner
 
@@ -130,6 +129,8 @@ class Flow(Generic[R]):
         flow is called with the old run's parameters, updated with ``parameters``. See
         docs/concepts.md, "Retries, resume and reuse".
         """
+        from conveyor.engine.resume import resume  # lazy: only a resumed run needs it
+
         return resume(run_id, flow=self, return_state=return_state, **parameters)
 
     def __repr__(self) -> str:

@@ -43,7 +43,8 @@ def conveyor_register_serializers() -> list[type[Serializer]]:
     ``result_serializer="<type>"``). Two plugins providing the same ``type`` is an
     error naming both.
 
-    :return: a list of ``Serializer`` subclasses (may be empty).
+    :return: a list of ``Serializer`` subclasses (may be empty); each may
+        instead be a :class:`conveyor.markers.ClassRef` naming the class, imported on first use.
     """
 
 
@@ -56,7 +57,8 @@ def conveyor_register_storage() -> list[type[StorageBlock]]:
     slug, ``"<block_type>/<name>"``). Two plugins providing the same ``block_type`` is
     an error naming both.
 
-    :return: a list of ``StorageBlock`` subclasses (may be empty).
+    :return: a list of ``StorageBlock`` subclasses (may be empty); each may
+        instead be a :class:`conveyor.markers.ClassRef` naming the class, imported on first use.
     """
 
 
@@ -72,7 +74,8 @@ def conveyor_register_metadata_backends() -> list[type[MetadataStore]]:
     scheme ``sqlite`` (a plain path is a SQLite file too). Two plugins providing the same
     scheme is an error naming both.
 
-    :return: a list of store classes (may be empty).
+    :return: a list of store classes (may be empty); each may
+        instead be a :class:`conveyor.markers.ClassRef` naming the class, imported on first use.
     """
 
 
@@ -87,7 +90,8 @@ def conveyor_register_task_runners() -> list[type[TaskRunner]]:
     and ``sequential`` runners are registered through this hook too. Two plugins
     providing the same ``name`` is an error naming both.
 
-    :return: a list of ``TaskRunner`` subclasses (may be empty).
+    :return: a list of ``TaskRunner`` subclasses (may be empty); each may
+        instead be a :class:`conveyor.markers.ClassRef` naming the class, imported on first use.
     """
 
 

@@ -34,8 +34,6 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import attrs
-
 from conveyor.exceptions import SettingsError
 
 _TRUE = ("1", "true", "yes", "on")
@@ -71,23 +69,67 @@ def _list(name: str) -> frozenset[str]:
     return frozenset(p.strip() for p in os.environ.get(name, "").split(",") if p.strip())
 
 
-@attrs.frozen
+_FIELDS = (
+    "home", "default_serializer", "persist_by_default", "local_storage_setting",
+    "disabled_plugins", "logging_level", "require_signatures", "allowed_imports",
+    "default_storage", "database_url",
+)
+
+
 class Settings:
-    """A snapshot of conveyor's settings."""
+    """A snapshot of conveyor's settings (immutable; equal when every setting is).
+
+    :ivar local_storage_setting: ``CONVEYOR_LOCAL_STORAGE_PATH`` when set; else None (see
+        :attr:`local_storage_path`).
+    :ivar default_storage: a saved block's slug used as the default result storage, or None
+        (the local folder).
+    :ivar database_url: ``CONVEYOR_DATABASE_URL`` as set (may hold a password: never in the
+        repr), or "".
+    """
+
+    # a plain class, not an attrs one: it is defined in every process's start-up, where an
+    # attrs class costs the compilation of its generated methods (about a millisecond)
+    __slots__ = _FIELDS
 
     home: Path
     default_serializer: str
     persist_by_default: bool
-    #: ``CONVEYOR_LOCAL_STORAGE_PATH`` when set; else None (see :attr:`local_storage_path`)
     local_storage_setting: Path | None
     disabled_plugins: frozenset[str]
     logging_level: str
-    require_signatures: bool = False
-    allowed_imports: frozenset[str] = frozenset()
-    #: a saved block's slug used as the default result storage, or None (the local folder)
-    default_storage: str | None = None
-    #: ``CONVEYOR_DATABASE_URL`` as set (may hold a password: never in the repr), or "".
-    database_url: str = attrs.field(default="", repr=False)
+    require_signatures: bool
+    allowed_imports: frozenset[str]
+    default_storage: str | None
+    database_url: str
+
+    def __init__(self, home: Path, default_serializer: str, persist_by_default: bool,
+                 local_storage_setting: Path | None, disabled_plugins: frozenset[str],
+                 logging_level: str, require_signatures: bool = False,
+                 allowed_imports: frozenset[str] = frozenset(), default_storage: str | None = None,
+                 database_url: str = "") -> None:
+        values = (home, default_serializer, persist_by_default, local_storage_setting,
+                  disabled_plugins, logging_level, require_signatures, allowed_imports,
+                  default_storage, database_url)
+        for name, value in zip(_FIELDS, values):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Settings is immutable: cannot set {name!r}; change the environment")
+
+    def _values(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in _FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Settings):
+            return NotImplemented
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{n}={getattr(self, n)!r}" for n in _FIELDS if n != "database_url")
+        return f"Settings({shown})"
 
     @property
     def database_path(self) -> Path:
@@ -180,20 +222,53 @@ _KEY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _KEY_HINT = "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 
-@attrs.frozen
 class SigningKey:
     """One HMAC key: its id (recorded in each signature) and its secret (never shown)."""
 
-    key_id: str
-    secret: bytes = attrs.field(repr=False)
+    # plain classes, as Settings is
+    __slots__ = ("key_id", "secret")
+
+    def __init__(self, key_id: str, secret: bytes) -> None:
+        object.__setattr__(self, "key_id", key_id)
+        object.__setattr__(self, "secret", secret)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"SigningKey is immutable: cannot set {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SigningKey):
+            return NotImplemented
+        return (self.key_id, self.secret) == (other.key_id, other.secret)
+
+    def __hash__(self) -> int:
+        return hash((self.key_id, self.secret))
+
+    def __repr__(self) -> str:
+        return f"SigningKey(key_id={self.key_id!r})"
 
 
-@attrs.frozen
 class SigningKeys:
     """The keys of this process: the one that signs (or None) and every one that verifies."""
 
-    signing: SigningKey | None = None
-    verifying: tuple[SigningKey, ...] = ()
+    __slots__ = ("signing", "verifying")
+
+    def __init__(self, signing: SigningKey | None = None, verifying: tuple[SigningKey, ...] = ()) -> None:
+        object.__setattr__(self, "signing", signing)
+        object.__setattr__(self, "verifying", tuple(verifying))
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"SigningKeys is immutable: cannot set {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SigningKeys):
+            return NotImplemented
+        return (self.signing, self.verifying) == (other.signing, other.verifying)
+
+    def __hash__(self) -> int:
+        return hash((self.signing, self.verifying))
+
+    def __repr__(self) -> str:
+        return f"SigningKeys(signing={self.signing!r}, verifying={self.verifying!r})"
 
     def find(self, key_id: str) -> SigningKey | None:
         for key in self.verifying:

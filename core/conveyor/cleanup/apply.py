@@ -20,7 +20,7 @@ from conveyor.cleanup.plan import CleanupPlan, Doomed
 from conveyor.exceptions import ConveyorError
 from conveyor.filesystems import StorageBlock, block_from_dict, offers
 from conveyor.metadata import MetadataStore
-from conveyor.results import verify
+from conveyor.results.verification import verify
 
 #: The reason recorded with each result ``conveyor results gc`` deletes.
 GC_REASON = "results gc"

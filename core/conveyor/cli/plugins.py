@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from conveyor.plugins import list_plugins
+from conveyor.plugins.listing import list_plugins
 
 
 def _cmd_plugins(args: argparse.Namespace) -> int:

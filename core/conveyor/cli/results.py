@@ -17,7 +17,8 @@ from typing import Any
 from conveyor.cli import cleanup, results_list
 from conveyor.client import Client, get_client
 from conveyor.exceptions import ConveyorError, MissingResult
-from conveyor.results import ResultReference, result_from_dict, verify
+from conveyor.results import ResultReference, result_from_dict
+from conveyor.results.verification import verify
 from conveyor.serializers import serializer_from_dict
 
 

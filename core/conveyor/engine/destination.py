@@ -22,7 +22,9 @@ from conveyor.blocks import record_block, saved_slugs
 from conveyor.exceptions import ConfigurationError, ConveyorError
 from conveyor.filesystems import StorageBlock, default_storage, resolve_storage
 from conveyor.metadata import get_store
-from conveyor.results import ANONYMOUS_PREFIX, ResultReference, persist_value, written_reference
+from conveyor.results.storage import ANONYMOUS_PREFIX
+from conveyor.results.types import ResultReference
+from conveyor.results.write import persist_value, written_reference
 from conveyor.serializers import Serializer, default_serializer, resolve_serializer
 from conveyor.settings import get_settings
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from conveyor.results import Result, ResultReference, read_result, result_from_json
+from conveyor.results.types import Result, ResultReference, result_from_json
 from conveyor.serializers import serializer_from_dict
 
 if TYPE_CHECKING:
@@ -45,6 +45,8 @@ def load_reference(ref: ResultReference, ctx: FlowRunContext | None, memo: bool 
     if serializer is None:
         serializer = resolved[skey] = serializer_from_dict(ref.serializer)
     before = storage.fingerprint(ref.key) if memo else None
+    from conveyor.results.read import read_result  # lazy: runs that read nothing back never import it
+
     value = read_result(storage, ref.key, serializer=serializer, checksum=ref.checksum, format=ref.format,
                         size=ref.size, label=ref.storage)
     ref.cache_value(value)

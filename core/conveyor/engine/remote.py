@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from conveyor.engine.timeouts import call_with_timeout, timed_out_error
 from conveyor.exceptions import ConveyorError, SerializationError
 from conveyor.filesystems import normalize_key
-from conveyor.results import write_result
+from conveyor.results.write import write_result
 
 if TYPE_CHECKING:
     from conveyor.engine.task_run import ActiveTaskRun

@@ -8,7 +8,8 @@ other module calls ``pm.hook`` itself.
 - :mod:`~conveyor.plugins.loading`: entry points, one at a time, failures named;
 - :mod:`~conveyor.plugins.registry`: one name → class registry per kind, duplicates refused;
 - :mod:`~conveyor.plugins.builtin`: the built-in plugins, registered like any other;
-- :mod:`~conveyor.plugins.listing`: what ``conveyor plugins`` shows.
+- :mod:`~conveyor.plugins.listing`: what ``conveyor plugins`` shows (imported on first use of
+  ``list_plugins``).
 
 May import: conveyor.exceptions, conveyor.hookspecs, conveyor.markers, conveyor.policy,
 conveyor.settings. Never the base classes' users (serializers, filesystems, engine, ...):
@@ -18,9 +19,9 @@ they import this package, not the other way round.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from conveyor.plugins.listing import PluginInfo, list_plugins
+from conveyor.markers import lazy_attributes
 from conveyor.plugins.loading import ENTRY_POINT_GROUP
 from conveyor.plugins.manager import (
     PluginManager,
@@ -32,7 +33,15 @@ from conveyor.plugins.manager import (
 from conveyor.plugins.registry import ClassRegistry
 from conveyor.policy import PersistenceDecision, PersistenceOptions, builtin_rules
 
+if TYPE_CHECKING:
+    from conveyor.plugins.listing import PluginInfo, list_plugins
+
 _log = logging.getLogger("conveyor.plugins")
+
+#: Names imported on first use: only ``conveyor plugins`` lists plugins.
+_LAZY = {"PluginInfo": "conveyor.plugins.listing", "list_plugins": "conveyor.plugins.listing"}
+
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 def serializers() -> ClassRegistry:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import pathlib
 import re
 import sys
 from collections.abc import Iterator
@@ -64,6 +63,7 @@ class FoundEntryPoint:
     def dist(self) -> Any:
         if self._dist is None:
             import importlib.metadata  # lazy: metadata is parsed only when a name is shown
+            import pathlib  # lazy: as above (it imports urllib.parse, ipaddress, fnmatch)
 
             self._dist = importlib.metadata.PathDistribution(pathlib.Path(self.folder))
         return self._dist

@@ -13,6 +13,14 @@ from conveyor import __version__
 from conveyor.plugins.builtin import BUILTIN_NAMES
 from conveyor.plugins.loading import Provenance
 from conveyor.plugins.manager import PluginManager, get_plugin_manager
+from conveyor.plugins.registry import (
+    METADATA,
+    SERIALIZERS,
+    STORAGE,
+    TASK_RUNNERS,
+    RegistryKind,
+    selection_names,
+)
 
 
 @attrs.frozen
@@ -35,25 +43,25 @@ class PluginInfo:
         return attrs.asdict(self, value_serializer=lambda _i, _a, v: list(v) if isinstance(v, tuple) else v)
 
 
+def _provided(plugin: object, kind: RegistryKind) -> list[str]:
+    """The sorted names ``plugin``'s registration hook of ``kind`` returns."""
+    hook = getattr(plugin, kind.hook, None)
+    if hook is None:
+        return []
+    return sorted(name for item in hook() or [] for name in selection_names(item, kind) or ())
+
+
 def list_plugins(pm: PluginManager | None = None) -> list[PluginInfo]:
     """Describe every registered plugin: entry point, distribution, what it provides."""
     pm = pm or get_plugin_manager()
     infos = []
     for name, plugin in sorted(pm.list_name_plugin(), key=lambda item: item[0]):
-        serializers: list[str] = []
-        storage: list[str] = []
-        runners: list[str] = []
         hooks = sorted(h.name for h in pm.pluggy.get_hookcallers(plugin) or [])
-        if hasattr(plugin, "conveyor_register_serializers"):
-            serializers = sorted(c.type for c in plugin.conveyor_register_serializers() or [])
-        if hasattr(plugin, "conveyor_register_storage"):
-            storage = sorted(c.block_type for c in plugin.conveyor_register_storage() or [])
-        metadata: list[str] = []
-        if hasattr(plugin, "conveyor_register_metadata_backends"):
-            for c in plugin.conveyor_register_metadata_backends() or []:
-                metadata.extend(c.schemes)
-        if hasattr(plugin, "conveyor_register_task_runners"):
-            runners = sorted(c.name for c in plugin.conveyor_register_task_runners() or [])
+        # names as the hooks give them: a class's attribute or a ClassRef's name (no import)
+        serializers = _provided(plugin, SERIALIZERS)
+        storage = _provided(plugin, STORAGE)
+        metadata = _provided(plugin, METADATA)
+        runners = _provided(plugin, TASK_RUNNERS)
         origin = pm.provenance.get(name, Provenance(None, None, None))
         dist, version = origin.distribution, origin.version
         if name in BUILTIN_NAMES:
@@ -67,7 +75,7 @@ def list_plugins(pm: PluginManager | None = None) -> list[PluginInfo]:
                 serializers=tuple(serializers),
                 storage=tuple(storage),
                 hooks=tuple(hooks),
-                metadata=tuple(sorted(metadata)),
+                metadata=tuple(metadata),
                 task_runners=tuple(runners),
             )
         )

@@ -21,7 +21,6 @@ from collections.abc import Iterable, Iterator
 from types import ModuleType
 from typing import Any
 
-import attrs
 import pluggy
 
 from conveyor import hookspecs
@@ -46,22 +45,30 @@ from conveyor.settings import get_settings
 _log = logging.getLogger("conveyor.plugins")
 
 
-@attrs.define(eq=False)
 class PluginManager:
     """pluggy's manager plus what conveyor knows about each registered plugin.
 
     :ivar pluggy: the underlying :class:`pluggy.PluginManager` (``.hook`` is only called
         through :mod:`conveyor.plugins`' typed functions).
     :ivar provenance: plugin name -> where it came from (entry point, distribution, version).
+    :ivar disabled: distribution name -> entry-point name of installed plugins that
+        ``CONVEYOR_DISABLE_PLUGINS`` disabled (named in "unknown name" errors).
     """
 
-    pluggy: pluggy.PluginManager
-    provenance: dict[str, Provenance] = attrs.field(factory=dict)
-    #: distribution name -> entry-point name of installed plugins that
-    #: ``CONVEYOR_DISABLE_PLUGINS`` disabled (named in "unknown name" errors).
-    disabled: dict[str, str] = attrs.field(factory=dict)
-    _registries: dict[RegistryKind, ClassRegistry] = attrs.field(factory=dict, init=False)
-    _lock: threading.Lock = attrs.field(factory=threading.Lock, init=False)
+    # a plain class, not an attrs one: built in every process's start-up, where an attrs
+    # class costs its generated methods' compilation
+    __slots__ = ("_lock", "_registries", "disabled", "pluggy", "provenance")
+
+    def __init__(self, pluggy: pluggy.PluginManager, provenance: dict[str, Provenance] | None = None,
+                 disabled: dict[str, str] | None = None) -> None:
+        self.pluggy = pluggy
+        self.provenance: dict[str, Provenance] = {} if provenance is None else provenance
+        self.disabled: dict[str, str] = {} if disabled is None else disabled
+        self._registries: dict[RegistryKind, ClassRegistry] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"PluginManager(plugins={[name for name, _ in self.pluggy.list_name_plugin()]!r})"
 
     # Registries ------------------------------------------------------------------------
 
@@ -95,7 +102,7 @@ class PluginManager:
                     hook = getattr(self.pluggy.hook, kind.hook)
                     impls = [(impl.function, impl.plugin) for impl in reversed(hook.get_hookimpls())]
                     found = self._registries[kind] = ClassRegistry.collect(
-                        kind, impls, self.label, self.disabled
+                        kind, impls, self.label, self.disabled, self.pluggy.get_name
                     )
         return found
 

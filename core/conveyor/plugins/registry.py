@@ -1,13 +1,15 @@
 """Name → class registries of plugin-provided classes, one per kind.
 
 A plugin's registration hook returns classes that carry their selection name as a class
-attribute (``Serializer.type``, ``StorageBlock.block_type``). A :class:`ClassRegistry`
-holds one kind's classes by that name, refuses a name provided twice (naming both
+attribute (``Serializer.type``, ``StorageBlock.block_type``), or a
+:class:`~conveyor.markers.ClassRef` for each, naming it and its import path (the class is
+imported when first asked for). A :class:`ClassRegistry` holds one kind's classes by
+that name, refuses a name provided twice (naming both
 providers), and answers an unknown name with the one error of its kind: with an install
 hint when the name belongs to a plugin of ours that is not installed, or the setting to
 change when that plugin is installed but disabled (``CONVEYOR_DISABLE_PLUGINS``).
 
-May import: conveyor.exceptions.
+May import: conveyor.exceptions, conveyor.markers.
 """
 
 from __future__ import annotations
@@ -15,9 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-import attrs
-
 from conveyor.exceptions import DuplicatePluginError, PluginLoadError, UnknownNameError
+from conveyor.markers import ClassRef
 
 #: Classes that live in plugin distributions of ours, so a missing one gets a hint.
 KNOWN_PROVIDERS: dict[str, str] = {
@@ -39,7 +40,6 @@ KNOWN_PROVIDERS: dict[str, str] = {
 }
 
 
-@attrs.frozen
 class RegistryKind:
     """One kind of plugin-provided class.
 
@@ -49,9 +49,23 @@ class RegistryKind:
         metadata backends, a tuple of names: the URL schemes it serves).
     """
 
-    noun: str
-    hook: str
-    attribute: str
+    __slots__ = ("attribute", "hook", "noun")
+
+    def __init__(self, noun: str, hook: str, attribute: str) -> None:
+        self.noun = noun
+        self.hook = hook
+        self.attribute = attribute
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RegistryKind):
+            return NotImplemented
+        return (self.noun, self.hook, self.attribute) == (other.noun, other.hook, other.attribute)
+
+    def __hash__(self) -> int:
+        return hash((self.noun, self.hook, self.attribute))
+
+    def __repr__(self) -> str:
+        return f"RegistryKind({self.noun!r}, {self.hook!r}, {self.attribute!r})"
 
 
 SERIALIZERS = RegistryKind("serializer", "conveyor_register_serializers", "type")
@@ -102,14 +116,53 @@ def unknown_name(
     return UnknownNameError(message)
 
 
-@attrs.frozen
-class ClassRegistry:
-    """One kind's classes by selection name, sorted by name."""
+def selection_names(item: Any, kind: RegistryKind) -> tuple[str, ...] | None:
+    """The names a registered item is selected by (a class's attribute, or what a
+    :class:`~conveyor.markers.ClassRef` declares); None when it has none."""
+    if isinstance(item, ClassRef):
+        return item.names
+    value = getattr(item, kind.attribute, None)
+    keys = value if isinstance(value, tuple) and value else (value,)
+    return keys if all(isinstance(k, str) and k for k in keys) else None
 
-    kind: RegistryKind
-    classes: dict[str, type]
-    #: distribution name -> entry-point name of the plugins disabled by the setting.
-    disabled: dict[str, str] = attrs.field(factory=dict)
+
+def _dotted(item: Any) -> str:
+    if isinstance(item, ClassRef):
+        return item.path.replace(":", ".")
+    return f"{item.__module__}.{item.__qualname__}"
+
+
+def _same(a: Any, b: Any) -> bool:
+    """One class, given as a class or a ClassRef either side."""
+    return a is b or (not (isinstance(a, type) and isinstance(b, type)) and _dotted(a) == _dotted(b))
+
+
+class ClassRegistry:
+    """One kind's classes by selection name, sorted by name.
+
+    A class a plugin named with a :class:`~conveyor.markers.ClassRef` is imported when
+    it is first asked for (:meth:`get`, :meth:`by_class_name`, :attr:`classes`), not
+    when the registry is collected: a plugin's module that fails to import is then a
+    :class:`PluginLoadError` naming the plugin, the name and the import path.
+    """
+
+    __slots__ = ("_entries", "_label", "_loaded", "_name_of", "disabled", "kind")
+
+    def __init__(
+        self,
+        kind: RegistryKind,
+        entries: Mapping[str, tuple[Any, object]],
+        disabled: Mapping[str, str] | None = None,
+        label: Callable[[object], str] = repr,
+        name_of: Callable[[object], str | None] | None = None,
+    ) -> None:
+        self.kind = kind
+        self._entries = {name: entries[name] for name in sorted(entries)}
+        #: distribution name -> entry-point name of the plugins disabled by the setting.
+        self.disabled = dict(disabled or {})
+        self._label = label
+        self._name_of = name_of
+        self._loaded: dict[str, type] = {}
 
     @classmethod
     def collect(
@@ -118,58 +171,107 @@ class ClassRegistry:
         impls: Iterable[tuple[Callable[[], Any], object]],
         label: Callable[[object], str],
         disabled: Mapping[str, str] | None = None,
+        name_of: Callable[[object], str | None] | None = None,
     ) -> ClassRegistry:
         """Call each ``(hook function, plugin)`` and fold the classes, refusing duplicates.
 
         :param impls: the registration hook's implementations, first registered first.
         :param label: how a plugin is named in errors (its distribution when known).
         :param disabled: distribution -> entry point of plugins the setting disabled.
+        :param name_of: a plugin's registered name (its entry point), for hints in errors.
         """
-        found: dict[str, tuple[type, object]] = {}
+        found: dict[str, tuple[Any, object]] = {}
         attr = kind.attribute
         for function, plugin in impls:
             result = function()
             if result is None:
                 continue
             for item in result:
-                value = getattr(item, attr, None)
-                keys = value if isinstance(value, tuple) and value else (value,)
-                for key in keys:
-                    if not isinstance(key, str) or not key:
-                        raise PluginLoadError(
-                            f"plugin {label(plugin)} returned {item!r} from {kind.hook} without "
-                            f"a string class attribute {attr!r}; set {attr} = '<name>' on the class"
-                        )
+                keys = selection_names(item, kind)
+                if keys is None or not (isinstance(item, (type, ClassRef))):
+                    raise PluginLoadError(
+                        f"plugin {label(plugin)} returned {item!r} from {kind.hook} without "
+                        f"a string class attribute {attr!r}; set {attr} = '<name>' on the class"
+                    )
                 for key in keys:
                     cls._add(found, key, item, plugin, attr, label)
-        return cls(kind, {name: found[name][0] for name in sorted(found)}, dict(disabled or {}))
+        return cls(kind, found, disabled, label, name_of)
 
     @staticmethod
-    def _add(found: dict[str, tuple[type, object]], key: str, item: type, plugin: object,
+    def _add(found: dict[str, tuple[Any, object]], key: str, item: Any, plugin: object,
              attr: str, label: Callable[[object], str]) -> None:
         """Add ``item`` under ``key``, refusing a key another class already has."""
-        if key in found and found[key][0] is not item:
+        if key in found and not _same(found[key][0], item):
             other, other_plugin = found[key]
             raise DuplicatePluginError(
-                f"{attr} {key!r} is provided twice: by {other.__module__}.{other.__qualname__} "
+                f"{attr} {key!r} is provided twice: by {_dotted(other)} "
                 f"from plugin {label(other_plugin)} and by "
-                f"{item.__module__}.{item.__qualname__} from plugin {label(plugin)}; "
+                f"{_dotted(item)} from plugin {label(plugin)}; "
                 f"uninstall one of them or disable it with CONVEYOR_DISABLE_PLUGINS"
             )
         found[key] = (item, plugin)
 
+    @property
+    def names(self) -> list[str]:
+        """The registered names, sorted (nothing is imported)."""
+        return list(self._entries)
+
+    @property
+    def classes(self) -> dict[str, type]:
+        """Every registered class by name, sorted (imports the classes not imported yet)."""
+        return {name: self._load(name) for name in self._entries}
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def _load(self, name: str) -> type:
+        loaded = self._loaded.get(name)
+        if loaded is not None:
+            return loaded
+        item, plugin = self._entries[name]
+        if isinstance(item, ClassRef):
+            item = self._import(name, item, plugin)
+        self._loaded[name] = item
+        return item  # type: ignore[no-any-return]
+
+    def _import(self, name: str, ref: ClassRef, plugin: object) -> type:
+        """The class ``ref`` names, checked to carry ``name``; else a PluginLoadError."""
+        try:
+            loaded = ref.load()
+        except Exception as exc:
+            raise PluginLoadError(
+                f"{self._where(name, ref, plugin)}, which failed to import: "
+                f"{type(exc).__name__}: {exc}; fix or uninstall the plugin's distribution, "
+                f"or skip it with {self._skip(plugin)}"
+            ) from exc
+        has = selection_names(loaded, self.kind) or ()
+        if not set(ref.names) <= set(has):
+            raise PluginLoadError(
+                f"{self._where(name, ref, plugin)}, but that class's {self.kind.attribute} is "
+                f"{getattr(loaded, self.kind.attribute, None)!r}; make the plugin's ClassRef "
+                f"name what the class declares"
+            )
+        return loaded
+
+    def _where(self, name: str, ref: ClassRef, plugin: object) -> str:
+        # only for errors: the label may read the plugin's distribution metadata
+        return f"plugin {self._label(plugin)} registers {self.kind.noun} {name!r} as {ref.path}"
+
+    def _skip(self, plugin: object) -> str:
+        entry_point = self._name_of(plugin) if self._name_of is not None else None
+        return f"CONVEYOR_DISABLE_PLUGINS={entry_point}" if entry_point else "CONVEYOR_DISABLE_PLUGINS"
+
     def get(self, name: str) -> type:
         """The class registered under ``name``, or an UnknownNameError listing the others."""
-        try:
-            return self.classes[name]
-        except KeyError:
-            raise unknown_name(self.kind.noun, name, self.classes, self.disabled) from None
+        if name not in self._entries:
+            raise unknown_name(self.kind.noun, name, self._entries, self.disabled)
+        return self._load(name)
 
     def by_class_name(self, module: str, attr: str) -> type:
         """Module ``__getattr__`` support: the registered class whose Python name is ``attr``."""
-        for cls in self.classes.values():
-            if cls.__name__ == attr:
-                return cls
+        for name, (item, _plugin) in self._entries.items():
+            if (item.class_name if isinstance(item, ClassRef) else item.__name__) == attr:
+                return self._load(name)
         hint = KNOWN_PROVIDERS.get(attr)
         why = disabled_hint(attr, self.disabled) if hint else None
         if why:
@@ -180,6 +282,9 @@ class ClassRegistry:
                 f"{hint}, which is not installed (or is disabled by CONVEYOR_DISABLE_PLUGINS)"
             )
         raise AttributeError(f"module {module!r} has no attribute {attr!r}")
+
+    def __repr__(self) -> str:
+        return f"ClassRegistry({self.kind.noun!r}, {self.names!r})"
 
 
 __all__ = [
@@ -192,5 +297,6 @@ __all__ = [
     "ClassRegistry",
     "RegistryKind",
     "disabled_hint",
+    "selection_names",
     "unknown_name",
 ]

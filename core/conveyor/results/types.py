@@ -18,22 +18,22 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
 from conveyor.exceptions import ConfigurationError, MissingResult, ResultNotFoundError
-from conveyor.filesystems import StorageBlock
 from conveyor.results.layout import (
     CHECKSUM_PREFIX,
     CURRENT_FORMAT,
     FRAMED_FORMAT,
     KNOWN_FORMATS,
 )
-from conveyor.results.read import read_result
 from conveyor.results.signing import check_signature
-from conveyor.results.storage import deleted_error, resolve_reference_storage
 from conveyor.settings import signatures_required
+
+if TYPE_CHECKING:
+    from conveyor.filesystems import StorageBlock
 
 _LITERAL_JSON = {True: "true", False: "false", None: "null"}
 _JSON_LITERAL = {"true": True, "false": False, "null": None}
@@ -242,10 +242,15 @@ class ResultReference:
         """The block holding the value: the saved block by slug, else the recorded document.
 
         The signature is checked first (:meth:`verify_signature`)."""
+        from conveyor.results.storage import resolve_reference_storage  # lazy: only a read needs storage
+
         self.verify_signature()
         return resolve_reference_storage(self.storage, self.storage_document)
 
     def _read(self) -> Any:
+        from conveyor.results.read import read_result  # lazy: runs that read nothing never import it
+        from conveyor.results.storage import deleted_error  # lazy: as above
+
         storage = self.resolve_storage()
         try:
             return read_result(

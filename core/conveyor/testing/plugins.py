@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, ClassVar
 import importlib.metadata as importlib_metadata
 
 from conveyor import plugins
+from conveyor.plugins.listing import list_plugins
+from conveyor.markers import ClassRef
 
 if TYPE_CHECKING:
     from conveyor.filesystems import StorageBlock
@@ -135,15 +137,17 @@ class EntryPointConformance:
 
     def test_entry_point_registers_the_class(self) -> None:
         """A fresh plugin manager registers the hooks module under the entry point's name,
-        the module's registration hooks return the expected classes, and the registries
-        hold them."""
+        the module's registration hooks return the expected classes (or ClassRefs naming
+        them), and the registries hold them."""
         pm = plugins.make_plugin_manager()
         hooks = self.hooks()
         assert pm.get_plugin(self.entry_point) is hooks
         for kind, hook_name in _REGISTER_HOOKS.items():
             hook = getattr(hooks, hook_name, None)
             returned = list(hook() or ()) if hook is not None else []
-            assert set(returned) == set(getattr(self, kind)), f"what {hook_name}() returns"
+            # a ClassRef names the class by import path: it must name the expected one
+            classes = [item.load() if isinstance(item, ClassRef) else item for item in returned]
+            assert set(classes) == set(getattr(self, kind)), f"what {hook_name}() returns"
         with plugins.use_plugin_manager(pm):
             serializers = plugins.serializer_classes()
             storage = plugins.storage_classes()
@@ -190,7 +194,7 @@ class EntryPointConformance:
 
     def test_list_plugins_reports_it(self) -> None:
         pm = plugins.make_plugin_manager()
-        info = {i.name: i for i in plugins.list_plugins(pm)}[self.entry_point]
+        info = {i.name: i for i in list_plugins(pm)}[self.entry_point]
         assert info.entry_point == self.expected_hooks_module()
         assert info.distribution == self.distribution
         assert info.version is not None

@@ -19,7 +19,9 @@ from typing import Any
 
 from conveyor.cli.output import describe_result, run_dict
 from conveyor.exceptions import CorruptResultError, ResultNotFoundError, SignatureError
-from conveyor.results import MISSING_MESSAGE, ResultLiteral, ResultReference, open_payload, verify
+from conveyor.results import MISSING_MESSAGE, ResultLiteral, ResultReference
+from conveyor.results.read import open_payload
+from conveyor.results.verification import verify
 from conveyor.ui.errors import Damaged, NotFound, Unavailable, Untrusted, first_line
 from conveyor.ui.runview import Locations, is_flow_run, read_flow_run, read_task_run
 

@@ -20,7 +20,8 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from conveyor.blocks import list_blocks
 from conveyor.metadata import MetadataStore
-from conveyor.results import ResultReference, result_from_dict, verify
+from conveyor.results import ResultReference, result_from_dict
+from conveyor.results.verification import verify
 from conveyor.ui.errors import PageError, first_line
 from conveyor.ui.listing import parse_filters, runs_page, state_choices
 from conveyor.ui.resultview import download, result_page, verify_result

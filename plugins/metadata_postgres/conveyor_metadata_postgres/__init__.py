@@ -14,19 +14,22 @@ fixtures that start a real PostgreSQL server with ``pgserver``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-from conveyor_metadata_postgres.backend import PostgresBackend
+from conveyor.markers import lazy_attributes
 
+if TYPE_CHECKING:
+    from conveyor_metadata_postgres.backend import PostgresBackend
+    from conveyor_metadata_postgres.postgres import PostgresStore
 
-def __getattr__(name: str) -> Any:
-    if name == "PostgresStore":  # imported on first use: it imports psycopg
-        from conveyor_metadata_postgres.postgres import (  # lazy: psycopg only when asked for
-            PostgresStore,
-        )
+#: Imported on first use: loading the plugin (its ``hooks`` module) imports neither, and
+#: ``PostgresStore`` imports psycopg.
+_LAZY = {
+    "PostgresBackend": "conveyor_metadata_postgres.backend",
+    "PostgresStore": "conveyor_metadata_postgres.postgres",
+}
 
-        return PostgresStore
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 __all__ = ["PostgresBackend", "PostgresStore"]

@@ -1,12 +1,15 @@
-"""Hook implementations of conveyor-runner-dask."""
+"""Hook implementations of conveyor-runner-dask (the entry point's target).
+
+The class is named, not imported (:class:`conveyor.markers.ClassRef`): loading the plugin
+costs only this module; ``conveyor_runner_dask.dask`` is imported when DaskTaskRunner is first used.
+"""
 
 from __future__ import annotations
 
 from conveyor import hookimpl
-
-from conveyor_runner_dask.dask import DaskTaskRunner
+from conveyor.markers import ClassRef
 
 
 @hookimpl
 def conveyor_register_task_runners():
-    return [DaskTaskRunner]
+    return [ClassRef("dask", "conveyor_runner_dask.dask:DaskTaskRunner")]

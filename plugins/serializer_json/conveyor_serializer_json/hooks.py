@@ -1,12 +1,15 @@
-"""Hook implementations of conveyor-serializer-json."""
+"""Hook implementations of conveyor-serializer-json (the entry point's target).
+
+The class is named, not imported (:class:`conveyor.markers.ClassRef`): loading the plugin
+costs only this module; ``conveyor_serializer_json.json_serializer`` is imported when JSONSerializer is first used.
+"""
 
 from __future__ import annotations
 
 from conveyor import hookimpl
-
-from conveyor_serializer_json.json_serializer import JSONSerializer
+from conveyor.markers import ClassRef
 
 
 @hookimpl
 def conveyor_register_serializers():
-    return [JSONSerializer]
+    return [ClassRef("json", "conveyor_serializer_json.json_serializer:JSONSerializer")]

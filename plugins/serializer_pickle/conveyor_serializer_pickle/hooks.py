@@ -1,12 +1,15 @@
-"""Hook implementations of conveyor-serializer-pickle."""
+"""Hook implementations of conveyor-serializer-pickle (the entry point's target).
+
+The class is named, not imported (:class:`conveyor.markers.ClassRef`): loading the plugin
+costs only this module; ``conveyor_serializer_pickle.pickle_serializer`` is imported when PickleSerializer is first used.
+"""
 
 from __future__ import annotations
 
 from conveyor import hookimpl
-
-from conveyor_serializer_pickle.pickle_serializer import PickleSerializer
+from conveyor.markers import ClassRef
 
 
 @hookimpl
 def conveyor_register_serializers():
-    return [PickleSerializer]
+    return [ClassRef("pickle", "conveyor_serializer_pickle.pickle_serializer:PickleSerializer")]
