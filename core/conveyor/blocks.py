@@ -8,7 +8,8 @@ saved name points at a document; an unsaved block used as storage is recorded wi
 :func:`record_block`, once per distinct configuration, and rebuilt with
 :func:`block_from_document`.
 
-May import: conveyor.exceptions, conveyor.filesystems, conveyor.metadata, conveyor.storage.
+May import: conveyor.exceptions, conveyor.filesystems, conveyor.metadata, conveyor.storage,
+conveyor.values.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from conveyor.exceptions import UnknownNameError
 from conveyor.filesystems import StorageBlock, block_from_dict, get_storage_class, load_block
 from conveyor.metadata import document_id, get_store
 from conveyor.storage.saved import check_name, parse_slug, save_block
+from conveyor.values import Value
 
 
-class SavedBlock:
+class SavedBlock(Value):
     """One saved block as a listing shows it: never a secret.
 
     :ivar slug: ``"<block_type>/<name>"``.
@@ -34,10 +36,9 @@ class SavedBlock:
     :ivar problem: one line saying why the configuration is not shown, or None.
     """
 
-    # a plain class, not an attrs one: this module is imported by every flow run (the
-    # engine records blocks), listings alone build these
-    __slots__ = ("config", "fields", "problem", "slug", "status")
-    _FIELDS = ("slug", "config", "fields", "status", "problem")
+    # a Value, not an attrs class: this module is imported by every flow run (the engine
+    # records blocks), listings alone build these
+    __slots__ = _fields = ("slug", "config", "fields", "status", "problem")
 
     slug: str
     config: dict[str, Any] | None
@@ -48,21 +49,9 @@ class SavedBlock:
     def __init__(self, slug: str, config: dict[str, Any] | None, fields: tuple[str, ...] = (),
                  status: Literal["ok", "unavailable", "damaged"] = "ok",
                  problem: str | None = None) -> None:
-        for name, value in zip(self._FIELDS, (slug, config, fields, status, problem)):
-            object.__setattr__(self, name, value)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"SavedBlock is immutable: cannot set {name!r}")
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, SavedBlock):
-            return NotImplemented
-        return all(getattr(self, n) == getattr(other, n) for n in self._FIELDS)
+        self._init(slug, config, fields, status, problem)
 
     __hash__ = None  # type: ignore[assignment] - its config is a dict
-
-    def __repr__(self) -> str:
-        return "SavedBlock(" + ", ".join(f"{n}={getattr(self, n)!r}" for n in self._FIELDS) + ")"
 
 
 def saved_blocks(block_type: str | None = None) -> list[SavedBlock]:

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from conveyor.exceptions import SettingsError
+from conveyor.values import Value
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
@@ -76,7 +77,7 @@ _FIELDS = (
 )
 
 
-class Settings:
+class Settings(Value):
     """A snapshot of conveyor's settings (immutable; equal when every setting is).
 
     :ivar local_storage_setting: ``CONVEYOR_LOCAL_STORAGE_PATH`` when set; else None (see
@@ -87,9 +88,11 @@ class Settings:
         repr), or "".
     """
 
-    # a plain class, not an attrs one: it is defined in every process's start-up, where an
-    # attrs class costs the compilation of its generated methods (about a millisecond)
+    # a Value, not an attrs class: it is defined in every process's start-up
     __slots__ = _FIELDS
+    _fields = _FIELDS
+    _hidden = ("database_url",)  # it may hold a password
+    _frozen_hint = "; change the environment"
 
     home: Path
     default_serializer: str
@@ -107,29 +110,9 @@ class Settings:
                  logging_level: str, require_signatures: bool = False,
                  allowed_imports: frozenset[str] = frozenset(), default_storage: str | None = None,
                  database_url: str = "") -> None:
-        values = (home, default_serializer, persist_by_default, local_storage_setting,
-                  disabled_plugins, logging_level, require_signatures, allowed_imports,
-                  default_storage, database_url)
-        for name, value in zip(_FIELDS, values):
-            object.__setattr__(self, name, value)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"Settings is immutable: cannot set {name!r}; change the environment")
-
-    def _values(self) -> tuple[object, ...]:
-        return tuple(getattr(self, name) for name in _FIELDS)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Settings):
-            return NotImplemented
-        return self._values() == other._values()
-
-    def __hash__(self) -> int:
-        return hash(self._values())
-
-    def __repr__(self) -> str:
-        shown = ", ".join(f"{n}={getattr(self, n)!r}" for n in _FIELDS if n != "database_url")
-        return f"Settings({shown})"
+        self._init(home, default_serializer, persist_by_default, local_storage_setting,
+                   disabled_plugins, logging_level, require_signatures, allowed_imports,
+                   default_storage, database_url)
 
     @property
     def database_path(self) -> Path:
@@ -222,53 +205,29 @@ _KEY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _KEY_HINT = "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 
-class SigningKey:
+class SigningKey(Value):
     """One HMAC key: its id (recorded in each signature) and its secret (never shown)."""
 
-    # plain classes, as Settings is
-    __slots__ = ("key_id", "secret")
+    __slots__ = _fields = ("key_id", "secret")
+    _hidden = ("secret",)
+
+    key_id: str
+    secret: bytes
 
     def __init__(self, key_id: str, secret: bytes) -> None:
-        object.__setattr__(self, "key_id", key_id)
-        object.__setattr__(self, "secret", secret)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"SigningKey is immutable: cannot set {name!r}")
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, SigningKey):
-            return NotImplemented
-        return (self.key_id, self.secret) == (other.key_id, other.secret)
-
-    def __hash__(self) -> int:
-        return hash((self.key_id, self.secret))
-
-    def __repr__(self) -> str:
-        return f"SigningKey(key_id={self.key_id!r})"
+        self._init(key_id, secret)
 
 
-class SigningKeys:
+class SigningKeys(Value):
     """The keys of this process: the one that signs (or None) and every one that verifies."""
 
-    __slots__ = ("signing", "verifying")
+    __slots__ = _fields = ("signing", "verifying")
+
+    signing: SigningKey | None
+    verifying: tuple[SigningKey, ...]
 
     def __init__(self, signing: SigningKey | None = None, verifying: tuple[SigningKey, ...] = ()) -> None:
-        object.__setattr__(self, "signing", signing)
-        object.__setattr__(self, "verifying", tuple(verifying))
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"SigningKeys is immutable: cannot set {name!r}")
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, SigningKeys):
-            return NotImplemented
-        return (self.signing, self.verifying) == (other.signing, other.verifying)
-
-    def __hash__(self) -> int:
-        return hash((self.signing, self.verifying))
-
-    def __repr__(self) -> str:
-        return f"SigningKeys(signing={self.signing!r}, verifying={self.verifying!r})"
+        self._init(signing, tuple(verifying))
 
     def find(self, key_id: str) -> SigningKey | None:
         for key in self.verifying:

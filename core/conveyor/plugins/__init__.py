@@ -11,7 +11,7 @@ other module calls ``pm.hook`` itself.
 - :mod:`~conveyor.plugins.listing`: what ``conveyor plugins`` shows (imported on first use of
   ``list_plugins``).
 
-May import: conveyor.exceptions, conveyor.hookspecs, conveyor.markers, conveyor.policy,
+May import: conveyor.exceptions, conveyor.hookspecs, conveyor.markers, conveyor.policy, conveyor.values,
 conveyor.settings. Never the base classes' users (serializers, filesystems, engine, ...):
 they import this package, not the other way round.
 """

@@ -9,7 +9,7 @@ providers), and answers an unknown name with the one error of its kind: with an 
 hint when the name belongs to a plugin of ours that is not installed, or the setting to
 change when that plugin is installed but disabled (``CONVEYOR_DISABLE_PLUGINS``).
 
-May import: conveyor.exceptions, conveyor.markers.
+May import: conveyor.exceptions, conveyor.markers, conveyor.values.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 
 from conveyor.exceptions import DuplicatePluginError, PluginLoadError, UnknownNameError
 from conveyor.markers import ClassRef
+from conveyor.values import Value
 
 #: Classes that live in plugin distributions of ours, so a missing one gets a hint.
 KNOWN_PROVIDERS: dict[str, str] = {
@@ -40,7 +41,7 @@ KNOWN_PROVIDERS: dict[str, str] = {
 }
 
 
-class RegistryKind:
+class RegistryKind(Value):
     """One kind of plugin-provided class.
 
     :ivar noun: what an error calls one name (``"serializer"``, ``"block type"``).
@@ -49,23 +50,14 @@ class RegistryKind:
         metadata backends, a tuple of names: the URL schemes it serves).
     """
 
-    __slots__ = ("attribute", "hook", "noun")
+    __slots__ = _fields = ("noun", "hook", "attribute")
+
+    noun: str
+    hook: str
+    attribute: str
 
     def __init__(self, noun: str, hook: str, attribute: str) -> None:
-        self.noun = noun
-        self.hook = hook
-        self.attribute = attribute
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, RegistryKind):
-            return NotImplemented
-        return (self.noun, self.hook, self.attribute) == (other.noun, other.hook, other.attribute)
-
-    def __hash__(self) -> int:
-        return hash((self.noun, self.hook, self.attribute))
-
-    def __repr__(self) -> str:
-        return f"RegistryKind({self.noun!r}, {self.hook!r}, {self.attribute!r})"
+        self._init(noun, hook, attribute)
 
 
 SERIALIZERS = RegistryKind("serializer", "conveyor_register_serializers", "type")
