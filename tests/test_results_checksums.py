@@ -157,3 +157,23 @@ def test_signed_references_verify_with_either_algorithm(storage, monkeypatch):
     switched = {**json.loads(new.json()), "checksum": sha256_of(payload)}
     with pytest.raises(SignatureError, match="does not match its signature"):
         result_from_dict(switched).get()
+
+
+def test_prefaulting_a_large_destination_changes_nothing(tmp_path):
+    import io
+
+    from conveyor.results import prefault as prefault_module
+    from conveyor.results.copying import PayloadReader
+
+    data = os.urandom(prefault_module.PREFAULT_MIN + 12345)
+    target = bytearray(len(data) + 7)
+    target[:3] = b"abc"
+    prefault_module.prefault(memoryview(target)[3:])  # pages mapped, no byte changed
+    assert target[:3] == b"abc" and not any(target[3:])
+    prefault_module.prefault(memoryview(bytes(10)))  # read-only or small: nothing to do
+    reader = PayloadReader(io.BytesIO(data), len(data))  # type: ignore[arg-type]
+    view = memoryview(target)[7:]
+    assert reader.readinto(view) == len(data) and bytes(view) == data
+    # The unpickler's path: a large bytes value read back through the reader.
+    assert pickle.load(PayloadReader(io.BytesIO(pickle.dumps(data, protocol=5)),  # type: ignore[arg-type]
+                                     len(pickle.dumps(data, protocol=5)))) == data

@@ -17,7 +17,8 @@ reference (format 2; old framed results, format 1, are still read: :mod:`.layout
 Modules here may import conveyor.exceptions, conveyor.serializers, conveyor.filesystems,
 conveyor.blocks, conveyor.metadata, the ``conveyor`` package itself (for its version)
 and the standard library (plus attrs); never conveyor.engine, conveyor.states or
-conveyor.plugins directly; third-party: ``blake3`` (lazily, by :mod:`.digests`). Inside: transfer, digests <- layout <- hashing <- copying <- payload; storage <- read
+conveyor.plugins directly; third-party: ``blake3`` (lazily, by :mod:`.digests`); ``ctypes``
+only in :mod:`.prefault`. Inside: transfer, digests, prefault; digests <- layout <- hashing <- copying <- payload; storage <- read
 <- types <- write, verification (no cycles). :mod:`.digests` names the checksum
 algorithms (BLAKE3 for new results, sha256 for older references) and makes their hashers.
 """

@@ -15,6 +15,7 @@ from typing import Any, BinaryIO
 from conveyor.exceptions import CorruptResultError
 from conveyor.results.digests import WRITE_ALGORITHM, checksum_of, format_checksum, new_hasher
 from conveyor.results.layout import read_into
+from conveyor.results.prefault import prefault
 from conveyor.results.transfer import TransferMeter
 
 #: Chunk used to hash a payload that is read back from a file.
@@ -33,7 +34,11 @@ def temporary_files() -> Any:
 
 
 class PayloadReader(io.RawIOBase):
-    """A read-only view of exactly ``size`` bytes of ``source`` from its current position."""
+    """A read-only view of exactly ``size`` bytes of ``source`` from its current position.
+
+    A large ``readinto`` (a deserializer filling its own fresh buffer, e.g. the unpickler's
+    ``bytes``) pre-faults that buffer first (:mod:`conveyor.results.prefault`).
+    """
 
     def __init__(self, source: BinaryIO, size: int) -> None:
         super().__init__()
@@ -48,7 +53,9 @@ class PayloadReader(io.RawIOBase):
         want = min(view.nbytes, self._remaining)
         if want <= 0:
             return 0
-        got = read_into(self._source, view[:want])
+        target = view[:want]
+        prefault(target)
+        got = read_into(self._source, target)
         self._remaining -= got
         return got
 
