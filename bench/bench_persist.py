@@ -8,7 +8,7 @@ a fresh subprocess so that peak memory is the operation's own:
 - ``pickle.dump(value, file, protocol=5)`` + flush + ``fsync``  (the baseline)
 - ``persist_value(value, storage=LocalFileSystem(...), serializer=PickleSerializer())``
 - ``pickle.load(file)``                                        (the baseline)
-- ``result_from_dict(record).get()``: read, verify sha256, deserialize
+- ``result_from_dict(record).get()``: read, verify the checksum (BLAKE3), deserialize
 
 Times: one child per value runs the four operations ``--repeat`` times, alternated (so
 that a busy moment on a shared machine hits every operation alike), and the best and

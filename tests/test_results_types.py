@@ -113,7 +113,7 @@ def test_reference_round_trip_through_local_storage(storage, serializer):
     ref = persist_value(value, storage=storage, serializer=serializer)
     assert ref.get() is value  # cached by the writer
     assert ref.serializer == serializer.to_dict()
-    assert ref.checksum.startswith("sha256:") and len(ref.checksum) == 7 + 64
+    assert ref.checksum.startswith("blake3:") and len(ref.checksum) == 7 + 64
     assert ref.storage == f"anonymous/{ref.storage_document}"
     assert fresh(ref).get() == value
 

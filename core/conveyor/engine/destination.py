@@ -48,7 +48,7 @@ def named_error(kind: str, name: str, option: str, value: Any, exc: Exception) -
 class ResultDestination:
     """One storage block (with the identity references record) and one serializer."""
 
-    __slots__ = ("_document", "serializer", "serializer_origin", "slug", "storage")
+    __slots__ = ("_document", "_store", "serializer", "serializer_origin", "slug", "storage")
 
     def __init__(
         self,
@@ -64,6 +64,13 @@ class ResultDestination:
         #: where the serializer was chosen, for messages ("result_serializer='json' on task 'x'")
         self.serializer_origin = serializer_origin
         self._document: str | None = None
+        self._store: Any = None
+
+    def _metadata(self) -> Any:
+        """The metadata store, looked up once (a destination lives for one flow run)."""
+        if self._store is None:
+            self._store = get_store()
+        return self._store
 
     def document(self) -> str:
         """The block's document id in the metadata store, recorded on first use."""
@@ -101,7 +108,7 @@ class ResultDestination:
         The rows queued before it (the writing run's own) are committed first, so an intent
         a killed process leaves behind always names a recorded run (``results gc`` says whose).
         """
-        store = get_store()
+        store = self._metadata()
         store.flush()
         store.record_write_intent(self.document(), key, run_id)
 
@@ -112,7 +119,7 @@ class ResultDestination:
     def written(self, key: str) -> None:
         """The reference of a write recorded as an intent is queued: the intent can go
         (the two are committed together)."""
-        get_store().writer.forget_write_intent(self.document(), key)
+        self._metadata().writer.forget_write_intent(self.document(), key)
 
     def describe(self, key: str) -> str:
         """Where ``key`` lives, for people (a file path, ``s3://...``)."""

@@ -22,9 +22,12 @@ Modules here may import conveyor.exceptions, conveyor.markers (the package's laz
 names), conveyor.serializers, conveyor.filesystems,
 conveyor.blocks, conveyor.metadata, the ``conveyor`` package itself (for its version)
 and the standard library (plus attrs); never conveyor.engine, conveyor.states or
-conveyor.plugins directly. Inside: transfer, layout <- hashing <- copying <- payload; storage <- read <- types
-<- write, verification (no cycles; types imports read and storage lazily, in the methods that
-read).
+conveyor.plugins directly; third-party: ``blake3`` (lazily, by :mod:`.digests`); ``ctypes``
+only in :mod:`.prefault`. Inside: transfer, digests, prefault; digests <- layout <- hashing
+<- copying <- payload; storage <- read <- types <- write, verification (no cycles; types
+imports read and storage lazily, in the methods that read). :mod:`.digests` names the
+checksum algorithms (BLAKE3 for new results, sha256 for older references) and makes their
+hashers.
 """
 
 from __future__ import annotations

@@ -6,7 +6,6 @@ Used by :mod:`conveyor.results.payload`; knows file objects only.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import queue
 import threading
@@ -14,7 +13,9 @@ from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from conveyor.exceptions import CorruptResultError
-from conveyor.results.layout import format_checksum, read_into
+from conveyor.results.digests import WRITE_ALGORITHM, checksum_of, format_checksum, new_hasher
+from conveyor.results.layout import read_into
+from conveyor.results.prefault import prefault
 from conveyor.results.transfer import TransferMeter
 
 #: Chunk used to hash a payload that is read back from a file.
@@ -33,7 +34,11 @@ def temporary_files() -> Any:
 
 
 class PayloadReader(io.RawIOBase):
-    """A read-only view of exactly ``size`` bytes of ``source`` from its current position."""
+    """A read-only view of exactly ``size`` bytes of ``source`` from its current position.
+
+    A large ``readinto`` (a deserializer filling its own fresh buffer, e.g. the unpickler's
+    ``bytes``) pre-faults that buffer first (:mod:`conveyor.results.prefault`).
+    """
 
     def __init__(self, source: BinaryIO, size: int) -> None:
         super().__init__()
@@ -48,7 +53,9 @@ class PayloadReader(io.RawIOBase):
         want = min(view.nbytes, self._remaining)
         if want <= 0:
             return 0
-        got = read_into(self._source, view[:want])
+        target = view[:want]
+        prefault(target)
+        got = read_into(self._source, target)
         self._remaining -= got
         return got
 
@@ -191,12 +198,14 @@ def copy_region(
     where: str,
     in_memory_max: int = COPY_IN_MEMORY_MAX,
     meter: TransferMeter | None = None,
+    algorithm: str = WRITE_ALGORITHM,
 ) -> tuple[str, BinaryIO]:
-    """Copy the next ``size`` bytes of ``source`` once, hashing the copy.
+    """Copy the next ``size`` bytes of ``source`` once, hashing the copy with ``algorithm``.
 
     Returns ``(checksum, copy)``: the copy is a private file object positioned at its
-    start (a ``BytesIO`` sharing one bytes object up to ``in_memory_max`` bytes, else a
-    temporary file).
+    start (a ``BytesIO`` sharing one bytes object up to ``in_memory_max`` bytes, read
+    with one call, so the OS fills it straight from its cache, and hashed whole, by
+    BLAKE3 on every core; else a temporary file).
     The caller closes it. ``meter`` counts the bytes (progress lines of a long read).
     """
     if size <= in_memory_max:
@@ -205,10 +214,10 @@ def copy_region(
             raise CorruptResultError(f"{where} is truncated: its payload ends early")
         if meter is not None:
             meter.add(size)
-        return format_checksum(hashlib.sha256(data).digest()), io.BytesIO(data)
+        return checksum_of(data, algorithm), io.BytesIO(data)
     copy: BinaryIO = temporary_files().TemporaryFile()  # type: ignore[assignment]  # noqa: SIM115 - returned, closed by the caller
     try:
-        digest = hashlib.sha256()
+        digest = new_hasher(algorithm)
         seen = 0
         for view in read_chunks(source, size, ahead=False):
             digest.update(view)
@@ -222,7 +231,7 @@ def copy_region(
     except BaseException:
         copy.close()
         raise
-    return format_checksum(digest.digest()), copy
+    return format_checksum(digest.digest(), algorithm), copy
 
 
 class Prefixed(io.RawIOBase):

@@ -2,14 +2,13 @@
 
 :func:`write_stream` writes the payload, exactly the serializer's bytes and nothing else
 (see :mod:`conveyor.results.layout`), into a target file object through
-:class:`HashingWriter`, which overlaps sha256 with the write (on a helper thread, for
-large buffers) and, on a real file, asks the OS to start writing to disk early.
+:class:`HashingWriter`, which overlaps the checksum (BLAKE3, see
+:mod:`conveyor.results.digests`) with the write (on a helper thread, for large buffers) and, on a real file, asks the OS to start writing to disk early.
 """
 
 from __future__ import annotations
 
 import collections
-import hashlib
 import io
 import os
 import stat
@@ -17,7 +16,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
-from conveyor.results.layout import format_checksum
+from conveyor.results.digests import WRITE_ALGORITHM, format_checksum, new_hasher
 from conveyor.results.transfer import TransferMeter
 
 #: Writes at least this big are hashed on a helper thread while the caller writes them.
@@ -82,7 +81,7 @@ class _EarlyWriteback:
 
 
 class _Hasher:
-    """sha256 on a helper thread, fed in order: the caller hands over buffers and goes on."""
+    """The checksum on a helper thread, fed in order: the caller hands over buffers and goes on."""
 
     def __init__(self, digest: Any) -> None:
         self._digest = digest
@@ -108,7 +107,7 @@ class _Hasher:
                 view = self._queue.popleft()
                 self._busy = True
             try:
-                self._digest.update(view)  # releases the GIL for large buffers
+                self._digest.update(view)  # hashlib and blake3 release the GIL for large buffers
             finally:
                 with self._cond:
                     self._busy = False
@@ -133,7 +132,7 @@ class HashingWriter:
 
     A buffer of at least :data:`PARALLEL_HASH_THRESHOLD` bytes is written in slices of
     :data:`PIPELINE_CHUNK`; each slice is hashed on a helper thread as soon as it has
-    been written, while the next one is being written (``hashlib`` and file writes both
+    been written, while the next one is being written (BLAKE3 and file writes both
     release the GIL). When ``target`` is a real file, the OS is asked to start writing
     to disk as soon as data has landed (see :class:`_EarlyWriteback`), so hashing
     overlaps with the disk. ``write`` returns only once its buffer is both written and
@@ -146,7 +145,7 @@ class HashingWriter:
                  meter: TransferMeter | None = None) -> None:
         self._target = target
         self._meter = meter
-        self._hash = hashlib.sha256()
+        self._hash = new_hasher(WRITE_ALGORITHM)
         self._threshold = parallel_threshold
         self._hasher: _Hasher | None = None
         self._writeback: _EarlyWriteback | None = None
@@ -245,4 +244,4 @@ def write_stream(
         writer.finish()
     if meter is not None:
         meter.finish()
-    return format_checksum(writer.digest()), writer.size
+    return format_checksum(writer.digest(), WRITE_ALGORITHM), writer.size

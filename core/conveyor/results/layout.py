@@ -3,7 +3,8 @@
 Since format 2 (:data:`PLAIN_FORMAT`, every result written now), a stored result is
 exactly the serializer's bytes, nothing before or after them: a JSON result is a JSON
 document, a pickle result loads with ``pickle.load``. What describes it (serializer
-configuration, sha256 checksum, size, format version) lives in its reference
+configuration, checksum (:mod:`conveyor.results.digests`: BLAKE3 now, sha256 in older
+references), size, format version) lives in its reference
 (:class:`~conveyor.results.types.ResultReference`) and, on blocks that keep object
 metadata (S3), also in the object's metadata (:func:`object_metadata`).
 
@@ -30,6 +31,7 @@ import attrs
 
 from conveyor import __version__
 from conveyor.exceptions import CorruptResultError
+from conveyor.results.digests import format_checksum
 
 #: Format 1: header, payload, trailer (read only; references without a ``format`` field).
 FRAMED_FORMAT = 1
@@ -50,12 +52,8 @@ TRAILER = struct.Struct(">Q32s8s")  # payload length, sha256, trailer magic
 PREFIX_SIZE = PREFIX.size  # 13
 TRAILER_SIZE = TRAILER.size  # 48
 MAX_HEADER_SIZE = 1 << 20
-CHECKSUM_PREFIX = "sha256:"
-
-
-def format_checksum(digest: bytes) -> str:
-    """``"sha256:<hex>"`` of a raw sha256 digest."""
-    return CHECKSUM_PREFIX + digest.hex()
+#: The algorithm of a framed result's trailer (format 1 always used sha256).
+TRAILER_ALGORITHM = "sha256"
 
 
 @attrs.frozen
@@ -165,4 +163,4 @@ def parse_trailer(raw: bytes, where: str) -> Trailer:
             f"the write that made it did not finish"
         )
     size, digest, _magic = TRAILER.unpack(raw)
-    return Trailer(size=size, checksum=format_checksum(digest))
+    return Trailer(size=size, checksum=format_checksum(digest, TRAILER_ALGORITHM))

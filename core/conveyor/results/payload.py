@@ -15,7 +15,6 @@ a temporary file that only this process holds (in memory up to ``spool_max_memor
 
 from __future__ import annotations
 
-import hashlib
 import io
 from typing import Any, BinaryIO
 
@@ -33,13 +32,14 @@ from conveyor.results.copying import (
     is_seekable,
     read_chunks,
 )
+from conveyor.results.digests import WRITE_ALGORITHM, algorithm_of, format_checksum, new_hasher
 from conveyor.results.layout import (
     FRAMED_FORMAT,
     FRAMED_START,
     PLAIN_FORMAT,
+    TRAILER_ALGORITHM,
     TRAILER_SIZE,
     Trailer,
-    format_checksum,
     parse_trailer,
     read_exactly,
     read_header,
@@ -133,7 +133,9 @@ def check_payload(
         _check_expected(trailer, where, expected_checksum, expected_size)
         source.seek(start)
         meter = TransferMeter("reading", where, payload_size)
-        actual, spool = copy_region(source, payload_size, where, in_memory_max, meter)
+        actual, spool = copy_region(
+            source, payload_size, where, in_memory_max, meter, algorithm=TRAILER_ALGORITHM
+        )
         meter.finish()
         try:
             _compare(actual, trailer, where, expected_checksum)
@@ -167,19 +169,22 @@ def _check_plain(
     spool_max_memory: int,
     in_memory_max: int,
 ) -> tuple[Payload, BinaryIO]:
-    """A plain result: the whole object is the payload, copied once and hashed there."""
+    """A plain result: the whole object is the payload, copied once and hashed there, with
+    the algorithm the expected checksum names (BLAKE3 for results written now, sha256 for
+    older references)."""
+    algorithm = algorithm_of(expected_checksum) or WRITE_ALGORITHM
     if seekable:
         start = source.tell()
         size = source.seek(0, io.SEEK_END) - start
         _check_size(size, where, expected_size)  # before anything is copied
         source.seek(start)
         meter = TransferMeter("reading", where, size)
-        actual, spool = copy_region(source, size, where, in_memory_max, meter)
+        actual, spool = copy_region(source, size, where, in_memory_max, meter, algorithm=algorithm)
         meter.finish()
     else:
         spool = temporary_files().SpooledTemporaryFile(max_size=spool_max_memory)  # type: ignore[assignment]  # noqa: SIM115 - returned, closed by the caller
         try:
-            digest = hashlib.sha256()
+            digest = new_hasher(algorithm)
             size = 0
             meter = TransferMeter("reading", where, expected_size)
             for view in read_chunks(source):
@@ -189,7 +194,7 @@ def _check_plain(
                 meter.add(view.nbytes)
             meter.finish()
             spool.seek(0)
-            actual = format_checksum(digest.digest())
+            actual = format_checksum(digest.digest(), algorithm)
         except BaseException:
             spool.close()
             raise
@@ -221,7 +226,7 @@ def _check_size(size: int, where: str, expected_size: int | None) -> None:
 
 def _spool_hashing(source: BinaryIO, spool: BinaryIO, where: str) -> tuple[str, Trailer]:
     """Copy everything but the last TRAILER_SIZE bytes into ``spool`` while hashing them."""
-    digest = hashlib.sha256()
+    digest = new_hasher(TRAILER_ALGORITHM)
     tail = b""
     size = 0
     for view in read_chunks(source):
@@ -249,7 +254,7 @@ def _spool_hashing(source: BinaryIO, spool: BinaryIO, where: str) -> tuple[str, 
             f"{where} is truncated or damaged: its trailer records a {trailer.size}-byte "
             f"payload but the file holds {size} bytes"
         )
-    return format_checksum(digest.digest()), trailer
+    return format_checksum(digest.digest(), TRAILER_ALGORITHM), trailer
 
 
 def _check_expected(

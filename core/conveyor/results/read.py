@@ -24,7 +24,8 @@ from conveyor.exceptions import (
 )
 from conveyor.filesystems import StorageBlock
 from conveyor.results.copying import Prefixed
-from conveyor.results.layout import CHECKSUM_PREFIX, FRAMED_START, read_exactly, read_header
+from conveyor.results.digests import is_checksum
+from conveyor.results.layout import FRAMED_START, read_exactly, read_header
 from conveyor.results.payload import Payload, check_payload
 from conveyor.results.storage import describe
 from conveyor.serializers import Serializer, serializer_from_dict
@@ -76,9 +77,9 @@ def open_payload(
 
 
 def _check_checksum_given(checksum: Any, function: str) -> None:
-    if not (isinstance(checksum, str) and checksum.startswith(CHECKSUM_PREFIX)):
+    if not is_checksum(checksum):
         raise TypeError(
-            f"{function}() needs the expected checksum ('sha256:<hex>', e.g. a reference's "
+            f"{function}() needs the expected checksum ('blake3:<hex>' or 'sha256:<hex>', e.g. a reference's "
             f".checksum); got {checksum!r}: a stored object does not say who wrote it"
         )
 

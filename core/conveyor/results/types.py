@@ -7,7 +7,7 @@ database holds):
   database; no storage is touched.
 - :class:`ResultReference`: a value persisted to a storage block. The database holds
   where it is (storage, key), how to read it (serializer configuration, format version)
-  and how to check it (sha256 checksum, size), never the value itself (the stored
+  and how to check it (checksum: BLAKE3, sha256 in older references; size), never the value itself (the stored
   object is exactly the serializer's bytes, so this is its only description); with a signing key set, also an
   HMAC over all of that (:mod:`.signing`), checked before anything is read.
 - :class:`UnpersistedResult`: a value passed in memory only. Rebuilt from the database
@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import attrs
 
 from conveyor.exceptions import ConfigurationError, MissingResult, ResultNotFoundError
+from conveyor.results.digests import is_checksum
 from conveyor.results.layout import (
-    CHECKSUM_PREFIX,
     CURRENT_FORMAT,
     FRAMED_FORMAT,
     KNOWN_FORMATS,
@@ -158,8 +158,11 @@ def _check_size(_instance: object, _attribute: object, value: int) -> None:
 
 
 def _check_checksum(_instance: object, _attribute: object, value: str) -> None:
-    if not (isinstance(value, str) and value.startswith(CHECKSUM_PREFIX)):
-        raise ValueError(f"checksum must look like 'sha256:<hex>'; got {value!r}")
+    if not is_checksum(value):
+        raise ValueError(
+            f"checksum must look like 'blake3:<hex>' (or 'sha256:<hex>' in older references); "
+            f"got {value!r}"
+        )
 
 
 def _check_format(_instance: object, _attribute: object, value: int) -> None:
@@ -179,7 +182,8 @@ class ResultReference:
     :param storage_document: id of the block's configuration in the metadata store, so the
         exact block can be rebuilt even if the saved block is later deleted.
     :param serializer: the serializer's ``to_dict()``.
-    :param checksum: ``"sha256:<hex>"`` of the payload.
+    :param checksum: ``"blake3:<hex>"`` of the payload (``"sha256:<hex>"`` in references
+        made before BLAKE3; both are verified, see :mod:`conveyor.results.digests`).
     :param size: payload size in bytes.
     :param format: how the object is laid out: ``2`` (the default, every new result):
         exactly the serializer's bytes; ``1``: conveyor's framed layout of older

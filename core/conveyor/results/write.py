@@ -43,7 +43,9 @@ def write_result(
     """
     where = describe(storage, key, label)
     config = serializer.to_dict()
-    described = object_metadata(config, metadata)
+    takes_metadata = accepts_metadata(storage.open_write)
+    # built only for a block that keeps it (S3): a local file has no metadata to fill
+    described = object_metadata(config, metadata) if takes_metadata else {}
 
     def dump(writer: HashingWriter) -> None:
         try:
@@ -62,7 +64,7 @@ def write_result(
             ) from exc
 
     try:
-        if accepts_metadata(storage.open_write):
+        if takes_metadata:
             opened = storage.open_write(key, metadata=described)  # type: ignore[call-arg]
         else:
             opened = storage.open_write(key)
