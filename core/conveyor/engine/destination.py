@@ -108,9 +108,7 @@ class ResultDestination:
         The rows queued before it (the writing run's own) are committed first, so an intent
         a killed process leaves behind always names a recorded run (``results gc`` says whose).
         """
-        store = self._metadata()
-        store.flush()
-        store.record_write_intent(self.document(), key, run_id)
+        self._metadata().record_write_intent(self.document(), key, run_id)
 
     def reference_to(self, key: str, checksum: str, size: int) -> ResultReference:
         """The reference of a value a remote worker wrote at ``key`` with this serializer."""

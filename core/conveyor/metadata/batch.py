@@ -43,7 +43,10 @@ class Batch:
         replace.
     :ivar hashes: ``(input_hash, run_id)`` of task runs created in an earlier batch.
     :ivar inputs: ``(inputs JSON, run_id)``: column ``inputs`` of those task runs.
-    :ivar intents_done: ``(storage_document, key)`` of write intents to delete.
+    :ivar intents: ``(storage_document, key, run_id, created)`` of write intents to record
+        (insert or replace).
+    :ivar intents_done: ``(storage_document, key)`` of write intents to delete (a key is
+        in one of the two lists at most: its last operation in the batch).
     :ivar unfold: ``(run_id,)`` of task runs created in an earlier batch that get a new
         state here: a final state their row kept is written out as a state row first.
     """
@@ -56,12 +59,14 @@ class Batch:
     caches: list[tuple[Any, ...]] = field(default_factory=list)
     hashes: list[tuple[str, str]] = field(default_factory=list)
     inputs: list[tuple[str, str]] = field(default_factory=list)
+    intents: list[tuple[Any, ...]] = field(default_factory=list)
     intents_done: list[tuple[str, str]] = field(default_factory=list)
     unfold: list[tuple[str]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return any((self.flows, self.tasks, self.states, self.flow_updates, self.task_updates,
-                    self.caches, self.hashes, self.inputs, self.intents_done, self.unfold))
+                    self.caches, self.hashes, self.inputs, self.intents, self.intents_done,
+                    self.unfold))
 
 
 class BatchTarget(Protocol):
@@ -102,6 +107,8 @@ def shape(ops: list[tuple[Any, ...]]) -> Batch:
     # The state rows of the task runs created in this batch, kept aside until it is
     # known which of them their own row tells (the rest go to ``states``, in order).
     held: dict[str, list[tuple[Any, ...]]] = {}
+    # Write intents by (storage document, key): the last operation on each wins.
+    intents: dict[tuple[str, str], tuple[Any, ...] | None] = {}
     for op in ops:
         what = op[0]
         if what == "state":
@@ -131,8 +138,10 @@ def shape(ops: list[tuple[Any, ...]]) -> Batch:
             states.append((row[0], "flow", *row[4:9]))
         elif what == "cache":
             batch.caches.append(op[1])
+        elif what == "intent":
+            intents[op[1], op[2]] = op[1:]
         elif what == "intent_done":
-            batch.intents_done.append((op[1], op[2]))
+            intents[op[1], op[2]] = None
         else:  # one column of a task run: input_hash, inputs
             row = created.get(op[1])
             column, updates = _TASK_COLUMNS[what]
@@ -144,6 +153,11 @@ def shape(ops: list[tuple[Any, ...]]) -> Batch:
         told = _told_by_row(created[run_id], rows)
         if told < len(rows):
             states.extend(rows[told:])
+    for where, intent in intents.items():
+        if intent is None:
+            batch.intents_done.append(where)
+        else:
+            batch.intents.append(intent)
     return batch
 
 

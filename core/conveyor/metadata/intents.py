@@ -23,16 +23,15 @@ class WriteIntents:
 
     transaction: Any
     _rows: Any
+    writer: Any
+    flush: Any
 
     def record_write_intent(self, storage_document: str, key: str, run_id: str | None) -> None:
-        """Commit, now, that ``key`` in storage ``storage_document`` is about to be written."""
-        with self.transaction() as conn:
-            conn.execute(
-                "INSERT INTO write_intents (storage_document, key, run_id, created) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT (storage_document, key) DO UPDATE SET "
-                "run_id = excluded.run_id, created = excluded.created",
-                (storage_document, key, run_id, time.time()),
-            )
+        """Commit, now, that ``key`` in storage ``storage_document`` is about to be written:
+        queued through the writer and flushed, so it commits in one transaction with the
+        rows queued before it (the writing run's own: its intent always names a recorded run)."""
+        self.writer.write_intent(storage_document, key, run_id, time.time())
+        self.flush()
 
     def read_write_intents(self) -> list[Row]:
         """Intents not yet removed: writes whose reference may never have been recorded

@@ -162,6 +162,10 @@ class MetadataWriter(LineageWriter, Protocol):
         """
         ...
 
+    def write_intent(self, storage_document: str, key: str, run_id: str | None, created: float) -> None:
+        """Queue a write intent (``MetadataStore.record_write_intent`` queues one and flushes)."""
+        ...
+
     def forget_write_intent(self, storage_document: str, key: str) -> None:
         """Queue the removal of a write intent once the reference it stood for is queued
         (committed together with it)."""

@@ -56,6 +56,11 @@ _UNFOLD_MARK = (
     "WHEN 'RF' THEN 'R' WHEN 'PRF' THEN 'PR' END "
     f"WHERE id = ? AND implied_states IN {IMPLIES_FINAL}"
 )
+_RECORD_INTENT = (
+    "INSERT INTO write_intents (storage_document, key, run_id, created) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (storage_document, key) DO UPDATE SET run_id = excluded.run_id, "
+    "created = excluded.created"
+)
 #: (statement, Batch attribute) in commit order.
 STATEMENTS = (
     (_INSERT_FLOW_RUN, "flows"),
@@ -68,6 +73,7 @@ STATEMENTS = (
     (_PUT_CACHE, "caches"),
     ("UPDATE task_runs SET input_hash = ? WHERE id = ?", "hashes"),
     ("UPDATE task_runs SET inputs = ? WHERE id = ?", "inputs"),
+    (_RECORD_INTENT, "intents"),
     ("DELETE FROM write_intents WHERE storage_document = ? AND key = ?", "intents_done"),
 )
 #: Attempts at a batch that SQLite reports "locked" or "busy" for at once.

@@ -124,6 +124,11 @@ class RunWriter:
     ) -> None:
         self._put(("state", kind, run_id, state, start_time, end_time, run_count))
 
+    def write_intent(self, storage_document: str, key: str, run_id: str | None, created: float) -> None:
+        """Queue a write intent (see :mod:`conveyor.metadata.intents`); the store's
+        ``record_write_intent`` queues it and flushes, so it commits with the rows before it."""
+        self._put(("intent", storage_document, key, run_id, created))
+
     def forget_write_intent(self, storage_document: str, key: str) -> None:
         """Queue the removal of a write intent, once the reference it stood for is queued:
         the two are committed together (see :mod:`conveyor.metadata.intents`)."""

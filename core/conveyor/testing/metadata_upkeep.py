@@ -81,5 +81,20 @@ class UpkeepConformance:
         assert store.read_deleted_result("doc", "k2", "sha2") == (5.0, "gc")
         assert store.read_deleted_result("doc", "k", "other") is None
 
+    def test_write_intents_queued_in_one_batch_keep_the_last_word(self, store: Any, make_store: Any) -> None:
+        w = store.writer
+        w.write_intent("doc", "again", "t1", 1.0)
+        w.forget_write_intent("doc", "again")
+        w.write_intent("doc", "again", "t2", 2.0)  # the same key written once more
+        w.write_intent("doc", "gone", "t1", 1.0)
+        w.forget_write_intent("doc", "gone")
+        w.create_task_run("t3", "task", None, None, DONE, 1.0, 1)
+        store.record_write_intent("doc", "now", "t3")  # commits the queued rows with it
+        other = make_store()  # another process sees all of it at once
+        assert sorted((r["key"], r["run_id"]) for r in other.read_write_intents()) == [
+            ("again", "t2"), ("now", "t3")]
+        assert other.read_task_run("t3") is not None
+        other.close()
+
 
 __all__ = ["UpkeepConformance"]
