@@ -33,6 +33,10 @@ _TAG_BYTES = json.dumps(MARKER).encode()
 _DIGITS = bytes(48 if 48 <= i <= 57 else 32 for i in range(256))
 _LONG_NUMBER = b"0" * 19
 
+#: A top-level list longer than this is written and proven chunk by chunk, each chunk
+#: checked while the library's pass has left it in the CPU cache.
+_CHUNK = 2048
+
 #: Supported values of ``jsonlib``.
 JSONLIBS = ("json", "orjson")
 
@@ -126,7 +130,9 @@ class JSONSerializer(Serializer):
         return Decoder(hook)
 
     def dumps(self, obj: Any) -> bytes:
-        fast = self._dumps_plain(obj)
+        fast = self._dumps_proven(obj)
+        if fast is _NOT_PROVEN:
+            fast = self._dumps_plain(obj)
         if fast is not None:
             return fast
         data = self._encoder().encode(obj)
@@ -139,6 +145,53 @@ class JSONSerializer(Serializer):
                 ) from exc
         # Some str holds lone surrogates (not encodable as UTF-8): walk again, tagging them.
         return self._write(self._encoder(check_strings=True).encode(obj))
+
+    def _dumps_proven(self, obj: Any) -> Any:
+        """The fastest path: the library writes the value and :func:`.plain.proven_plain`
+        proves it was plain JSON data. :data:`_NOT_PROVEN` when the proof fails (the
+        next path decides); ``None`` when the value needs the Encoder."""
+        try:
+            from conveyor_serializer_json import plain  # lazy: imports orjson (60 ms cold)
+        except ImportError:  # orjson missing: the standard library's own checks only
+            return _NOT_PROVEN
+        stdlib = self.jsonlib == "json"
+        if stdlib:
+            encode = _json_encoder().encode
+        else:
+            import orjson  # lazy: only for jsonlib="orjson"
+
+            def encode(value: Any, dumps: Any = orjson.dumps, guard: int = plain.ORJSON_GUARD) -> bytes:
+                return dumps(value, option=guard)
+
+        proven = plain.proven_plain
+        try:  # orjson with the guard, or json, refuses: a type it does not write natively,
+            # a subclass, a non-str key, a big int, a lone surrogate, nan (json), a deep
+            # nesting; no plain-data path would take it, so it goes to the Encoder
+            if type(obj) is not list or len(obj) <= _CHUNK:
+                if stdlib and not proven([obj], stdlib):
+                    return _NOT_PROVEN
+                out = encode(obj)
+                if not stdlib and not proven([obj], stdlib):
+                    return _NOT_PROVEN
+            else:  # chunk by chunk, each proven while the library's pass left it in cache
+                parts = []
+                for start in range(0, len(obj), _CHUNK):
+                    chunk = obj[start : start + _CHUNK]
+                    if stdlib and not proven(chunk, stdlib):
+                        return _NOT_PROVEN
+                    part = encode(chunk)
+                    if not stdlib and not proven(chunk, stdlib):
+                        return _NOT_PROVEN
+                    parts.append(part[1:-1] if stdlib else memoryview(part)[1:-1])
+                # both libraries write a list as "[" + items joined by "," + "]"
+                out = ("[" + ",".join(parts) + "]") if stdlib else (b"[" + b",".join(parts) + b"]")
+            if stdlib:
+                out = out.encode("utf-8")
+        except (TypeError, ValueError):  # UnicodeEncodeError (a lone surrogate) included
+            return None
+        if b"$" in out and _TAG_BYTES in out:
+            return None  # a user's dict with the marker key: it must be escaped
+        return out
 
     def _dumps_plain(self, obj: Any) -> bytes | None:
         """The fast path: a value made only of JSON's own types goes to the library as it
@@ -191,6 +244,10 @@ class JSONSerializer(Serializer):
         if _TAG_BYTES not in data:
             return parsed  # no tag anywhere: the parsed JSON is the value
         return self._decoder().decode(parsed)
+
+
+#: What :meth:`JSONSerializer._dumps_proven` returns when its proof fails.
+_NOT_PROVEN: Any = object()
 
 
 def _surrogates(exc: BaseException) -> bool:
