@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
 import attrs
 from conveyor.exceptions import ConfigurationError, SerializationError
@@ -130,9 +130,21 @@ class JSONSerializer(Serializer):
         return Decoder(hook)
 
     def dumps(self, obj: Any) -> bytes:
-        fast = self._dumps_proven(obj)
-        if fast is _NOT_PROVEN:
-            fast = self._dumps_plain(obj)
+        parts = self._proven_parts(obj)
+        if parts is not None and parts is not _NOT_PROVEN:
+            return parts[0] if len(parts) == 1 else b"".join(parts)
+        return self._dumps_exact(obj, parts is _NOT_PROVEN)
+
+    def dump(self, obj: Any, file: BinaryIO) -> None:
+        parts = self._proven_parts(obj)
+        if parts is None or parts is _NOT_PROVEN:
+            file.write(self._dumps_exact(obj, parts is _NOT_PROVEN))
+            return
+        for part in parts:  # a long list's chunks as they are: no joined copy
+            file.write(part)
+
+    def _dumps_exact(self, obj: Any, try_plain: bool) -> bytes:
+        fast = self._dumps_plain(obj) if try_plain else None
         if fast is not None:
             return fast
         data = self._encoder().encode(obj)
@@ -146,52 +158,30 @@ class JSONSerializer(Serializer):
         # Some str holds lone surrogates (not encodable as UTF-8): walk again, tagging them.
         return self._write(self._encoder(check_strings=True).encode(obj))
 
-    def _dumps_proven(self, obj: Any) -> Any:
-        """The fastest path: the library writes the value and :func:`.plain.proven_plain`
-        proves it was plain JSON data. :data:`_NOT_PROVEN` when the proof fails (the
-        next path decides); ``None`` when the value needs the Encoder."""
+    def _proven_parts(self, obj: Any) -> Any:
+        """The fastest path (:func:`.plain.proven_parts`): the library writes the value,
+        a cheap walk proves it was plain JSON data; the bytes come as parts to join or
+        write in turn. :data:`_NOT_PROVEN` when the proof fails (the plain-data path
+        decides); ``None`` when only the Encoder can write the value."""
         try:
             from conveyor_serializer_json import plain  # lazy: imports orjson (60 ms cold)
-        except ImportError:  # orjson missing: the standard library's own checks only
+        except ImportError:  # orjson missing: the plain-data path's checks only
             return _NOT_PROVEN
-        stdlib = self.jsonlib == "json"
-        if stdlib:
-            encode = _json_encoder().encode
+        if self.jsonlib == "json":
+            encoder = _json_encoder().encode
+
+            def encode(value: Any) -> bytes:
+                return encoder(value).encode("utf-8")
         else:
             import orjson  # lazy: only for jsonlib="orjson"
 
             def encode(value: Any, dumps: Any = orjson.dumps, guard: int = plain.ORJSON_GUARD) -> bytes:
                 return dumps(value, option=guard)
 
-        proven = plain.proven_plain
-        try:  # orjson with the guard, or json, refuses: a type it does not write natively,
-            # a subclass, a non-str key, a big int, a lone surrogate, nan (json), a deep
-            # nesting; no plain-data path would take it, so it goes to the Encoder
-            if type(obj) is not list or len(obj) <= _CHUNK:
-                if stdlib and not proven([obj], stdlib):
-                    return _NOT_PROVEN
-                out = encode(obj)
-                if not stdlib and not proven([obj], stdlib):
-                    return _NOT_PROVEN
-            else:  # chunk by chunk, each proven while the library's pass left it in cache
-                parts = []
-                for start in range(0, len(obj), _CHUNK):
-                    chunk = obj[start : start + _CHUNK]
-                    if stdlib and not proven(chunk, stdlib):
-                        return _NOT_PROVEN
-                    part = encode(chunk)
-                    if not stdlib and not proven(chunk, stdlib):
-                        return _NOT_PROVEN
-                    parts.append(part[1:-1] if stdlib else memoryview(part)[1:-1])
-                # both libraries write a list as "[" + items joined by "," + "]"
-                out = ("[" + ",".join(parts) + "]") if stdlib else (b"[" + b",".join(parts) + b"]")
-            if stdlib:
-                out = out.encode("utf-8")
-        except (TypeError, ValueError):  # UnicodeEncodeError (a lone surrogate) included
-            return None
-        if b"$" in out and _TAG_BYTES in out:
-            return None  # a user's dict with the marker key: it must be escaped
-        return out
+        parts = plain.proven_parts(obj, self.jsonlib == "json", encode, _CHUNK, _TAG_BYTES)
+        if parts is None:
+            return _NOT_PROVEN
+        return None if parts is plain.REFUSED else parts
 
     def _dumps_plain(self, obj: Any) -> bytes | None:
         """The fast path: a value made only of JSON's own types goes to the library as it
@@ -246,7 +236,7 @@ class JSONSerializer(Serializer):
         return self._decoder().decode(parsed)
 
 
-#: What :meth:`JSONSerializer._dumps_proven` returns when its proof fails.
+#: What :meth:`JSONSerializer._proven_parts` returns when its proof fails.
 _NOT_PROVEN: Any = object()
 
 

@@ -31,6 +31,7 @@ May import: orjson (third-party), the standard library.
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -123,4 +124,49 @@ def _stdlib_atoms(col: list[Any]) -> bool:
     return b"[]" not in out
 
 
-__all__ = ["ORJSON_GUARD", "proven_plain"]
+#: What :func:`proven_parts` returns when the library refused the value.
+REFUSED: Any = object()
+
+
+def proven_parts(obj: Any, stdlib: bool, encode: Callable[[Any], bytes], chunk: int, tag: bytes) -> Any:
+    """The library's bytes for ``obj`` as parts (joined, they are the whole), when
+    :func:`proven_plain` proves it; ``None`` when the proof fails. :data:`REFUSED` when
+    ``encode`` raised (orjson with the guard, or json: a type it does not write natively,
+    a subclass, a non-str key, a big int, a lone surrogate, nan for json, nesting too
+    deep) or when the bytes hold ``tag`` (a user's dict with the marker key, to be
+    escaped): no plain-data path would take such a value, it is the Encoder's.
+
+    A list longer than ``chunk`` is written and proven chunk by chunk, each chunk checked
+    while the library's pass has left it in the CPU cache; both libraries write a list
+    as ``[`` + its items joined by ``,`` + ``]``, so the parts are exactly those bytes.
+    For the standard library the proof runs first (it also rules out what the encoder
+    would silently convert); for orjson, after (orjson refuses most things faster).
+    """
+    try:
+        if type(obj) is not list or len(obj) <= chunk:
+            if stdlib and not proven_plain([obj], stdlib):
+                return None
+            out = encode(obj)
+            if b"$" in out and tag in out:
+                return REFUSED
+            if not stdlib and not proven_plain([obj], stdlib):
+                return None
+            return [out]
+        parts: list[Any] = [b"["]
+        for start in range(0, len(obj), chunk):
+            items = obj[start : start + chunk]
+            if stdlib and not proven_plain(items, stdlib):
+                return None
+            part = encode(items)
+            if b"$" in part and tag in part:
+                return REFUSED
+            if not stdlib and not proven_plain(items, stdlib):
+                return None
+            parts += (memoryview(part)[1:-1], b",")
+        parts[-1] = b"]"
+        return parts
+    except (TypeError, ValueError):  # UnicodeEncodeError (a lone surrogate) included
+        return REFUSED
+
+
+__all__ = ["ORJSON_GUARD", "REFUSED", "proven_parts", "proven_plain"]

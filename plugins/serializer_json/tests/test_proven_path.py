@@ -8,6 +8,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import enum
+import io
 import time
 import uuid
 from collections.abc import Iterator
@@ -113,6 +114,24 @@ TRICKY: dict[str, Any] = {
 PLACES = ["id", "name", "score", "ok", "none", "tags", "in tags", "row", "alone", "nested"]
 
 
+@LIBS
+@pytest.mark.parametrize("chunked", [False, True], ids=["whole", "chunked"])
+@pytest.mark.parametrize("at", [0, 5, 10])
+def test_a_record_keyed_by_the_marker_is_escaped(lib: str, chunked: bool, at: int) -> None:
+    """A record of the same shape with the marker as a key passes the type proof: the
+    written bytes must send it to the Encoder (else it would be read back as a tag)."""
+    serializer = JSONSerializer(jsonlib=lib)
+    rows = _records(11)
+    rows[at] = {MARKER if k == "name" else k: v for k, v in rows[at].items()}
+    rows[at][MARKER] = "tuple"
+    with _small_chunks() if chunked else contextlib.nullcontext():
+        assert _proven(serializer, rows) is None
+        result = _result(serializer, rows)
+    assert result == _encoder_result(serializer, rows)
+    back = serializer.loads(result)  # type: ignore[arg-type]
+    assert_same(back, rows)
+
+
 def _records(n: int) -> list[dict[str, Any]]:
     return [
         {"id": i, "name": f"n{i}", "score": i / 4, "ok": i % 2 == 0, "none": None, "tags": ["a", "b"]}
@@ -158,6 +177,12 @@ def _encoder_result(serializer: JSONSerializer, value: Any) -> bytes | str:
         return str(exc)
 
 
+def _proven(serializer: JSONSerializer, value: Any) -> Any:
+    """The proven path's bytes, or what it returns when it does not prove the value."""
+    parts = serializer._proven_parts(value)
+    return b"".join(parts) if isinstance(parts, list) else parts
+
+
 def _result(serializer: JSONSerializer, value: Any) -> bytes | str:
     try:
         return serializer.dumps(value)
@@ -173,7 +198,7 @@ def test_what_the_libraries_write_inexactly_is_never_proven(lib: str, name: str)
         for where in PLACES:
             value = _place(TRICKY[name], where)
             with _small_chunks() if chunked else contextlib.nullcontext():
-                proven = serializer._dumps_proven(value)
+                proven = _proven(serializer, value)
                 result = _result(serializer, value)
             assert not isinstance(proven, bytes), f"{name} at {where} was proven plain"
             assert result == _encoder_result(serializer, value), f"{name} at {where}"
@@ -187,7 +212,7 @@ def test_plain_records_are_proven_and_written_by_the_library(lib: str, chunked: 
     serializer = JSONSerializer(jsonlib=lib)
     value = _records(11)
     with _small_chunks() if chunked else contextlib.nullcontext():
-        out = serializer._dumps_proven(value)
+        out = _proven(serializer, value)
     assert isinstance(out, bytes)
     assert out == orjson.dumps(value) == _encoder_result(serializer, value)
 
@@ -198,10 +223,34 @@ def test_the_real_chunk_size_with_a_tricky_value_in_the_last_chunk(lib: str) -> 
     n = json_serializer._CHUNK * 2 + 7
     for name in ("empty tuple", "int enum", "nan", "int key", "orjson.Fragment"):
         value = _place(TRICKY[name], "score" if name != "int key" else "row", n)
-        assert not isinstance(serializer._dumps_proven(value), bytes), name
+        assert not isinstance(_proven(serializer, value), bytes), name
         assert _result(serializer, value) == _encoder_result(serializer, value)
     plain = _records(n)
     assert serializer.dumps(plain) == orjson.dumps(plain)
+
+
+class _WriteOnly(io.RawIOBase):
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: Any) -> int:
+        self.data += b
+        return len(b)
+
+
+@LIBS
+@pytest.mark.parametrize("chunked", [False, True], ids=["whole", "chunked"])
+def test_dump_writes_what_dumps_returns(lib: str, chunked: bool) -> None:
+    serializer = JSONSerializer(jsonlib=lib)
+    for value in (_records(11), _place(TRICKY["tuple"], "tags"), _place(TRICKY["nan"], "score"), {"a": [1]}):
+        with _small_chunks() if chunked else contextlib.nullcontext():
+            stream = _WriteOnly()
+            serializer.dump(value, stream)  # type: ignore[arg-type]
+            assert bytes(stream.data) == serializer.dumps(value)
+        assert_same(serializer.loads(bytes(stream.data)), value)
 
 
 @LIBS
