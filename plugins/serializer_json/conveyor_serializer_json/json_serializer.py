@@ -140,8 +140,8 @@ class JSONSerializer(Serializer):
         if parts is None or parts is _NOT_PROVEN:
             file.write(self._dumps_exact(obj, parts is _NOT_PROVEN))
             return
-        for part in parts:  # a long list's chunks as they are: no joined copy
-            file.write(part)
+        for part in parts:  # noqa: FURB122 - a file object may have only write()
+            file.write(part)  # a long list's chunks as they are: no joined copy
 
     def _dumps_exact(self, obj: Any, try_plain: bool) -> bytes:
         fast = self._dumps_plain(obj) if try_plain else None
