@@ -140,34 +140,28 @@ def proven_parts(obj: Any, stdlib: bool, encode: Callable[[Any], bytes], chunk: 
     A list longer than ``chunk`` is written and proven chunk by chunk, each chunk checked
     while the library's pass has left it in the CPU cache; both libraries write a list
     as ``[`` + its items joined by ``,`` + ``]``, so the parts are exactly those bytes.
-    For the standard library the proof runs first (it also rules out what the encoder
-    would silently convert); for orjson, after (orjson refuses most things faster).
+    The proof runs after the library (which refuses most things faster), on what its
+    pass has just brought into the cache.
     """
     try:
         if type(obj) is not list or len(obj) <= chunk:
-            if stdlib and not proven_plain([obj], stdlib):
-                return None
             out = encode(obj)
             if b"$" in out and tag in out:
                 return REFUSED
-            if not stdlib and not proven_plain([obj], stdlib):
-                return None
-            return [out]
+            return [out] if proven_plain([obj], stdlib) else None
         parts: list[Any] = [b"["]
         for start in range(0, len(obj), chunk):
             items = obj[start : start + chunk]
-            if stdlib and not proven_plain(items, stdlib):
-                return None
             part = encode(items)
             if b"$" in part and tag in part:
                 return REFUSED
-            if not stdlib and not proven_plain(items, stdlib):
+            if not proven_plain(items, stdlib):
                 return None
             parts += (memoryview(part)[1:-1], b",")
         parts[-1] = b"]"
         return parts
-    except (TypeError, ValueError):  # UnicodeEncodeError (a lone surrogate) included
-        return REFUSED
+    except (TypeError, ValueError, RecursionError):  # a lone surrogate (UnicodeEncodeError),
+        return REFUSED  # a cycle or a deep nesting (json has check_circular=False) included
 
 
 __all__ = ["ORJSON_GUARD", "REFUSED", "proven_parts", "proven_plain"]
