@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
 import attrs
 from conveyor.exceptions import ConfigurationError, SerializationError
@@ -32,6 +32,10 @@ _TAG_BYTES = json.dumps(MARKER).encode()
 #: float's repr has one.
 _DIGITS = bytes(48 if 48 <= i <= 57 else 32 for i in range(256))
 _LONG_NUMBER = b"0" * 19
+
+#: A top-level list longer than this is written and proven chunk by chunk, each chunk
+#: checked while the library's pass has left it in the CPU cache.
+_CHUNK = 2048
 
 #: Supported values of ``jsonlib``.
 JSONLIBS = ("json", "orjson")
@@ -126,7 +130,21 @@ class JSONSerializer(Serializer):
         return Decoder(hook)
 
     def dumps(self, obj: Any) -> bytes:
-        fast = self._dumps_plain(obj)
+        parts = self._proven_parts(obj)
+        if parts is not None and parts is not _NOT_PROVEN:
+            return parts[0] if len(parts) == 1 else b"".join(parts)
+        return self._dumps_exact(obj, parts is _NOT_PROVEN)
+
+    def dump(self, obj: Any, file: BinaryIO) -> None:
+        parts = self._proven_parts(obj)
+        if parts is None or parts is _NOT_PROVEN:
+            file.write(self._dumps_exact(obj, parts is _NOT_PROVEN))
+            return
+        for part in parts:  # noqa: FURB122 - a file object may have only write()
+            file.write(part)  # a long list's chunks as they are: no joined copy
+
+    def _dumps_exact(self, obj: Any, try_plain: bool) -> bytes:
+        fast = self._dumps_plain(obj) if try_plain else None
         if fast is not None:
             return fast
         data = self._encoder().encode(obj)
@@ -139,6 +157,31 @@ class JSONSerializer(Serializer):
                 ) from exc
         # Some str holds lone surrogates (not encodable as UTF-8): walk again, tagging them.
         return self._write(self._encoder(check_strings=True).encode(obj))
+
+    def _proven_parts(self, obj: Any) -> Any:
+        """The fastest path (:func:`.plain.proven_parts`): the library writes the value,
+        a cheap walk proves it was plain JSON data; the bytes come as parts to join or
+        write in turn. :data:`_NOT_PROVEN` when the proof fails (the plain-data path
+        decides); ``None`` when only the Encoder can write the value."""
+        try:
+            from conveyor_serializer_json import plain  # lazy: imports orjson (60 ms cold)
+        except ImportError:  # orjson missing: the plain-data path's checks only
+            return _NOT_PROVEN
+        if self.jsonlib == "json":
+            encoder = _json_encoder().encode
+
+            def encode(value: Any) -> bytes:
+                return encoder(value).encode("utf-8")
+        else:
+            import orjson  # lazy: only for jsonlib="orjson"
+
+            def encode(value: Any, dumps: Any = orjson.dumps, guard: int = plain.ORJSON_GUARD) -> bytes:
+                return dumps(value, option=guard)
+
+        parts = plain.proven_parts(obj, self.jsonlib == "json", encode, _CHUNK, _TAG_BYTES)
+        if parts is None:
+            return _NOT_PROVEN
+        return None if parts is plain.REFUSED else parts
 
     def _dumps_plain(self, obj: Any) -> bytes | None:
         """The fast path: a value made only of JSON's own types goes to the library as it
@@ -191,6 +234,10 @@ class JSONSerializer(Serializer):
         if _TAG_BYTES not in data:
             return parsed  # no tag anywhere: the parsed JSON is the value
         return self._decoder().decode(parsed)
+
+
+#: What :meth:`JSONSerializer._proven_parts` returns when its proof fails.
+_NOT_PROVEN: Any = object()
 
 
 def _surrogates(exc: BaseException) -> bool:

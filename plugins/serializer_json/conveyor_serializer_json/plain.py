@@ -1,0 +1,167 @@
+"""Proving cheaply that a value is plain JSON data, column by column.
+
+The library (orjson or the standard ``json``) writes the value's bytes; what it cannot be
+trusted with is what it writes *natively but not exactly*. With the options
+:data:`ORJSON_GUARD` orjson refuses every non-native type, every subclass, dataclasses,
+datetimes, non-``str`` keys, ints beyond 64 bits and lone surrogates by itself; what it
+still accepts natively and would not give back is, exactly:
+
+- ``tuple`` (written as a list),
+- ``Enum`` members and ``uuid.UUID`` (written as their value / as a string),
+- ``orjson.Fragment`` (its bytes written as they are),
+- nan and infinities (written as ``null``).
+
+The standard library also writes ``str``/``int``/``float`` subclasses natively, converts
+``int``/``float``/``bool``/``None`` keys to strings and writes ints of any size; those
+are refused here with orjson's help (see :func:`proven_plain`).
+
+How it stays cheap: ``gc.get_referents`` walks the containers in C, and instances of any
+class defined in Python, tuples, lists and dicts are the objects it sees into (they have
+referents); ``str``, ``int``, ``float``, ``bool``, ``None`` and the other C atoms have none.
+The values of a list of dicts are cut into *columns* (every k-th value, k being the
+first dict's length): a column without referents is made of C atoms, checked with one
+C-level call by kind (``sum`` for numbers, ``str.join`` for strings...), so a type check per
+value is needed only for the containers. Any partition into columns is sound, since each
+column is checked on its own; the guess only decides how fast it goes. When the proof
+fails the caller takes the exact, slower path: a ``False`` here is never an error.
+
+May import: orjson (third-party), the standard library.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+#: orjson refuses (rather than writes natively) dataclasses, datetimes and subclasses.
+ORJSON_GUARD = (
+    orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+
+_CONTAINERS = frozenset({dict, list})
+_NUMBERS = frozenset({int, float, bool})
+#: deeper than orjson writes (it refuses 255 levels): a reference cycle, or the slow path's job
+_MAX_DEPTH = 256
+
+
+def proven_plain(column: list[Any], stdlib: bool) -> bool:
+    """True when every object in ``column`` (and below) is JSON's own type, exactly.
+
+    For orjson (``stdlib=False``) the caller has already written the value with
+    :data:`ORJSON_GUARD` without error; what is left is tuples, Enum/UUID members,
+    fragments and nan/infinity. For the standard library (``stdlib=True``) every column
+    of atoms is also written by orjson with :data:`ORJSON_GUARD` (exact ``str``/``int``/
+    ``float``, ints within 64 bits, no lone surrogates) and every dict must have only
+    exact ``str`` keys; nan and infinity are refused by the encoder itself
+    (``allow_nan=False``) and so are fragments (not a type it knows).
+    """
+    referents = gc.get_referents
+    work: list[tuple[list[Any], int]] = [(column, 0)]
+    pop, push = work.pop, work.append
+    while work:
+        col, depth = pop()
+        if not col:
+            continue
+        if depth > _MAX_DEPTH:
+            return False
+        below = referents(*col)
+        first = type(col[0])
+        if first is dict or first is list:
+            types = set(map(type, col))
+            if not types <= _CONTAINERS:
+                return False
+            if not below:
+                continue  # empty containers only
+            if stdlib and dict in types and len(below) != sum(map(len, col)):
+                return False  # a dict with keys other than exact str (its keys are referents then)
+            stride = 1
+            if first is dict and len(types) == 1:
+                stride = len(col[0])
+                if not stride or len(below) % stride:
+                    stride = 1
+            if stride == 1:
+                push((below, depth + 1))
+            else:
+                for j in range(stride):
+                    push((below[j::stride], depth + 1))
+            continue
+        if below:
+            return False  # a tuple, an instance of a Python class, or containers among atoms
+        if not (_stdlib_atoms(col) if stdlib else _orjson_atoms(col, first)):
+            return False
+    return True
+
+
+def _orjson_atoms(col: list[Any], first: type) -> bool:
+    """A column without referents holds no tuple but ``()``, no Enum, no UUID: only C
+    atoms. Each check below raises TypeError at a fragment or an empty tuple, and the
+    number check sees nan/infinity in its sum."""
+    try:
+        if first in _NUMBERS:
+            total = sum(col)
+            return type(total) is int or total - total == 0.0  # an int, or a finite float
+        if first is str:
+            "".join(col)  # anything but a str among them raises (a copy no larger than the
+            return True  # library's bytes for those strings, which the caller holds anyway)
+        if col[0] is None:
+            return col.count(None) == len(col)
+    except (TypeError, OverflowError):
+        return False
+    return False
+
+
+def _stdlib_atoms(col: list[Any]) -> bool:
+    """orjson with the guard refuses subclasses, ints beyond 64 bits and lone surrogates;
+    an empty tuple is the one container without referents, written ``[]``: no ``[``
+    but the column's own may appear (a string holding one only sends the value to the
+    next path)."""
+    try:
+        out = orjson.dumps(col, option=ORJSON_GUARD)
+    except TypeError:
+        return False
+    return out.find(b"[", 1) < 0
+
+
+#: What :func:`proven_parts` returns when the library refused the value.
+REFUSED: Any = object()
+
+
+def proven_parts(obj: Any, stdlib: bool, encode: Callable[[Any], bytes], chunk: int, tag: bytes) -> Any:
+    """The library's bytes for ``obj`` as parts (joined, they are the whole), when
+    :func:`proven_plain` proves it; ``None`` when the proof fails. :data:`REFUSED` when
+    ``encode`` raised (orjson with the guard, or json: a type it does not write natively,
+    a subclass, a non-str key, a big int, a lone surrogate, nan for json, nesting too
+    deep) or when the bytes hold ``tag`` (a user's dict with the marker key, to be
+    escaped): no plain-data path would take such a value, it is the Encoder's.
+
+    A list longer than ``chunk`` is written and proven chunk by chunk, each chunk checked
+    while the library's pass has left it in the CPU cache; both libraries write a list
+    as ``[`` + its items joined by ``,`` + ``]``, so the parts are exactly those bytes.
+    The proof runs after the library (which refuses most things faster), on what its
+    pass has just brought into the cache.
+    """
+    try:
+        if type(obj) is not list or len(obj) <= chunk:
+            out = encode(obj)
+            if b"$" in out and tag in out:
+                return REFUSED
+            return [out] if proven_plain([obj], stdlib) else None
+        parts: list[Any] = [b"["]
+        for start in range(0, len(obj), chunk):
+            items = obj[start : start + chunk]
+            part = encode(items)
+            if b"$" in part and tag in part:
+                return REFUSED
+            if not proven_plain(items, stdlib):
+                return None
+            parts += (memoryview(part)[1:-1], b",")
+        parts[-1] = b"]"
+        return parts
+    except (TypeError, ValueError, RecursionError):  # a lone surrogate (UnicodeEncodeError),
+        return REFUSED  # a cycle or a deep nesting (json has check_circular=False) included
+
+
+__all__ = ["ORJSON_GUARD", "REFUSED", "proven_parts", "proven_plain"]
