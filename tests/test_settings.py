@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+from conveyor import serializers
 from conveyor.exceptions import ConfigurationError, SettingsError
 from conveyor.settings import get_settings
 
@@ -179,3 +180,16 @@ def test_every_variable_read_into_settings_is_part_of_the_memo_key():
 
     read = set(re.findall(r'"(CONVEYOR_[A-Z_]+)"', inspect.getsource(module._read_settings)))
     assert read and read <= set(module._VARIABLES)
+
+
+def test_the_allow_list_follows_the_setting_and_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    # allowed_imports() is kept between reads: a changed setting or a path allowed in
+    # code makes it again; a path taken out of the setting is no longer allowed.
+    monkeypatch.setenv("CONVEYOR_SERIALIZERS_ALLOWED_IMPORTS", "pkg_from_setting")
+    assert "pkg_from_setting" in serializers.allowed_imports()
+    assert serializers.allowed_imports() is serializers.allowed_imports()  # kept
+    monkeypatch.delenv("CONVEYOR_SERIALIZERS_ALLOWED_IMPORTS")
+    assert "pkg_from_setting" not in serializers.allowed_imports()
+    monkeypatch.setattr(serializers, "_allowed", set(serializers._allowed))
+    serializers.allow_imports("pkg_from_code")
+    assert "pkg_from_code" in serializers.allowed_imports()

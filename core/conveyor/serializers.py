@@ -88,17 +88,39 @@ def allow_imports(*paths: str) -> None:
         _allowed.update(normalize_import_path(p) for p in paths)
 
 
+#: The last allow-list made: (settings it was made with, paths allowed in code, the list).
+_allowed_memo: tuple[Any, int, frozenset[str]] | None = None
+
+
 def allowed_imports() -> frozenset[str]:
-    """The import paths allowed in this process: in code and by the setting."""
+    """The import paths allowed in this process: in code and by the setting.
+
+    Made again only when the settings changed or code allowed more (paths are only ever
+    added in code), so reading a result back does not rebuild it each time."""
+    global _allowed_memo
+    settings = get_settings()
+    memo = _allowed_memo
+    if memo is not None and memo[0] is settings and memo[1] == len(_allowed):
+        return memo[2]
     with _allowed_lock:
         in_code = frozenset(_allowed)
-    return in_code | {normalize_import_path(p) for p in get_settings().allowed_imports}
+    allowed = in_code | {normalize_import_path(p) for p in settings.allowed_imports}
+    _allowed_memo = (settings, len(in_code), allowed)
+    return allowed
+
+
+#: The fields of a serializer class that name import paths (its class is never changed).
+_fields_of: dict[type, list[tuple[str, dict[str, Any]]]] = {}
 
 
 def _import_fields(cls: type) -> list[tuple[str, dict[str, Any]]]:
-    if not attrs.has(cls):
-        return []
-    return [(f.name, f.metadata[IMPORT_PATH]) for f in attrs.fields(cls) if IMPORT_PATH in f.metadata]
+    found = _fields_of.get(cls)
+    if found is None:
+        found = [] if not attrs.has(cls) else [
+            (f.name, f.metadata[IMPORT_PATH]) for f in attrs.fields(cls) if IMPORT_PATH in f.metadata
+        ]
+        _fields_of[cls] = found
+    return found
 
 
 def _is_allowed(path: str, spec: dict[str, Any], allowed: frozenset[str]) -> bool:

@@ -15,7 +15,7 @@ from typing import Any, BinaryIO
 from conveyor.exceptions import CorruptResultError
 from conveyor.results.digests import WRITE_ALGORITHM, checksum_of, format_checksum, new_hasher
 from conveyor.results.layout import read_into
-from conveyor.results.prefault import prefault
+from conveyor.results.prefault import PREFAULT_MIN, prefault
 from conveyor.results.transfer import TransferMeter
 
 #: Chunk used to hash a payload that is read back from a file.
@@ -232,6 +232,16 @@ def copy_region(
         copy.close()
         raise
     return format_checksum(digest.digest(), algorithm), copy
+
+
+def payload_reader(copy: BinaryIO, size: int) -> BinaryIO:
+    """What a deserializer reads a verified copy of ``size`` bytes through: a small
+    in-memory copy itself (it holds exactly the payload, and its reads are C calls: a
+    pickle of small objects makes many), else a :class:`PayloadReader` (exactly ``size``
+    bytes; a large destination pre-faulted)."""
+    if type(copy) is io.BytesIO and size < PREFAULT_MIN:
+        return copy
+    return PayloadReader(copy, size)  # type: ignore[return-value]
 
 
 class Prefixed(io.RawIOBase):

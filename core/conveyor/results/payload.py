@@ -27,10 +27,11 @@ from conveyor.results.copying import (
     SPOOL_MAX_MEMORY,
     PayloadReader,
     Prefixed,
-    temporary_files,
     copy_region,
     is_seekable,
+    payload_reader,
     read_chunks,
+    temporary_files,
 )
 from conveyor.results.digests import WRITE_ALGORITHM, algorithm_of, format_checksum, new_hasher
 from conveyor.results.layout import (
@@ -142,7 +143,7 @@ def check_payload(
         except BaseException:
             spool.close()
             raise
-        reader: BinaryIO = PayloadReader(spool, payload_size)  # type: ignore[assignment]
+        reader: BinaryIO = payload_reader(spool, payload_size)
     else:
         spool = temporary_files().SpooledTemporaryFile(max_size=spool_max_memory)  # type: ignore[assignment]  # noqa: SIM115 - returned, closed by the caller
         try:
@@ -210,7 +211,7 @@ def _check_plain(
     except BaseException:
         spool.close()
         raise
-    reader: BinaryIO = PayloadReader(spool, size)  # type: ignore[assignment]
+    reader: BinaryIO = payload_reader(spool, size)
     trailer = Trailer(size=size, checksum=actual)
     payload = Payload(header={}, trailer=trailer, checksum=actual, reader=reader)
     return payload, spool

@@ -31,6 +31,25 @@ from conveyor.results.storage import describe
 from conveyor.serializers import Serializer, serializer_from_dict
 
 
+class _Where:
+    """``describe(storage, key, label)``, made only when a message (an error, a progress
+    line) shows it: most reads never need it."""
+
+    __slots__ = ("_args", "_text")
+
+    def __init__(self, storage: StorageBlock, key: str, label: str | None) -> None:
+        self._args = (storage, key, label)
+        self._text: str | None = None
+
+    def __str__(self) -> str:
+        if self._text is None:
+            self._text = describe(*self._args)
+        return self._text
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+
 @contextlib.contextmanager
 def open_payload(
     storage: StorageBlock,
@@ -48,7 +67,7 @@ def open_payload(
     the caller gets the payload, which is a private copy of the verified bytes. A missing
     key is ResultNotFoundError; damage is CorruptResultError; both name the storage and key.
     """
-    where = describe(storage, key, label)
+    where: Any = _Where(storage, key, label)
     _check_checksum_given(checksum, "open_payload")
     try:
         with storage.open_read(key) as source:

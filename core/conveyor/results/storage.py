@@ -28,8 +28,8 @@ from conveyor.settings import get_settings
 
 ANONYMOUS_PREFIX = "anonymous/"
 
-#: Block documents read so far: (database path, document id) -> (type, config).
-_documents: dict[tuple[object, str], tuple[str, dict[str, Any]]] = {}
+#: Block documents read so far: (database URL, home, document id) -> (type, config).
+_documents: dict[tuple[object, object, str], tuple[str, dict[str, Any]]] = {}
 _documents_lock = threading.Lock()
 _DOCUMENTS_MAX = 1024
 
@@ -41,7 +41,8 @@ def block_document(doc_id: str) -> tuple[str, dict[str, Any]]:
     always right; the database of another ``CONVEYOR_HOME`` is asked on its own. A hit
     costs no store look-up (the database path comes from the memoized settings).
     """
-    key = (get_settings().database_path, doc_id)
+    settings = get_settings()  # the database: its URL when set, else the file under home
+    key = (settings.database_url, settings.home, doc_id)
     found = _documents.get(key)
     if found is not None:
         return found[0], dict(found[1])
