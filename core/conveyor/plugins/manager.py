@@ -64,7 +64,8 @@ class PluginManager:
         self.pluggy = pluggy
         self.provenance: dict[str, Provenance] = {} if provenance is None else provenance
         self.disabled: dict[str, str] = {} if disabled is None else disabled
-        self._registries: dict[RegistryKind, ClassRegistry] = {}
+        #: registries by their kind's hook name (a str: the cheapest key to look up)
+        self._registries: dict[str, ClassRegistry] = {}
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -94,14 +95,14 @@ class PluginManager:
 
     def registry(self, kind: RegistryKind) -> ClassRegistry:
         """The registry of one kind, collected from its hook on first use."""
-        found = self._registries.get(kind)
+        found = self._registries.get(kind.hook)
         if found is None:
             with self._lock:
-                found = self._registries.get(kind)
+                found = self._registries.get(kind.hook)
                 if found is None:
                     hook = getattr(self.pluggy.hook, kind.hook)
                     impls = [(impl.function, impl.plugin) for impl in reversed(hook.get_hookimpls())]
-                    found = self._registries[kind] = ClassRegistry.collect(
+                    found = self._registries[kind.hook] = ClassRegistry.collect(
                         kind, impls, self.label, self.disabled, self.pluggy.get_name
                     )
         return found
