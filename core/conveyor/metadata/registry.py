@@ -31,6 +31,8 @@ _stores: dict[str, MetadataStore] = {}
 #: the same stores by the location text they were asked for (the fast path of get_store)
 _by_location: dict[str, MetadataStore] = {}
 _stores_lock = threading.Lock()
+#: (the settings it was found for, the store): the default store while the environment is unchanged
+_default: tuple[object, MetadataStore] | None = None
 
 
 def _after_fork_in_child() -> None:
@@ -60,9 +62,19 @@ def _key_and_backend(location: str) -> tuple[str, type | None]:
 def get_store(location: str | os.PathLike[str] | None = None) -> MetadataStore:
     """The store of ``location`` (a URL or a path; default: ``CONVEYOR_DATABASE_URL``, else
     ``$CONVEYOR_HOME/conveyor.db``), one per database per process."""
-    text = get_settings().database if location is None else os.fspath(location)
+    global _default
+    if location is None:
+        settings = get_settings()
+        default = _default
+        if default is not None and default[0] is settings:  # the same environment: the same store
+            return default[1]
+        text = settings.database
+    else:
+        text = os.fspath(location)
     store = _by_location.get(text)
     if store is not None:
+        if location is None:
+            _default = (settings, store)
         return store
     key, backend = _key_and_backend(text)
     with _stores_lock:
