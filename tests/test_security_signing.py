@@ -346,7 +346,10 @@ def test_allowed_imports_in_code_and_in_settings(storage, monkeypatch):
         serializer_from_dict(config)
     monkeypatch.setenv("CONVEYOR_SERIALIZERS_ALLOWED_IMPORTS", f"{hooks.__name__}:*")
     assert serializer_from_dict(config).object_decoder == f"{hooks.__name__}:decode"
+    assert serializer_from_dict(config) is serializer_from_dict(config)  # kept while allowed
     monkeypatch.delenv("CONVEYOR_SERIALIZERS_ALLOWED_IMPORTS")
+    with pytest.raises(ConfigurationError, match="allow-list"):  # no longer: refused again
+        serializer_from_dict(config)
     allow_imports(f"{hooks.__name__}.encode", f"{hooks.__name__}:decode")  # either spelling
     assert serializer_from_dict(config).object_encoder == f"{hooks.__name__}:encode"
 

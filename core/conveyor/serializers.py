@@ -163,24 +163,46 @@ def _allow_own_imports(serializer: Serializer) -> None:
                 _allow_own_imports(inner)
 
 
+#: Serializers rebuilt from configurations, by configuration, with the allow-list they
+#: were checked against (a serializer is a value: the same configuration, the same one).
+_built: tuple[frozenset[str] | None, dict[str, Serializer]] = (None, {})
+
+
 def serializer_from_dict(data: dict[str, Any]) -> Serializer:
     """Rebuild a serializer from :meth:`Serializer.to_dict` (for example from a record).
 
     Import paths it names must be allowed (:func:`allow_imports`); they are checked
-    before anything is imported.
+    before anything is imported. The same configuration gives the same serializer while
+    the allow-list is unchanged.
     """
     if not isinstance(data, dict):
         raise ConfigurationError(
             f"serializer configuration must be a dict such as {{'type': 'json'}}; "
             f"got {type(data).__name__} {data!r}"
         )
+    global _built
+    allowed = allowed_imports()
+    if _built[0] is not allowed:  # the allow-list changed: every configuration is checked again
+        _built = (allowed, {})
+    try:
+        key = repr(sorted(data.items()))
+    except TypeError:  # keys that do not sort: not one of ours, checked below
+        key = None
+    found = _built[1].get(key) if key is not None else None
+    if found is not None:
+        return found
     config = dict(data)
     name = config.pop("type", None)
     if not isinstance(name, str):
         raise ConfigurationError(f"serializer configuration {data!r} has no 'type'")
     cls = get_serializer_class(name)
     check_record_imports(cls, config)
-    return cls.from_config(config)
+    serializer = cls.from_config(config)
+    if key is not None:
+        if len(_built[1]) >= 256:
+            _built[1].clear()
+        _built[1][key] = serializer
+    return serializer
 
 
 ACCEPTED_FORMS = (

@@ -32,6 +32,10 @@ ANONYMOUS_PREFIX = "anonymous/"
 _documents: dict[tuple[object, object, str], tuple[str, dict[str, Any]]] = {}
 _documents_lock = threading.Lock()
 _DOCUMENTS_MAX = 1024
+#: Anonymous blocks rebuilt from their documents: (id of the settings, document id) ->
+#: (those settings, the block). A document never changes, so while the environment is the
+#: same the block is the same; a saved slug is always loaded anew (rotated credentials).
+_blocks: dict[tuple[int, str], tuple[object, StorageBlock]] = {}
 
 
 def block_document(doc_id: str) -> tuple[str, dict[str, Any]]:
@@ -79,7 +83,13 @@ def resolve_reference_storage(storage: str, storage_document: str | None) -> Sto
     so (there is no other way to read the value).
     """
     slug_error: Exception | None = None
-    if not storage.startswith(ANONYMOUS_PREFIX):
+    anonymous = storage.startswith(ANONYMOUS_PREFIX)
+    if anonymous and storage_document:
+        settings = get_settings()
+        kept = _blocks.get((id(settings), storage_document))
+        if kept is not None and kept[0] is settings:
+            return kept[1]
+    if not anonymous:
         try:
             return load_block(storage)
         except UnknownNameError as exc:
@@ -94,10 +104,17 @@ def resolve_reference_storage(storage: str, storage_document: str | None) -> Sto
             doc_error: Exception = exc
         else:
             try:
-                return block_from_dict({"block_type": block_type, **config})
+                block = block_from_dict({"block_type": block_type, **config})
             except UnknownNameError as exc:
                 _unavailable_type(storage, block_type, exc)
                 raise
+            if anonymous:
+                settings = get_settings()
+                with _documents_lock:
+                    if len(_blocks) >= _DOCUMENTS_MAX:
+                        _blocks.clear()
+                    _blocks[id(settings), storage_document] = (settings, block)
+            return block
     else:
         doc_error = ConfigurationError("the reference records no block document")
     why = f"{slug_error}; " if slug_error else ""
