@@ -4,9 +4,10 @@ The engine records state changes through a :class:`RunWriter`: a call only queue
 the writer commits whatever has queued up in one short transaction. Reads flush the
 writer first, so a process always reads its own writes; the engine flushes at the end of
 every top-level run (but a cache hit outside a flow: see ``engine.calls``), so another
-process sees a run complete as soon as the call that ran it has returned. A flush commits in the thread that asks for it (on that thread's
-connection), so it costs one commit, not two thread hand-offs; one lock keeps every
-batch, whichever thread commits it, in the order its rows were queued.
+process sees a run complete as soon as the call that ran it has returned. A flush
+commits in the thread that asks for it (on that thread's connection), so it costs one
+commit, not two thread hand-offs; one lock keeps every batch, whichever thread commits
+it, in the order its rows were queued.
 
 One writer serves every backend: the queue, the thread, flushing and error reporting are
 here; :func:`~conveyor.metadata.batch.shape` makes the rows, and the store's
