@@ -293,12 +293,7 @@ def test_cycles_and_depth_reach_the_encoder(lib: str) -> None:
 @_bounded
 @given(values=st.lists(exact_values(max_leaves=8) | plain_values(max_leaves=8), max_size=9))
 def test_lists_chunked_write_exactly_what_the_encoder_would(lib: str, values: list[Any]) -> None:
-    serializer = JSONSerializer(jsonlib=lib)
-    with _small_chunks(2):
-        result = _result(serializer, values)
-    assert result == _encoder_result(serializer, values)
-    if isinstance(result, bytes):
-        assert_same(serializer.loads(result), values)
+    _writes_what_the_encoder_would(lib, values, chunk=2)
 
 
 @LIBS
@@ -313,9 +308,14 @@ def test_lists_chunked_write_exactly_what_the_encoder_would(lib: str, values: li
     )
 )
 def test_records_with_hypothesis_values_stay_exact(lib: str, rows: list[Any]) -> None:
+    _writes_what_the_encoder_would(lib, rows, chunk=3)
+
+
+def _writes_what_the_encoder_would(lib: str, values: list[Any], chunk: int) -> None:
+    """Written in chunks of ``chunk``: the Encoder's bytes (or its error), read back exactly."""
     serializer = JSONSerializer(jsonlib=lib)
-    with _small_chunks(3):
-        result = _result(serializer, rows)
-    assert result == _encoder_result(serializer, rows)
+    with _small_chunks(chunk):
+        result = _result(serializer, values)
+    assert result == _encoder_result(serializer, values)
     if isinstance(result, bytes):
-        assert_same(serializer.loads(result), rows)
+        assert_same(serializer.loads(result), values)
