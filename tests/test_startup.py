@@ -8,7 +8,9 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+from conveyor import flow
 from conveyor.plugins.discovery import find_entry_points, parse_entry_points
 
 FLOW = """
@@ -74,9 +76,29 @@ def test_a_one_task_flow_parses_no_distribution_metadata(tmp_path: Path) -> None
 
 def test_a_one_task_flow_imports_only_what_it_uses(tmp_path: Path) -> None:
     loaded = _modules_after(FLOW, tmp_path)
+    # it writes no result: the default storage and serializer are never built
     for heavy in (*NOT_FOR_A_LOCAL_RUN, "conveyor.results.read", "conveyor.results.verification",
-                  "asyncio"):
+                  "asyncio", "conveyor_serializer_pickle.pickle_serializer", "cloudpickle",
+                  "conveyor_storage_local.local"):
         assert heavy not in loaded, f"a one-task flow imported {heavy}"
+
+
+def test_a_default_that_names_nothing_installed_still_fails_the_run_before_its_body(
+    tmp_path: Path, monkeypatch: Any,
+) -> None:
+    # The defaults are checked by name at the start, though built only when first needed.
+    monkeypatch.setenv("CONVEYOR_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("CONVEYOR_RESULTS_DEFAULT_SERIALIZER", "yaml")
+    ran: list[int] = []
+
+    @flow
+    def nothing_kept() -> int:
+        ran.append(1)
+        return 1
+
+    state = nothing_kept(return_state=True)
+    assert state.is_failed() and "CONVEYOR_RESULTS_DEFAULT_SERIALIZER" in (state.message or "")
+    assert ran == []
 
 
 def test_a_flow_persisting_to_a_local_folder_imports_no_other_plugin(tmp_path: Path) -> None:

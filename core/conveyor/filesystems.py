@@ -77,6 +77,13 @@ def resolve_storage(value: str | StorageBlock) -> StorageBlock:
     )
 
 
+def check_default_storage() -> None:
+    """Refuse, as :func:`default_storage` would, when no installed plugin provides the
+    local folder block, without building it (nor importing its module)."""
+    if "local-file-system" not in plugins.storage():
+        default_storage()  # raises the one error saying what is installed
+
+
 def default_storage() -> StorageBlock:
     """``LocalFileSystem`` at ``CONVEYOR_LOCAL_STORAGE_PATH`` (default ``./.conveyor-results``)."""
     return get_storage_class("local-file-system")(basepath=str(get_settings().local_storage_path))  # type: ignore[call-arg]
@@ -93,6 +100,7 @@ __all__ = [
     "StorageBlock",
     "accepts_metadata",
     "block_from_dict",
+    "check_default_storage",
     "default_storage",
     "get_storage_class",
     "load_block",

@@ -241,6 +241,16 @@ def resolve_serializer(value: str | Serializer) -> Serializer:
     )
 
 
+def check_default_serializer() -> None:
+    """Refuse a ``CONVEYOR_RESULTS_DEFAULT_SERIALIZER`` that names no installed serializer,
+    as :func:`default_serializer` would, without building it (nor importing its module)."""
+    name = get_settings().default_serializer
+    parts = ("compressed", name.split("/", 1)[1]) if name.startswith("compressed/") else (name,)
+    registry = plugins.serializers()
+    if not all(part in registry for part in parts):
+        default_serializer()  # raises the one error saying what is installed
+
+
 def default_serializer() -> Serializer:
     """The serializer named by ``CONVEYOR_RESULTS_DEFAULT_SERIALIZER`` (default ``pickle``)."""
     name = get_settings().default_serializer
@@ -263,6 +273,7 @@ __all__ = [
     "Serializer",
     "allow_imports",
     "allowed_imports",
+    "check_default_serializer",
     "check_record_imports",
     "default_serializer",
     "get_serializer_class",

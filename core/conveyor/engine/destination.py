@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.blocks import record_block, saved_slugs
 from conveyor.exceptions import ConfigurationError, ConveyorError
-from conveyor.filesystems import StorageBlock, default_storage, resolve_storage
+from conveyor.filesystems import StorageBlock, check_default_storage, default_storage, resolve_storage
 from conveyor.metadata import get_store
 from conveyor.results.storage import ANONYMOUS_PREFIX
 from conveyor.results.types import ResultReference
 from conveyor.results.write import persist_value, written_reference
-from conveyor.serializers import Serializer, default_serializer, resolve_serializer
+from conveyor.serializers import Serializer, check_default_serializer, default_serializer, resolve_serializer
 from conveyor.settings import get_settings
 
 if TYPE_CHECKING:
@@ -248,6 +248,23 @@ class Destinations:
                 resolve(value)
             except (ConveyorError, TypeError) as exc:
                 raise named_error(kind, name, option, value, exc) from exc
+
+    def check_defaults(self) -> None:
+        """Refuse now what this flow run would take by default and cannot have, without
+        building it: a saved default storage (``CONVEYOR_RESULTS_DEFAULT_STORAGE``) is
+        loaded now; the local folder block and the default serializer are looked up by
+        name, and built (their modules imported) only when a result is first written.
+        A subflow inherits its parent's, checked already."""
+        if self.parent is not None:
+            return
+        flow = self.flow
+        if flow is None or flow.result_storage is None:
+            if get_settings().default_storage is not None:
+                self.storage()
+            else:
+                check_default_storage()
+        if flow is None or flow.result_serializer is None:
+            check_default_serializer()
 
     def _destination(self, storage: StoragePair, serializer: Serializer, origin: str) -> ResultDestination:
         block, slug = storage

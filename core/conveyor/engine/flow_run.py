@@ -234,9 +234,15 @@ class ActiveFlowRun(Recorder):
         A subflow whose counterpart completed in an earlier attempt is Reused whole.
         """
         flow = self.obj
+        keeps = (self.origin is not None and self.origin.parameters is None and bool(self.parameters)
+                 and not self.decision.disabled_by)
         try:
-            self.flow_ctx.destinations.check("flow", flow.name, flow.result_storage, flow.result_serializer)
-            self.destination()
+            destinations = self.flow_ctx.destinations
+            destinations.check("flow", flow.name, flow.result_storage, flow.result_serializer)
+            if keeps:
+                self.destination()  # the parameters are written before the body runs
+            else:  # built when a result is first written: a run that writes none never imports them
+                destinations.check_defaults()
         except ConveyorError as exc:
             self.storage_failed = True  # nothing was resolved: no exception written anywhere
             return self.failed(exc)
@@ -246,10 +252,12 @@ class ActiveFlowRun(Recorder):
                 return state
         if self.origin is not None and self.origin.parameters is None:
             parameters = None
-            if not self.decision.disabled_by:  # persist_result=False: nothing is written
+            if keeps:
                 parameters = keep_parameters(
                     flow, self.parameters, self.destination(), self.storage_key("parameters"), self.id
                 )
+            elif not self.decision.disabled_by:  # persist_result=False: nothing is written
+                parameters = NO_PARAMETERS
             self.origin = self.origin._replace(parameters=parameters)
             self.parameters_written = parameters not in (None, NO_PARAMETERS)
         if self.reuse_sources:

@@ -97,13 +97,12 @@ def bind_parameters(flow: Flow[Any], args: tuple[Any, ...], kwargs: dict[str, An
 
 def keep_parameters(flow: Flow[Any], parameters: dict[str, Any], destination: ResultDestination,
                     key: str | None = None, run_id: str | None = None) -> str | None:
-    """Persist ``parameters`` at ``destination``; the JSON to record (None: not kept).
+    """Persist ``parameters`` (not empty: a run without any records :data:`NO_PARAMETERS`,
+    writing nothing) at ``destination``; the JSON to record (None: not kept).
 
     Only the reference goes into the metadata database. A value the serializer refuses
     means the parameters are not kept: the run goes on, and resuming it needs them given.
     """
-    if not parameters:
-        return NO_PARAMETERS
     try:
         return destination.persist(parameters, key, run_id=run_id).json()
     except (ConveyorError, OSError) as exc:
