@@ -236,12 +236,10 @@ def _level_text(level: int) -> str:
     return text
 
 
-def log_state(kind: str, label: str, run_id: str, state: State, where: str | None = None,
+def log_state(level: int, kind: str, label: str, run_id: str, state: State, where: str | None = None,
               started: float | None = None) -> None:
-    """The line for one state of a run (see the module docstring for which and at what level)."""
-    level = state_level(state)
-    if not logger.isEnabledFor(level):
-        return
+    """The line for one state of a run, at ``level`` (its :func:`state_level`, which the
+    caller has found enabled: see the module docstring for which line at what level)."""
     message = state.message
     said = f": {message}" if message else ""
     if state.type in FINAL_TYPES:

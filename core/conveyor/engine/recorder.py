@@ -16,7 +16,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from conveyor import plugins
-from conveyor.engine.logs import log_state, logger
+from conveyor.engine.logs import log_state, logger, state_level
 from conveyor.engine.remote import Refused, Written
 from conveyor.engine.timeouts import RunTimedOut
 from conveyor.exceptions import ConfigurationError, ConveyorError, MetadataError, SerializationError
@@ -39,8 +39,6 @@ if TYPE_CHECKING:
     from conveyor.metadata import MetadataWriter
 
 _DEBUG = logging.DEBUG
-_INFO = logging.INFO
-_ERROR = logging.ERROR
 _log_enabled = logger.isEnabledFor
 
 _UNPERSISTED_JSON = UnpersistedResult.missing().json()
@@ -143,11 +141,12 @@ class Recorder:
             )
         self.current[0] = state
         if stype in FINAL:
-            if _log_enabled(_ERROR if stype is FAILED or stype is CRASHED else _INFO):
-                log_state(self.kind, self.label(), run_id, state, where, self.start_time)
+            level = state_level(state)
+            if _log_enabled(level):
+                log_state(level, self.kind, self.label(), run_id, state, where, self.start_time)
             self._ended(state)
         elif _log_enabled(_DEBUG):
-            log_state(self.kind, self.label(), run_id, state, where)
+            log_state(_DEBUG, self.kind, self.label(), run_id, state, where)
         return state
 
     def label(self) -> str:

@@ -3,7 +3,7 @@
 :class:`Connections` is the part of :class:`~conveyor.metadata.SQLiteStore` that talks
 to SQLite: a connection per thread (opened by :mod:`.opening`: private files, read-only
 fallback, schema check), ``BEGIN IMMEDIATE`` transactions whose failures are one clear
-line naming the file, and reads (which, inside :meth:`Connections.reading_only`, never
+line naming the file, and reads (which, inside the store's ``reading_only``, never
 create a database: a missing file reads as empty).
 
 May import: conveyor.exceptions, the sibling ``schema`` and ``opening``, the standard library.
@@ -116,17 +116,8 @@ class Connections:
         except sqlite3.Error as exc:
             raise database_error(exc, self.path, "read") from exc
 
-    #: Whether a read creates the database when there is none (not inside :meth:`reading_only`).
-    _create_on_read = True
-
-    @contextlib.contextmanager
-    def reading_only(self) -> Iterator[None]:
-        """Inside the block, reads never create the database: a missing one reads as empty."""
-        previous, self._create_on_read = self._create_on_read, False
-        try:
-            yield
-        finally:
-            self._create_on_read = previous
+    #: Whether a read creates the database when there is none (see the store's ``reading_only``).
+    _create_on_read: bool
 
     def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         """A read (inside :meth:`reading_only`: no rows when there is no database file)."""

@@ -17,9 +17,11 @@ May import: conveyor.exceptions, the siblings ``batch``, ``ids``, ``interface``,
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from conveyor.exceptions import BlockExistsError, MetadataError, UnknownNameError
@@ -73,6 +75,36 @@ class SharedStore:
     _init_lock: threading.Lock
     _writer: RunWriter | None
     _known_documents: set[str]
+    #: Whether a read creates the database (or its schema) when there is none: not inside
+    #: :meth:`reading_only`.
+    _create_on_read: bool = True
+
+    def _start_process_state(self) -> None:
+        """The state a store keeps per process: its connections (one per thread), the
+        lock of its first migration, its writer (started on first use), the documents known
+        to be recorded. Made by the backend's ``__init__``."""
+        self._local = threading.local()
+        self._init_lock = threading.Lock()
+        self._migrated = False
+        self._known_documents = set()
+        self._writer = None
+
+    def after_fork(self) -> None:
+        """In a forked child: the parent's connections and writer thread are not used (a
+        backend whose connections must not even be closed there keeps them aside first)."""
+        self._local = threading.local()
+        self._init_lock = threading.Lock()
+        self._writer = None
+
+    @contextlib.contextmanager
+    def reading_only(self) -> Iterator[None]:
+        """Inside the block, reads never create the database or its schema: a database
+        without one reads as empty."""
+        previous, self._create_on_read = self._create_on_read, False
+        try:
+            yield
+        finally:
+            self._create_on_read = previous
 
     # -- blocks ------------------------------------------------------------------------
 

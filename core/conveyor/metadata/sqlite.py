@@ -17,7 +17,6 @@ It is the built-in metadata backend (:mod:`.hooks`): URL scheme ``sqlite``
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 from typing import ClassVar
 
@@ -28,7 +27,6 @@ from conveyor.metadata.pruning import Pruning
 from conveyor.metadata.shared import SharedStore
 from conveyor.metadata.sqlite_writes import BatchWrites
 from conveyor.metadata.urls import sqlite_path
-from conveyor.metadata.writer import RunWriter
 
 
 class SQLiteStore(SharedStore, Browsing, WriteIntents, Pruning, BatchWrites, Connections):
@@ -43,11 +41,7 @@ class SQLiteStore(SharedStore, Browsing, WriteIntents, Pruning, BatchWrites, Con
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        self._local = threading.local()
-        self._init_lock = threading.Lock()
-        self._migrated = False
-        self._known_documents: set[str] = set()
-        self._writer: RunWriter | None = None
+        self._start_process_state()
 
     @classmethod
     def from_url(cls, url: str) -> SQLiteStore:
@@ -59,9 +53,3 @@ class SQLiteStore(SharedStore, Browsing, WriteIntents, Pruning, BatchWrites, Con
     def location(self) -> str:
         """The database file's path (messages name it)."""
         return str(self.path)
-
-    def after_fork(self) -> None:
-        """A forked child must not use its parent's connections or writer thread."""
-        self._local = threading.local()
-        self._init_lock = threading.Lock()
-        self._writer = None

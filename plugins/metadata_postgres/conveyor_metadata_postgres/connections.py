@@ -70,7 +70,7 @@ class Connections:
     _local: threading.local
     _init_lock: threading.Lock
     _migrated: bool = False
-    _create_on_read: bool = True
+    _create_on_read: bool
 
     def _open(self) -> psycopg.Connection[Any]:
         try:
@@ -143,15 +143,6 @@ class Connections:
         except psycopg.Error as exc:
             raise self._failed(conn, exc, "write") from None
 
-    @contextlib.contextmanager
-    def reading_only(self) -> Iterator[None]:
-        """Inside the block, reads never create the schema: a database without it reads as empty."""
-        previous, self._create_on_read = self._create_on_read, False
-        try:
-            yield
-        finally:
-            self._create_on_read = previous
-
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Record]:
         try:
             conn = self._connect(create=self._create_on_read)
@@ -184,12 +175,10 @@ class Connections:
             with contextlib.suppress(Exception):
                 conn.close()
 
-    def after_fork(self) -> None:
-        """In a forked child: the parent's connections are kept aside, never used again."""
+    def _set_aside_connections(self) -> None:
+        """In a forked child: the parent's connections are kept, never used and never
+        closed (closing one there would end the parent's session)."""
         _INHERITED.append(self._local)
-        self._local = threading.local()
-        self._init_lock = threading.Lock()
-        self._writer = None
 
 
 __all__ = ["Connections", "Transaction", "pg_sql"]

@@ -14,7 +14,6 @@ the store shows it only masked (:attr:`PostgresStore.location`), never its passw
 
 from __future__ import annotations
 
-import threading
 from typing import ClassVar
 from urllib.parse import unquote, urlsplit
 
@@ -23,7 +22,6 @@ from conveyor.metadata.browsing import Browsing
 from conveyor.metadata.intents import WriteIntents
 from conveyor.metadata.pruning import Pruning
 from conveyor.metadata.shared import SharedStore
-from conveyor.metadata.writer import RunWriter
 
 from conveyor_metadata_postgres.connections import Connections
 from conveyor_metadata_postgres.writes import BatchWrites
@@ -52,11 +50,7 @@ class PostgresStore(SharedStore, Browsing, WriteIntents, Pruning, BatchWrites, C
         self.url = url
         self._password = _password(url)
         self._location = masked(url)
-        self._local = threading.local()
-        self._init_lock = threading.Lock()
-        self._migrated = False
-        self._known_documents: set[str] = set()
-        self._writer: RunWriter | None = None
+        self._start_process_state()
 
     @classmethod
     def from_url(cls, url: str) -> PostgresStore:
@@ -67,6 +61,11 @@ class PostgresStore(SharedStore, Browsing, WriteIntents, Pruning, BatchWrites, C
     def location(self) -> str:
         """The URL with its password masked (what messages show)."""
         return self._location
+
+    def after_fork(self) -> None:
+        """In a forked child: the parent's connections set aside, then forgotten."""
+        self._set_aside_connections()
+        super().after_fork()
 
     def __repr__(self) -> str:
         return f"PostgresStore({self._location!r})"
