@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+from typing import Any
 
 from conveyor.exceptions import ConfigurationError
 
@@ -140,6 +141,18 @@ MIGRATIONS: list[str] = [
 ]
 
 
+def apply_migrations(conn: Any, migrations: list[str], version: int, set_version: str) -> None:
+    """Run ``migrations`` from step ``version`` on (each a ``;``-separated script) on
+    ``conn``, recording each step's number with ``set_version`` (SQL with one placeholder).
+    The caller holds the transaction and has refused a version newer than it knows; every
+    SQL backend's migrations run this way."""
+    for step in range(version, len(migrations)):
+        for statement in migrations[step].split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute(set_version, (step + 1,))
+
+
 def set_wal(conn: sqlite3.Connection) -> None:
     """Switch to WAL mode. Asking while another connection writes can fail at once with
     "database is locked" (the busy handler does not cover it), so retry for a while."""
@@ -185,11 +198,7 @@ def migrate(conn: sqlite3.Connection, path: str | os.PathLike[str]) -> None:
                 f"the metadata database {path} has schema version {version}, newer "
                 f"than this conveyor knows ({len(MIGRATIONS)}); upgrade conveyor"
             )
-        for step in range(version, len(MIGRATIONS)):
-            for statement in MIGRATIONS[step].split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            conn.execute("UPDATE schema_version SET version = ?", (step + 1,))
+        apply_migrations(conn, MIGRATIONS, version, "UPDATE schema_version SET version = ?")
     except BaseException:
         conn.execute("ROLLBACK")
         raise

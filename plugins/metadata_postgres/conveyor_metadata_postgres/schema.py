@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from conveyor.exceptions import ConfigurationError, MetadataError
+from conveyor.metadata.schema import apply_migrations
 
 #: pg_advisory_xact_lock key held while migrating (any constant of ours; 'conveyor' in ASCII).
 LOCK_KEY = 0x636F6E7665796F72
@@ -140,11 +141,7 @@ def _migrate(conn: Any, location: str) -> None:
                 f"the metadata database {location} has schema version {version}, newer than "
                 f"this conveyor-metadata-postgres knows ({len(MIGRATIONS)}); upgrade it"
             )
-        for step in range(version, len(MIGRATIONS)):
-            for statement in MIGRATIONS[step].split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            conn.execute("UPDATE schema_version SET version = %s", (step + 1,))
+        apply_migrations(conn, MIGRATIONS, version, "UPDATE schema_version SET version = %s")
 
 
 __all__ = ["LOCK_KEY", "MIGRATIONS", "OUR_TABLES", "current_version", "ensure"]
