@@ -95,7 +95,7 @@ def test_checksum_texts_name_their_algorithm():
     assert digests.checksum_of(b"abc") == "blake3:" + blake3.blake3(b"abc").hexdigest()
 
 
-@pytest.mark.parametrize("size", [1000, 5 << 20])
+@pytest.mark.parametrize("size", [1000, 5 << 20, 9 << 20])  # 9 MiB: the huge-page private copy
 def test_old_sha256_plain_reference_still_verifies_and_loads(storage, size):
     value = os.urandom(size)
     ref = plain_sha256_reference(storage, "old-plain", value)
@@ -120,9 +120,10 @@ def test_old_framed_reference_still_verifies_and_loads(storage):
     assert verify(result_from_dict(record))
 
 
+@pytest.mark.parametrize("size", [5 << 20, 9 << 20])
 @pytest.mark.parametrize("algorithm", ["blake3", "sha256"])
-def test_a_damaged_payload_is_refused_before_it_is_unpickled(storage, algorithm):
-    value = os.urandom(5 << 20)
+def test_a_damaged_payload_is_refused_before_it_is_unpickled(storage, algorithm, size):
+    value = os.urandom(size)
     if algorithm == "blake3":
         ref = persist_value(value, storage=storage, serializer=PickleSerializer(picklelib="pickle"))
     else:
@@ -177,3 +178,30 @@ def test_prefaulting_a_large_destination_changes_nothing(tmp_path):
     # The unpickler's path: a large bytes value read back through the reader.
     assert pickle.load(PayloadReader(io.BytesIO(pickle.dumps(data, protocol=5)),  # type: ignore[arg-type]
                                      len(pickle.dumps(data, protocol=5)))) == data
+
+
+def test_a_large_private_copy_reads_like_a_file_and_is_released():
+    import io
+
+    from conveyor.results.copying import MemoryCopy, copy_region
+    from conveyor.results.prefault import PREFAULT_MIN, private_buffer
+
+    data = b"first line\nsecond\n" + os.urandom(PREFAULT_MIN)
+    checksum, copy = copy_region(io.BytesIO(data), len(data), "the test result")  # type: ignore[arg-type]
+    assert isinstance(copy, MemoryCopy) and checksum == digests.checksum_of(data)
+    assert copy.readline() == b"first line\n" and copy.readline(3) == b"sec"
+    assert copy.read(4) == b"ond\n" and copy.tell() == 18
+    into = bytearray(10)
+    assert copy.readinto(into) == 10 and bytes(into) == data[18:28]
+    assert copy.read() == data[28:] and copy.read() == b"" and copy.readinto(into) == 0
+    assert copy.seek(-5, io.SEEK_END) == len(data) - 5 and copy.read(100) == data[-5:]
+    copy.seek(0)
+    assert io.BufferedReader(copy).read(10) == data[:10]  # usable behind a buffered reader
+    copy.close()
+    assert copy.closed
+    copy.close()  # twice: nothing more to release
+    # Small buffers are plain memory; a source shorter than promised is refused, the
+    # large buffer already made released with it.
+    assert isinstance(private_buffer(10), bytearray)
+    with pytest.raises(CorruptResultError, match="the test result is truncated"):
+        copy_region(io.BytesIO(data[:-1]), len(data), "the test result")  # type: ignore[arg-type]

@@ -15,7 +15,7 @@ from typing import Any, BinaryIO
 from conveyor.exceptions import CorruptResultError
 from conveyor.results.digests import WRITE_ALGORITHM, checksum_of, format_checksum, new_hasher
 from conveyor.results.layout import read_into
-from conveyor.results.prefault import PREFAULT_MIN, prefault
+from conveyor.results.prefault import PREFAULT_MIN, prefault, private_buffer
 from conveyor.results.transfer import TransferMeter
 
 #: Chunk used to hash a payload that is read back from a file.
@@ -203,18 +203,30 @@ def copy_region(
     """Copy the next ``size`` bytes of ``source`` once, hashing the copy with ``algorithm``.
 
     Returns ``(checksum, copy)``: the copy is a private file object positioned at its
-    start (a ``BytesIO`` sharing one bytes object up to ``in_memory_max`` bytes, read
-    with one call, so the OS fills it straight from its cache, and hashed whole, by
-    BLAKE3 on every core; else a temporary file).
+    start, read with one call (the OS fills it straight from its cache) and hashed whole,
+    by BLAKE3 on every core: a ``BytesIO`` sharing one bytes object below
+    :data:`~conveyor.results.prefault.PREFAULT_MIN`, a :class:`MemoryCopy` over a private
+    huge-page buffer up to ``in_memory_max`` bytes, else a temporary file.
     The caller closes it. ``meter`` counts the bytes (progress lines of a long read).
     """
-    if size <= in_memory_max:
+    if size < PREFAULT_MIN and size <= in_memory_max:
         data = _read_bytes(source, size)
         if len(data) < size:
             raise CorruptResultError(f"{where} is truncated: its payload ends early")
         if meter is not None:
             meter.add(size)
         return checksum_of(data, algorithm), io.BytesIO(data)
+    if size <= in_memory_max:
+        memory = MemoryCopy(private_buffer(size))
+        try:
+            if read_into(source, memory.view) < size:
+                raise CorruptResultError(f"{where} is truncated: its payload ends early")
+            if meter is not None:
+                meter.add(size)
+            return checksum_of(memory.view, algorithm), memory
+        except BaseException:
+            memory.close()
+            raise
     copy: BinaryIO = temporary_files().TemporaryFile()  # type: ignore[assignment]  # noqa: SIM115 - returned, closed by the caller
     try:
         digest = new_hasher(algorithm)
@@ -232,6 +244,62 @@ def copy_region(
         copy.close()
         raise
     return format_checksum(digest.digest(), algorithm), copy
+
+
+class MemoryCopy(io.RawIOBase):
+    """A private copy in memory as a read-only file object (positioned at its start).
+
+    It holds a :func:`~conveyor.results.prefault.private_buffer`; :meth:`close` releases it
+    at once (a large copy is not left to the garbage collector).
+    """
+
+    def __init__(self, buffer: Any) -> None:
+        super().__init__()
+        self._buffer = buffer
+        self.view = memoryview(buffer)
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.view.nbytes}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        out = memoryview(buffer).cast("B")
+        n = max(0, min(out.nbytes, self.view.nbytes - self._pos))
+        out[:n] = self.view[self._pos : self._pos + n]
+        self._pos += n
+        return n
+
+    def read(self, size: int | None = -1) -> bytes:
+        end = self.view.nbytes if size is None or size < 0 else min(self._pos + size, self.view.nbytes)
+        data = self.view[self._pos : end].tobytes() if end > self._pos else b""
+        self._pos = max(self._pos, end)
+        return data
+
+    def readall(self) -> bytes:
+        return self.read(-1)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        end = self.view.nbytes if size is None or size < 0 else min(self._pos + size, self.view.nbytes)
+        found = self._buffer.find(b"\n", self._pos, end)
+        return self.read((end if found < 0 else found + 1) - self._pos)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.view.release()
+            if hasattr(self._buffer, "close"):
+                self._buffer.close()
+        super().close()
 
 
 def payload_reader(copy: BinaryIO, size: int) -> BinaryIO:
