@@ -23,8 +23,8 @@ names), conveyor.serializers, conveyor.filesystems,
 conveyor.blocks, conveyor.metadata, the ``conveyor`` package itself (for its version)
 and the standard library (plus attrs); never conveyor.engine, conveyor.states or
 conveyor.plugins directly; third-party: ``blake3`` (lazily, by :mod:`.digests`); ``ctypes``
-only in :mod:`.prefault`. Inside: transfer, digests, prefault; digests <- layout <- hashing
-<- copying <- payload; storage <- read <- types <- write, verification (no cycles; types
+only in :mod:`.prefault`. Inside: transfer, digests, prefault, reread; digests <- layout <- hashing
+<- copying <- payload; storage, reread <- read <- types <- write, verification (no cycles; types
 imports read and storage lazily, in the methods that read). :mod:`.digests` names the
 checksum algorithms (BLAKE3 for new results, sha256 for older references) and makes their
 hashers.

@@ -12,6 +12,7 @@ reference's (:attr:`ResultReference.format`); without it the first bytes tell.
 from __future__ import annotations
 
 import contextlib
+import io
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,8 +26,9 @@ from conveyor.exceptions import (
 from conveyor.filesystems import StorageBlock
 from conveyor.results.copying import Prefixed
 from conveyor.results.digests import is_checksum
-from conveyor.results.layout import FRAMED_START, read_exactly, read_header
+from conveyor.results.layout import FRAMED_START, PLAIN_FORMAT, read_exactly, read_header
 from conveyor.results.payload import Payload, check_payload
+from conveyor.results.reread import fingerprint_before, keep_payload, kept_payload
 from conveyor.results.storage import describe
 from conveyor.serializers import Serializer, serializer_from_dict
 
@@ -121,34 +123,55 @@ def read_result(
     :func:`conveyor.serializers.serializer_from_dict`, like any configuration from a record.
     """
     _check_checksum_given(checksum, "read_result")
+    watch = False
+    if format == PLAIN_FORMAT:  # a small one read again: see conveyor.results.reread
+        kept, watch = kept_payload(storage, key, checksum, size)
+        if kept is not None:
+            ser = _chosen_serializer(serializer, {}, storage, key, label)
+            return _deserialize(ser, io.BytesIO(kept), storage, key, label)
+    before = fingerprint_before(storage, key) if watch else None
     with open_payload(
         storage, key, checksum=checksum, size=size, label=label, format=format
     ) as payload:
-        chosen = serializer if serializer is not None else payload.header.get("serializer")
-        if isinstance(chosen, Serializer):
-            ser = chosen
-        elif isinstance(chosen, dict):
-            ser = serializer_from_dict(chosen)
-        else:
-            raise CorruptResultError(
-                f"{describe(storage, key, label)} records no serializer: a result of format 2 "
-                f"is only the serializer's bytes, and its serializer is in its reference; pass "
-                f"serializer= (e.g. the reference's .serializer)"
-            )
-        try:
-            return ser.load(payload.reader)
-        except SerializationError as exc:
-            raise SerializationError(
-                f"cannot load {describe(storage, key, label)} (its checksum matched): {exc}"
-            ) from exc
-        except ConveyorError:
-            raise
-        except Exception as exc:
-            raise SerializationError(
-                f"serializer {ser.type!r} could not read {describe(storage, key, label)}: "
-                f"{type(exc).__name__}: {exc}; the checksum matched, so the bytes are as "
-                f"written: read it with the same serializer library and version"
-            ) from exc
+        ser = _chosen_serializer(serializer, payload.header, storage, key, label)
+        value = _deserialize(ser, payload.reader, storage, key, label)
+        if before is not None and type(payload.reader) is io.BytesIO:  # the whole verified copy
+            keep_payload(storage, key, checksum, before, payload.reader.getvalue())
+        return value
+
+
+def _chosen_serializer(
+    serializer: dict[str, Any] | Serializer | None, header: dict[str, Any],
+    storage: StorageBlock, key: str, label: str | None,
+) -> Serializer:
+    chosen = serializer if serializer is not None else header.get("serializer")
+    if isinstance(chosen, Serializer):
+        return chosen
+    if isinstance(chosen, dict):
+        return serializer_from_dict(chosen)
+    raise CorruptResultError(
+        f"{describe(storage, key, label)} records no serializer: a result of format 2 "
+        f"is only the serializer's bytes, and its serializer is in its reference; pass "
+        f"serializer= (e.g. the reference's .serializer)"
+    )
+
+
+def _deserialize(ser: Serializer, reader: Any, storage: StorageBlock, key: str, label: str | None) -> Any:
+    """``ser.load(reader)`` of verified bytes; a failure names the result."""
+    try:
+        return ser.load(reader)
+    except SerializationError as exc:
+        raise SerializationError(
+            f"cannot load {describe(storage, key, label)} (its checksum matched): {exc}"
+        ) from exc
+    except ConveyorError:
+        raise
+    except Exception as exc:
+        raise SerializationError(
+            f"serializer {ser.type!r} could not read {describe(storage, key, label)}: "
+            f"{type(exc).__name__}: {exc}; the checksum matched, so the bytes are as "
+            f"written: read it with the same serializer library and version"
+        ) from exc
 
 
 def read_result_file(
