@@ -287,13 +287,16 @@ def bench_fresh(runs: int) -> None:
     # Bytecode cached, as an installed package has it (pip compiles wheels on install): the
     # cache goes to a folder of its own, so the checkout gets no __pycache__ folders, even
     # where PYTHONDONTWRITEBYTECODE is set (every module would be compiled at each start).
-    env = {**os.environ, "CONVEYOR_LOGGING_LEVEL": "WARNING",
-           "PYTHONPYCACHEPREFIX": str(WORK / "pycache")}
+    # Default settings (INFO lines on); the lines are read by the pipe, shown on a failure.
+    env = {**os.environ, "PYTHONPYCACHEPREFIX": str(WORK / "pycache")}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env.pop("CONVEYOR_LOGGING_LEVEL", None)
 
     def wall(code: str) -> float:
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], check=True, env=env)
+        done = subprocess.run([sys.executable, "-c", code], env=env, stderr=subprocess.PIPE, text=True)
+        if done.returncode:
+            raise SystemExit(f"the fresh-process run failed:\n{done.stderr}")
         return time.perf_counter() - start
 
     wall(FRESH), wall("pass")
