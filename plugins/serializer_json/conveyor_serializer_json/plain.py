@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable
+from operator import countOf
 from typing import Any
 
 import orjson
@@ -53,52 +54,50 @@ def proven_plain(column: list[Any], stdlib: bool) -> bool:
     For orjson (``stdlib=False``) the caller has already written the value with
     :data:`ORJSON_GUARD` without error; what is left is tuples, Enum/UUID members,
     fragments and nan/infinity. For the standard library (``stdlib=True``) every column
-    of atoms is also written by orjson with :data:`ORJSON_GUARD` (exact ``str``/``int``/
-    ``float``, ints within 64 bits, no lone surrogates) and every dict must have only
-    exact ``str`` keys; nan and infinity are refused by the encoder itself
-    (``allow_nan=False``) and so are fragments (not a type it knows).
+    of atoms is also proven of exact types, and ints within 64 bits (see
+    :func:`_stdlib_atoms`), and every dict must have only exact ``str`` keys; nan and
+    infinity are refused by the encoder itself (``allow_nan=False``), and so are
+    fragments (not a type it knows) and lone surrogates (not UTF-8).
+
+    The walk goes level by level; at each level a column whose objects are all of one
+    container type (the common case) costs one ``countOf`` over their types and one
+    ``gc.get_referents``.
     """
     referents = gc.get_referents
-    work: list[tuple[list[Any], int]] = [(column, 0)]
-    pop, push = work.pop, work.append
-    while work:
-        col, depth = pop()
-        if not col:
-            continue
-        if depth > _MAX_DEPTH:
-            return False
-        below = referents(*col)
-        first = type(col[0])
-        if first is dict or first is list:
-            types = set(map(type, col))
-            if not types <= _CONTAINERS:
+    level = [column]
+    for _ in range(_MAX_DEPTH + 1):
+        deeper: list[list[Any]] = []
+        for col in level:  # never empty
+            first = type(col[0])
+            if first is not dict and first is not list:
+                if not (_stdlib_atoms(col, first) if stdlib else _orjson_atoms(col, first)):
+                    return False
+                continue
+            uniform = countOf(map(type, col), first) == len(col)
+            if not uniform and not set(map(type, col)) <= _CONTAINERS:
                 return False
+            below = referents(*col)
+            if stdlib and (first is dict or not uniform) and len(below) != sum(map(len, col)):
+                return False  # a dict with keys other than exact str (its keys are referents then)
             if not below:
                 continue  # empty containers only
-            if stdlib and dict in types and len(below) != sum(map(len, col)):
-                return False  # a dict with keys other than exact str (its keys are referents then)
-            stride = 1
-            if first is dict and len(types) == 1:
-                stride = len(col[0])
-                if not stride or len(below) % stride:
-                    stride = 1
-            if stride == 1:
-                push((below, depth + 1))
+            stride = len(col[0]) if uniform and first is dict else 1
+            if stride > 1 and not len(below) % stride:
+                deeper += [below[j::stride] for j in range(stride)]
             else:
-                for j in range(stride):
-                    push((below[j::stride], depth + 1))
-            continue
-        if below:
-            return False  # a tuple, an instance of a Python class, or containers among atoms
-        if not (_stdlib_atoms(col) if stdlib else _orjson_atoms(col, first)):
-            return False
-    return True
+                deeper.append(below)
+        if not deeper:
+            return True
+        level = deeper
+    return False  # deeper than orjson writes: a reference cycle, or the slow path's job
 
 
 def _orjson_atoms(col: list[Any], first: type) -> bool:
     """A column without referents holds no tuple but ``()``, no Enum, no UUID: only C
     atoms. Each check below raises TypeError at a fragment or an empty tuple, and the
     number check sees nan/infinity in its sum."""
+    if gc.get_referents(*col):
+        return False  # a tuple, an instance of a Python class, or containers among atoms
     try:
         if first in _NUMBERS:
             total = sum(col)
@@ -113,11 +112,16 @@ def _orjson_atoms(col: list[Any], first: type) -> bool:
     return False
 
 
-def _stdlib_atoms(col: list[Any]) -> bool:
-    """orjson with the guard refuses subclasses, ints beyond 64 bits and lone surrogates;
-    an empty tuple is the one container without referents, written ``[]``: no ``[``
-    but the column's own may appear (a string holding one only sends the value to the
-    next path)."""
+def _stdlib_atoms(col: list[Any], first: type) -> bool:
+    """Floats: their exact type, counted (nan is the encoder's to refuse). Others: no
+    referents (no tuple but ``()``, no Enum member), then orjson with the guard refuses
+    subclasses, ints beyond 64 bits and lone surrogates; the empty tuple, written
+    ``[]``, puts a ``[`` after the column's own (a string holding one only sends the
+    value to the next path)."""
+    if first is float:
+        return countOf(map(type, col), float) == len(col)
+    if gc.get_referents(*col):
+        return False
     try:
         out = orjson.dumps(col, option=ORJSON_GUARD)
     except TypeError:
