@@ -59,9 +59,11 @@ def proven_plain(column: list[Any], stdlib: bool) -> bool:
     infinity are refused by the encoder itself (``allow_nan=False``), and so are
     fragments (not a type it knows) and lone surrogates (not UTF-8).
 
-    The walk goes level by level; at each level a column whose objects are all of one
-    container type (the common case) costs one ``countOf`` over their types and one
-    ``gc.get_referents``.
+    The walk goes level by level; a column whose objects are all of one container type
+    (the common case) costs one ``countOf`` over their types and one ``gc.get_referents``.
+    A class whose metaclass makes it compare equal to ``dict`` or ``list`` is still
+    caught: orjson refuses it, and, being defined in Python, it is among its instances'
+    referents (a dict's count of referents no longer matches its length).
     """
     referents = gc.get_referents
     level = [column]
@@ -113,15 +115,15 @@ def _orjson_atoms(col: list[Any], first: type) -> bool:
 
 
 def _stdlib_atoms(col: list[Any], first: type) -> bool:
-    """Floats: their exact type, counted (nan is the encoder's to refuse). Others: no
-    referents (no tuple but ``()``, no Enum member), then orjson with the guard refuses
-    subclasses, ints beyond 64 bits and lone surrogates; the empty tuple, written
-    ``[]``, puts a ``[`` after the column's own (a string holding one only sends the
-    value to the next path)."""
-    if first is float:
-        return countOf(map(type, col), float) == len(col)
+    """No referents: no tuple but ``()``, no instance of a class defined in Python (an
+    Enum member, a subclass). Then floats by their exact type, counted (nan is the
+    encoder's to refuse); the others by orjson with the guard, which refuses subclasses,
+    ints beyond 64 bits and lone surrogates, and writes the empty tuple ``[]``: a ``[``
+    after the column's own (a string holding one only sends the value to the next path)."""
     if gc.get_referents(*col):
         return False
+    if first is float:
+        return countOf(map(type, col), float) == len(col)
     try:
         out = orjson.dumps(col, option=ORJSON_GUARD)
     except TypeError:
