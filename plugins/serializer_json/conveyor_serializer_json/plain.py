@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable
-from operator import countOf
 from typing import Any
 
 import orjson
@@ -66,7 +65,7 @@ def proven_plain(column: list[Any], stdlib: bool) -> bool:
     fragments (not a type it knows) and lone surrogates (not UTF-8).
 
     The walk goes level by level; a column whose objects are all of one container type
-    (the common case) costs one ``countOf`` over their types and one ``gc.get_referents``.
+    (the common case) costs one count of their types and one ``gc.get_referents``.
     A class whose metaclass makes it compare equal to ``dict`` or ``list`` is still
     caught: orjson refuses it, and, being defined in Python, it is one of its instances'
     referents (a dict's referents then outnumber its items; below a list, a class is
@@ -82,7 +81,7 @@ def proven_plain(column: list[Any], stdlib: bool) -> bool:
                 if not (_stdlib_atoms(col, first) if stdlib else _orjson_atoms(col, first)):
                     return False
                 continue
-            uniform = countOf(map(type, col), first) == len(col)
+            uniform = list(map(type, col)).count(first) == len(col)
             if not uniform and not set(map(type, col)) <= _CONTAINERS:
                 return False
             below = referents(*col)
@@ -130,7 +129,7 @@ def _stdlib_atoms(col: list[Any], first: type) -> bool:
     if gc.get_referents(*col):
         return False
     if first is float:
-        return countOf(map(type, col), float) == len(col)
+        return list(map(type, col)).count(float) == len(col)
     try:
         out = orjson.dumps(col, option=ORJSON_GUARD)
     except TypeError:
