@@ -65,6 +65,27 @@ class _Ratio(float, enum.Enum):
     HALF = 0.5
 
 
+class _EqualToEveryType(type):
+    """A metaclass whose classes compare equal to any type (to dict, list, float...)."""
+
+    def __eq__(cls, other: object) -> bool:
+        return True
+
+    __hash__ = type.__hash__
+
+
+class _EqDict(dict, metaclass=_EqualToEveryType):  # type: ignore[type-arg]
+    pass
+
+
+class _EqList(list, metaclass=_EqualToEveryType):  # type: ignore[type-arg]
+    pass
+
+
+class _EqFloat(float, metaclass=_EqualToEveryType):
+    __slots__ = ()
+
+
 def _dict_with_deleted_int_key() -> dict[Any, Any]:
     d: dict[Any, Any] = {"a": 1, 2: 3}
     del d[2]  # only str keys left, but the dict keeps its general layout
@@ -93,6 +114,9 @@ TRICKY: dict[str, Any] = {
     "float subclass": _Float(1.5),
     "dict subclass": _Dict(a=1),
     "list subclass": _List([1]),
+    "dict subclass equal to dict": _EqDict(a=1),
+    "list subclass equal to list": _EqList([1]),
+    "float subclass equal to float": _EqFloat(0.25),
     "OrderedDict": collections.OrderedDict(a=1),
     "defaultdict": collections.defaultdict(int, a=1),
     "struct_time (a C tuple subclass)": time.gmtime(0),
@@ -227,6 +251,43 @@ def test_the_real_chunk_size_with_a_tricky_value_in_the_last_chunk(lib: str) -> 
         assert _result(serializer, value) == _encoder_result(serializer, value)
     plain = _records(n)
     assert serializer.dumps(plain) == orjson.dumps(plain)
+
+
+def _cycle() -> list[Any]:
+    cyclic: list[Any] = [1]
+    cyclic.append({"back": [cyclic]})
+    return cyclic
+
+
+@LIBS
+@pytest.mark.parametrize("name", [*TRICKY, "cycle"])
+def test_each_tricky_kind_deep_inside_a_large_list_of_records(lib: str, name: str) -> None:
+    """Chunks of the real size; the value sits in one record of a middle chunk (as a
+    column's value, or four levels down) or of the very end, never first in its column.
+    It must reach the Encoder and read back exactly (or fail as the Encoder does)."""
+    serializer = JSONSerializer(jsonlib=lib)
+    n = json_serializer._CHUNK * 2 + 5
+    rows = _records(n)
+    value = _cycle() if name == "cycle" else TRICKY[name]
+    for at, column, nested in (
+        (json_serializer._CHUNK + 17, "tags", value),
+        (json_serializer._CHUNK + 17, "score", {"deep": [{"deeper": [0.5, value]}]}),
+        (n - 1, "tags", ["a", [{"b": [[], value]}]]),
+    ):
+        saved = rows[at][column]
+        rows[at][column] = nested
+        try:
+            assert not isinstance(_proven(serializer, rows), bytes), f"{name} in {column} of row {at}"
+            result = _result(serializer, rows)
+            if isinstance(result, bytes):
+                back = serializer.loads(result)
+                assert_same(back[at], rows[at])  # the others are plain: their JSON says their types
+                assert orjson.dumps(back[:at] + back[at + 1 :]) == orjson.dumps(rows[:at] + rows[at + 1 :])
+            else:
+                assert result == _encoder_result(serializer, rows), f"{name} in {column} of row {at}"
+        finally:
+            rows[at][column] = saved
+    assert serializer.dumps(rows) == orjson.dumps(rows)
 
 
 class _WriteOnly(io.RawIOBase):
