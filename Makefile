@@ -75,7 +75,7 @@ version:
 	@test -n "$(V)" || { echo "usage: make version V=X.Y.Z"; exit 2; }
 	$(PYTHON) .ci/versions.py set $(V)
 
-# `make bench`: issue 14's table (each hot path against its raw limit, about a minute);
+# `make bench`: issue 14's table (each hot path against its raw limit, under a minute);
 # joblib is a benchmark-only dependency (the `bench` extra), the outside-a-flow cache
 # hit's yardstick. `make bench-all` runs every benchmark in bench/ (longer).
 bench: $(STAMP_TEST)

@@ -14,13 +14,14 @@ Rows (each printed as: figure, raw limit, ratio, target):
   ``pickle.load`` of the same bytes from a file;
 - ``json-orjson`` / ``json-stdlib``: ``JSONSerializer.dump`` of 200,000 small dicts into a
   file against the library's own ``dumps`` + ``write``;
-- ``fresh``: a fresh process running a one-task flow, against the bare interpreter (bytecode
-  cached in a folder of its own, as an installed package has it);
+- ``fresh``: a fresh process running a one-task flow at default settings, against the bare
+  interpreter (bytecode cached in a folder of its own, as an installed package has it);
 - ``persist-many``: a flow whose 200 tasks each persist 1 MiB, against ``pickle.dump`` +
-  ``fsync`` of the same 200 values into 200 files.
+  ``fsync`` of the same 200 values into 200 new files.
 
 Each figure is the best of a few repeats (the machines are shared: the best is the least
-disturbed). Targets are issue 14's; nothing here asserts a time. Runs in about a minute.
+disturbed; ``persist-many`` prints medians, see there). Targets are issue 14's; nothing here
+asserts a time. Runs in under a minute.
 """
 
 from __future__ import annotations
