@@ -84,6 +84,27 @@ def test_large_results_and_other_formats_are_always_read(storage):
     assert CountingFileSystem.opened == 3
 
 
+class NoFingerprint(CountingFileSystem):
+    """A real local block that cannot tell a fingerprint (as the default block does not)."""
+
+    asked = 0
+
+    def fingerprint(self, path: str) -> object | None:
+        type(self).asked += 1
+        return None
+
+
+def test_a_block_without_fingerprints_is_always_read_and_asked_once(tmp_path, conveyor_home):
+    reread.forget_all()
+    block = NoFingerprint(basepath=str(tmp_path / "plain"))
+    NoFingerprint.opened = NoFingerprint.asked = 0
+    ref = persist_value({"n": 1}, storage=block, serializer=PickleSerializer())
+    for _ in range(5):
+        assert reading(ref, block) == {"n": 1}
+    assert NoFingerprint.opened == 5  # nothing kept without a fingerprint
+    assert NoFingerprint.asked == 1  # asked at the second read, then never again
+
+
 def test_the_memory_kept_is_bounded(storage):
     refs = [persist_value(i, storage=storage, serializer=PickleSerializer(), key=f"k{i}")
             for i in range(reread.REREAD_MAX_ENTRIES + 10)]

@@ -135,7 +135,7 @@ def read_result(
     ) as payload:
         ser = _chosen_serializer(serializer, payload.header, storage, key, label)
         value = _deserialize(ser, payload.reader, storage, key, label)
-        if before is not None and type(payload.reader) is io.BytesIO:  # the whole verified copy
+        if watch and type(payload.reader) is io.BytesIO:  # the whole verified copy
             keep_payload(storage, key, checksum, before, payload.reader.getvalue())
         return value
 

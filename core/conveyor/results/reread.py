@@ -13,7 +13,8 @@ always bytes that hashed to the reference's checksum, and every read builds a fr
 default ``None``) are always read.
 
 Bounded: at most :data:`REREAD_MAX_ENTRIES` results remembered (the oldest dropped first),
-so at most 16 MiB of bytes. Knows storage blocks through their fingerprint only; the standard library.
+so at most 16 MiB of bytes. Knows storage blocks through their fingerprint only; the
+standard library.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ REREAD_MAX_BYTES = 64 << 10
 REREAD_MAX_ENTRIES = 256
 
 _SEEN = object()  # read once: the next read takes the fingerprints
+_NEVER = object()  # its block cannot tell a fingerprint: always read, no more fingerprints
 _lock = threading.Lock()
-#: (id of the block, key, checksum) -> _SEEN, or (block, fingerprint, payload bytes)
+#: (id of the block, key, checksum) -> _SEEN, _NEVER, or (block, fingerprint, payload bytes)
 _kept: dict[tuple[int, str, str], Any] = {}
 
 
@@ -49,6 +51,8 @@ def kept_payload(storage: Any, key: str, checksum: str, size: int | None) -> tup
         return None, False
     if entry is _SEEN:
         return None, True
+    if entry is _NEVER:
+        return None, False
     block, fingerprint, payload = entry
     if block is not storage:  # an id reused by another block: start again
         with _lock:
@@ -65,8 +69,13 @@ def fingerprint_before(storage: Any, key: str) -> object | None:
 
 
 def keep_payload(storage: Any, key: str, checksum: str, before: object | None, payload: bytes) -> None:
-    """Keep ``payload`` (just verified) when the file is still the one ``before`` named."""
-    if before is None or _fingerprint(storage, key) != before:
+    """Keep ``payload`` (just verified) when the file is still the one ``before`` named;
+    with no ``before`` (the block cannot tell), never take fingerprints for it again."""
+    if before is None:
+        with _lock:
+            _remember(_key(storage, key, checksum), _NEVER)
+        return
+    if _fingerprint(storage, key) != before:
         return
     with _lock:
         _remember(_key(storage, key, checksum), (storage, before, payload))
