@@ -8,6 +8,8 @@ import os
 import re
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -170,3 +172,79 @@ def test_a_handler_added_later_still_gets_every_line(own: io.StringIO, monkeypat
     seen()
     assert [r.getMessage() for r in records if "task run 'seen'" in r.getMessage()]
     assert "task run 'seen'" in own.getvalue()
+
+
+class _SlowStream(io.StringIO):
+    """A stream whose writes wait for a gate (a slow terminal, a full pipe)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.writing = threading.Event()
+
+    def write(self, text: str) -> int:
+        self.writing.set()
+        self.gate.wait(30)
+        return super().write(text)
+
+
+def test_holding_a_line_never_waits_for_a_write_in_progress() -> None:
+    handler = logs.BatchedStderrHandler()
+    stream = _SlowStream()
+    handler.setStream(stream)
+    handler.hold("one\n", logging.INFO)
+    flusher = threading.Thread(target=handler.flush)
+    flusher.start()
+    assert stream.writing.wait(10)  # the flush holds the handler's lock, writing
+    held = threading.Thread(target=handler.hold, args=("two\n", logging.INFO))
+    held.start()
+    held.join(5)
+    stalled = held.is_alive()
+    stream.gate.set()
+    flusher.join(10)
+    held.join(10)
+    assert not stalled  # it returned while the write was still in progress
+    handler.flush()
+    assert stream.getvalue() == "one\ntwo\n"
+
+
+def test_lines_held_by_many_threads_are_each_written_once_in_order() -> None:
+    handler = logs.BatchedStderrHandler()
+    stream = io.StringIO()
+    handler.setStream(stream)
+
+    def produce(k: int) -> None:
+        for i in range(2000):
+            handler.hold(f"{k} {i}\n", logging.INFO)
+            if i % 250 == 0:
+                handler.flush()
+
+    threads = [threading.Thread(target=produce, args=(k,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    handler.flush()
+    seen: dict[int, list[int]] = {k: [] for k in range(6)}
+    for line in stream.getvalue().splitlines():
+        k, i = map(int, line.split())
+        seen[k].append(i)
+    assert all(seen[k] == list(range(2000)) for k in range(6))  # none lost, none twice, in order
+
+
+def test_the_helper_thread_stops_when_idle_and_the_next_line_starts_another(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(logs, "LINE_BATCH_SECONDS", 0.01)
+    handler = logs.BatchedStderrHandler()
+    stream = io.StringIO()
+    handler.setStream(stream)
+    for round_ in range(3):
+        handler.hold(f"line {round_}\n", logging.INFO)
+        deadline = time.monotonic() + 10
+        while f"line {round_}" not in stream.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert f"line {round_}\n" in stream.getvalue()  # written by the helper thread
+        while handler._flusher_pid and time.monotonic() < deadline:
+            time.sleep(0.01)  # ten idle rounds: the helper stops
+        assert handler._flusher_pid == 0

@@ -103,3 +103,14 @@ def test_a_process_exits_with_a_pool_nobody_shut_down() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout.strip() == "ran"  # queued calls ran, then it exited
+
+
+def test_threads_finish_calls_while_a_submitter_holds_the_pools_lock() -> None:
+    # The lock is the submitters' (against shutdown); a thread done with a call takes
+    # none, so a submitter preempted while holding it stalls no thread.
+    pool = WorkerPool(2)
+    futures = [pool.submit(lambda i=i: i) for i in range(50)]
+    with pool._lock:
+        done, pending = concurrent.futures.wait(futures, timeout=10)
+    assert not pending and sorted(f.result() for f in done) == list(range(50))
+    pool.shutdown()

@@ -20,6 +20,7 @@ conveyor.units.
 from __future__ import annotations
 
 import builtins
+import collections
 import contextlib
 import contextvars
 import logging
@@ -54,11 +55,16 @@ class BatchedStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     task's cost. Lines are kept in order and written by the next line past the batch
     limits, by a helper thread at most :data:`LINE_BATCH_SECONDS` later, or by
     :meth:`flush` (the end of a top-level run, ``logging.shutdown`` at exit).
+
+    Holding a line takes no lock (a ``deque.append``); only a flush does, while it takes
+    the lines off and writes them, so lines keep their order and a thread logging never
+    waits for a write (it did, on every task thread, while the helper thread wrote).
     """
 
     def __init__(self) -> None:
         super().__init__()
-        self._pending: list[str] = []
+        self._pending: collections.deque[str] = collections.deque()
+        #: characters held: approximate under threads (it only decides when to write)
         self._size = 0
         #: the process whose helper thread is running (0: none; a forked child has none)
         self._flusher_pid = 0
@@ -74,39 +80,52 @@ class BatchedStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def hold(self, text: str, level: int) -> None:
         """Keep one formatted line (ending in a newline): written at once from WARNING up
         or past the batch size, else with the batch."""
-        start = False
-        with self.lock:  # type: ignore[union-attr]
-            self._pending.append(text)
-            self._size += len(text)
-            now = level >= logging.WARNING or self._size >= _BATCH_BYTES
-            if not now and self._flusher_pid != _pid[0]:
-                self._flusher_pid = _pid[0]
-                start = True
-        if now:
+        self._pending.append(text)
+        self._size += len(text)
+        if level >= logging.WARNING or self._size >= _BATCH_BYTES:
             self.flush()
-        elif start:
+        elif self._flusher_pid != _pid[0]:  # read after the append: see _flusher
+            with self.lock:  # type: ignore[union-attr]
+                if self._flusher_pid == _pid[0]:
+                    return
+                self._flusher_pid = _pid[0]
             threading.Thread(target=self._flusher, name="conveyor-log-lines", daemon=True).start()
 
     def _flusher(self) -> None:
         """Write held lines every LINE_BATCH_SECONDS; stop after a few idle rounds (the
-        next held line starts another)."""
+        next held line starts another).
+
+        It says it stopped before it looks at the held lines a last time: a line held
+        before that is seen here (and the thread goes on), one held after finds no
+        helper thread and starts the next."""
         idle = 0
         while True:
             time.sleep(LINE_BATCH_SECONDS)
+            if self._pending:
+                idle = 0
+                self.flush()
+                continue
+            idle += 1
+            if idle < 10:
+                continue
             with self.lock:  # type: ignore[union-attr]
-                if not self._pending:
-                    idle += 1
-                    if idle >= 10:
-                        self._flusher_pid = 0  # under the lock: emit starts the next one
-                        return
-                    continue
+                if self._flusher_pid != _pid[0]:
+                    return  # a forked child's copy, or already replaced
+                self._flusher_pid = 0
+            if not self._pending:
+                return
+            with self.lock:  # type: ignore[union-attr]
+                if self._flusher_pid:
+                    return  # a line held meanwhile started the next helper thread
+                self._flusher_pid = _pid[0]
             idle = 0
-            self.flush()
 
     def flush(self) -> None:
         with self.lock:  # type: ignore[union-attr]
-            if self._pending:
-                text, self._pending, self._size = "".join(self._pending), [], 0
+            pending = self._pending
+            if pending:
+                self._size = 0
+                text = "".join([pending.popleft() for _ in range(len(pending))])
                 try:
                     self.stream.write(text)
                 except Exception:  # noqa: BLE001 - a closed stderr must not fail a run

@@ -7,8 +7,14 @@ engine's own, most of it while holding the GIL the task's threads need. This poo
 what the engine uses: the same ``concurrent.futures.Future`` per call (so ``wait`` and
 ``as_completed`` work on it), at most ``max_workers`` threads started as they are
 needed, calls run in the order submitted, and a ``shutdown`` that lets queued calls
-finish (waiting for them with ``wait=True``). Its queue is a ``queue.SimpleQueue`` and
-its count of idle threads a plain integer under a lock.
+finish (waiting for them with ``wait=True``). Its queue is a ``queue.SimpleQueue``.
+
+Its threads take no lock: a thread done with a call puts a token on a list of idle
+threads (``list.append`` is atomic) and a submit takes one off (``list.pop``); only when
+there is none does it start a thread. The pool's lock is the submitters' (against
+``shutdown`` and each other): with the threads under it too, a submitter preempted
+while holding it (the GIL changes hands after any call) blocked every thread finishing a
+call, one system call and one hand-off each.
 
 May import: the standard library only.
 """
@@ -59,7 +65,9 @@ class WorkerPool:
         )
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
-        self._idle = 0
+        #: one token per thread waiting for a call (or about to take a queued one); at
+        #: most max_workers: once every thread is started, the count no longer matters
+        self._ready: list[None] = []
         self._closed = False
 
     def submit(self, fn: Callable[[], Any]) -> concurrent.futures.Future[Any]:
@@ -69,23 +77,23 @@ class WorkerPool:
             if self._closed:
                 raise RuntimeError("cannot submit to a task runner's pool after it was shut down")
             self._queue.put((fn, future))
-            # _idle: threads waiting for a call, less the calls queued that none has
-            # taken yet (below 0: a backlog, every thread busy)
-            if self._idle <= 0 and len(self._threads) < self.max_workers:
-                thread = threading.Thread(
-                    target=self._work, name=f"{self._name}_{next(_numbers)}", daemon=_register is None
-                )
-                self._threads.append(thread)
-                if len(self._threads) == 1:
-                    _live.add(self)
-                thread.start()
-            else:
-                self._idle -= 1  # an idle thread takes this call, or it waits its turn
+            try:
+                self._ready.pop()  # an idle thread takes this call
+            except IndexError:  # none idle: a new thread, or the call waits its turn
+                if len(self._threads) < self.max_workers:
+                    thread = threading.Thread(
+                        target=self._work, name=f"{self._name}_{next(_numbers)}", daemon=_register is None
+                    )
+                    self._threads.append(thread)
+                    if len(self._threads) == 1:
+                        _live.add(self)
+                    thread.start()
         return future
 
     def _work(self) -> None:
         get = self._queue.get
-        lock = self._lock
+        ready = self._ready
+        most = self.max_workers
         while True:
             item = get()
             if item is None:
@@ -99,8 +107,8 @@ class WorkerPool:
                 else:
                     future.set_result(value)
             del item, fn, future
-            with lock:
-                self._idle += 1
+            if len(ready) < most:  # below max_workers threads, always true
+                ready.append(None)
 
     def shutdown(self, wait: bool = True) -> None:
         """No more calls; the queued ones still run. With ``wait``, return once all have."""
