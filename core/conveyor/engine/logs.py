@@ -109,9 +109,7 @@ class BatchedStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
             if idle < 10:
                 continue
             with self.lock:  # type: ignore[union-attr]
-                if self._flusher_pid != _pid[0]:
-                    return  # a forked child's copy, or already replaced
-                self._flusher_pid = 0
+                self._flusher_pid = 0  # only this thread clears it
             if not self._pending:
                 return
             with self.lock:  # type: ignore[union-attr]
