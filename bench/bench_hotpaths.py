@@ -133,8 +133,10 @@ def bench_submit(count: int) -> None:
             assert sum(f.result() for f in futures) == count * (count - 1) // 2
 
     fan_out(10), raw()
-    total = best_of(lambda: fan_out(count), 5)  # as the task row: a round swings 30-60 us
-    t_raw = best_of(raw, 5)  # on this 2-core VM with how the GIL falls between threads
+    # Best of 5, as the task row: on a 2-core VM a round swings 30-60 us per task with
+    # how the GIL falls between the threads.
+    total = best_of(lambda: fan_out(count), 5)
+    t_raw = best_of(raw, 5)
     row("submit", total / count * 1e6, "us", t_raw / count * 1e6, 40,
         f"{count:,} submitted tasks gathered, per task; raw = ThreadPoolExecutor submit+result")
 
