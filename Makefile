@@ -10,7 +10,7 @@
 #                 installs conveyor into any other environment
 #   make version V=X.Y.Z   sets the one version of all of them (.ci/versions.py)
 #
-# Re-running is quick: an install is redone only when a pyproject.toml changed. Two
+# Re-running is quick: an install is redone only when a pyproject.toml (or a C source) changed. Two
 # stamps: $(STAMP_DEMO) for the demo's set, $(STAMP_TEST) for the test set on top of it,
 # so a venv that only ran the demo gets the test dependencies from `make test`. (The
 # test set is a second pip step: pip resolves the core's dependency on the plugin
@@ -38,7 +38,11 @@ $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "conveyor needs Python 3.11 or newer; set PYTHON=python3.11 (or newer)")'
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP_DEMO): $(BIN)/python pyproject.toml $(PLUGINS)
+# A plugin's C source (the JSON plugin's optional proof) is compiled by its editable
+# install, so a change to it reinstalls too.
+C_SOURCES := $(wildcard plugins/*/*/*.c)
+
+$(STAMP_DEMO): $(BIN)/python pyproject.toml $(PLUGINS) $(C_SOURCES)
 	$(PIP) -e . $(foreach p,$(dir $(PLUGINS)),-e ./$(p))
 	@touch $(STAMP_DEMO)
 

@@ -1,7 +1,7 @@
 """Every folder of plugins/ has the shape of plugins/_template, and the template stamps.
 
 The shape: the template's top-level files (``pyproject.toml``, ``README.md``, the package,
-``tests/``); a package named after the distribution with the template's package files
+``tests/``; a build hook ``hatch_build.py`` may be added); a package named after the distribution with the template's package files
 (``__init__.py``, ``hooks.py``, ``py.typed``) and a classes module; one entry point in the
 group ``conveyor`` named after the distribution, whose value is ``<package>.hooks``; and
 ``tests/test_entry_point.py`` with a subclass of
@@ -34,6 +34,9 @@ TEMPLATE = PLUGINS / "_template"
 TEMPLATE_PACKAGE = "conveyor_KIND_NAME"
 TEMPLATE_CLASSES_MODULE = "NAME.py"
 PLACEHOLDERS = re.compile(r"KIND|NAME|ClassName")
+#: A file a plugin may add to the template's top level: the build hook of a compiled part
+#: (the JSON serializer's optional C proof).
+OPTIONAL_TOP = frozenset({"hatch_build.py"})
 #: What tools leave in a folder; never part of a plugin's shape.
 JUNK = ("__pycache__", ".*", "*.egg-info", "build", "dist")
 
@@ -95,7 +98,7 @@ def shape_problems(folder: Path, *, check_folder_name: bool = True) -> list[str]
         problems.append(f"pyproject.toml: the wheel's packages are not [{package!r}]")
 
     template_top = {package if n == TEMPLATE_PACKAGE else n for n in _names(TEMPLATE)}
-    top = _names(folder)
+    top = _names(folder) - OPTIONAL_TOP
     if top != template_top:
         problems.append(
             f"top-level files {sorted(top)} are not the template's {sorted(template_top)}"

@@ -14,10 +14,13 @@ suite's SeaweedFS server (endpoint and credentials passed in the environment).
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
 import re
 import subprocess
 import sys
+import sysconfig
 import tarfile
 import textwrap
 import tomllib
@@ -88,14 +91,61 @@ def test_the_distributions_are_the_ones_of_the_repository() -> None:
     assert names == sorted(DISTRIBUTIONS)
 
 
+#: The one distribution with a compiled part (its optional C proof, see its hatch_build.py):
+#: its wheel is tagged for this interpreter and platform; every other wheel is pure.
+COMPILED = "conveyor-serializer-json"
+_INTERPRETER = f"cp{sys.version_info.major}{sys.version_info.minor}"
+
+
+def _wheel_suffix(name: str) -> str:
+    if name != COMPILED:
+        return "-py3-none-any.whl"
+    platform = sysconfig.get_platform().replace("-", "_").replace(".", "_")
+    return f"-{_INTERPRETER}-{_INTERPRETER}-{platform}.whl"
+
+
 def test_dist_has_a_wheel_and_an_sdist_of_each_distribution_in_the_one_version(dist: Path) -> None:
     files = sorted(p.name for p in dist.iterdir())
     expected = sorted(
         f"{name.replace('-', '_')}-{VERSION}{suffix}"
         for name in DISTRIBUTIONS
-        for suffix in ("-py3-none-any.whl", ".tar.gz")
+        for suffix in (_wheel_suffix(name), ".tar.gz")
     )
     assert files == expected
+
+
+def test_the_json_wheel_carries_the_compiled_proof_and_its_sdist_the_source(dist: Path) -> None:
+    wheel = dist / f"conveyor_serializer_json-{VERSION}{_wheel_suffix(COMPILED)}"
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+    suffix = sysconfig.get_config_var("EXT_SUFFIX")
+    assert f"conveyor_serializer_json/_proof{suffix}" in names
+    assert not [n for n in names if n.endswith(".c")]
+    with tarfile.open(dist / f"conveyor_serializer_json-{VERSION}.tar.gz") as sdist:
+        inside = {n.split("/", 1)[1] for n in sdist.getnames() if "/" in n}
+    assert {"hatch_build.py", "conveyor_serializer_json/_proof.c"} <= inside
+    assert not [n for n in inside if n.endswith((".so", ".pyd"))]
+
+
+@pytest.mark.parametrize(
+    "env", [{"CC": "/bin/false"}, {"CONVEYOR_JSON_PURE": "1"}], ids=["no working compiler", "asked"]
+)
+def test_without_a_compiler_the_json_wheel_is_pure_python(env: dict[str, str], tmp_path: Path) -> None:
+    """The compiled proof is optional: the build says why it is left out, and the wheel
+    runs anywhere, on the pure-Python walk."""
+    folder = REPO / "plugins" / "serializer_json"
+    flags = ["--no-isolation"] if importlib.util.find_spec("hatchling") else []
+    proc = subprocess.run(
+        [sys.executable, "-m", "build", *flags, "--wheel", "--outdir", str(tmp_path), str(folder)],
+        capture_output=True, text=True, timeout=300, check=False, env={**os.environ, **env},
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (wheel,) = tmp_path.glob("*.whl")
+    assert wheel.name == f"conveyor_serializer_json-{VERSION}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel) as zf:
+        assert not [n for n in zf.namelist() if "_proof" in n]
+    said = "could not compile" if "CC" in env else "CONVEYOR_JSON_PURE is set"
+    assert f"conveyor-serializer-json: {said}" in proc.stdout + proc.stderr
 
 
 def test_twine_check_passes_for_every_file(dist: Path) -> None:
@@ -189,6 +239,14 @@ def test_plain_conveyor_installs_the_core_and_its_three_plugins(plain_venv, work
     assert found["conveyor-metadata-postgres"] is None and found["psycopg"] is None
     # The test stack stays out of a user's install.
     assert found["pytest"] is None and found["hypothesis"] is None and found["moto"] is None
+
+
+def test_the_installed_json_plugin_proves_values_with_its_compiled_proof(plain_venv, workdir):
+    code = "from conveyor_serializer_json import plain; print(plain.COMPILED, plain.__file__)"
+    proc = plain_venv.run(["python", "-c", code], cwd=workdir, env=plain_venv.env(workdir))
+    assert proc.returncode == 0, proc.stderr
+    compiled, where = proc.stdout.split()
+    assert compiled == "True" and where.startswith(str(plain_venv.path)), proc.stdout
 
 
 def test_conveyor_s3_installs_the_s3_plugin_too(s3_venv, workdir):

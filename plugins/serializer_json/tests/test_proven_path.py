@@ -1,7 +1,8 @@
 """The proven path (conveyor_serializer_json.plain): the library writes the value, a cheap
-column-by-column walk proves it was plain JSON data. Everything either library writes
-natively but not exactly must make the proof fail, wherever it sits; the result must
-then be what the exact Encoder gives (the same bytes, or the same error)."""
+proof (compiled, or a column-by-column walk) shows it was plain JSON data. Everything
+either library writes natively but not exactly must make the proof fail, wherever it
+sits; the result must then be what the exact Encoder gives (the same bytes, or the same
+error). Every test runs with each form of the proof."""
 
 from __future__ import annotations
 
@@ -27,13 +28,27 @@ from conveyor.testing.serializers import (
     exact_values,
     plain_values,
 )
-from conveyor_serializer_json import json_serializer
+from conveyor_serializer_json import json_serializer, plain
 from conveyor_serializer_json.codec import MARKER
 from conveyor_serializer_json.encoder import Encoder
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 LIBS = pytest.mark.parametrize("lib", ["json", "orjson"])
+
+
+@pytest.fixture(autouse=True, params=["compiled", "walk"])
+def proof(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The compiled proof (``_proof.c``, built by the editable install), or the walk."""
+    if request.param == "compiled":
+        assert plain.COMPILED, (
+            "conveyor_serializer_json._proof was not built: reinstall the plugin where a C "
+            "compiler is (make install), see plugins/serializer_json/hatch_build.py"
+        )
+    else:
+        monkeypatch.setattr(plain, "_is_plain", None)
+    return request.param  # type: ignore[no-any-return]
+
 _bounded = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -125,13 +140,18 @@ TRICKY: dict[str, Any] = {
     "bool key": {True: 1},
     "float key": {1.5: 1},
     "str subclass key": {_Str("k"): 1},
-    "dict that had an int key": _dict_with_deleted_int_key(),
     "marker key": {MARKER: "tuple", "v": [1]},
     "lone surrogate": "\ud800",
     "bytes": b"x",
     "set": {1},
     "dataclass": SampleRecord(key=(1, 2), items=[1]),
     "orjson.Fragment": orjson.Fragment(b"[1]"),
+}
+
+#: Plain JSON data in a shape a walk may misread: whether it is proven depends on the
+#: proof, but the bytes must be the Encoder's and read back exactly.
+ODD_BUT_PLAIN: dict[str, Any] = {
+    "dict that had an int key": _dict_with_deleted_int_key(),  # general layout: keys are referents
 }
 
 #: Where the tricky value goes in a list of records (each a column of the proof).
@@ -228,6 +248,22 @@ def test_what_the_libraries_write_inexactly_is_never_proven(lib: str, name: str)
             assert result == _encoder_result(serializer, value), f"{name} at {where}"
             if isinstance(result, bytes):
                 assert_same(serializer.loads(result), value)
+
+
+@LIBS
+@pytest.mark.parametrize("name", list(ODD_BUT_PLAIN))
+def test_plain_data_in_odd_shapes_is_written_as_the_encoder_would(lib: str, name: str, proof: str) -> None:
+    serializer = JSONSerializer(jsonlib=lib)
+    for chunked in (False, True):
+        for where in PLACES:
+            value = _place(ODD_BUT_PLAIN[name], where)
+            with _small_chunks() if chunked else contextlib.nullcontext():
+                proven = _proven(serializer, value)
+                result = _result(serializer, value)
+            if proof == "compiled":  # an exact type check: it sees plain data as plain
+                assert isinstance(proven, bytes), f"{name} at {where}"
+            assert result == _encoder_result(serializer, value), f"{name} at {where}"
+            assert_same(serializer.loads(result), value)  # type: ignore[arg-type]
 
 
 @LIBS
