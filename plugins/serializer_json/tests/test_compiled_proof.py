@@ -49,24 +49,8 @@ def _reference(value: Any, depth: int = 0) -> bool:
     return False
 
 
-class _Str(str):
-    pass
-
-
-class _Int(int):
-    pass
-
-
-class _Float(float):
-    pass
-
-
-class _Dict(dict):  # type: ignore[type-arg]
-    pass
-
-
-class _List(list):  # type: ignore[type-arg]
-    pass
+#: A subclass of each of JSON's container and atom types (bool cannot have one).
+_SUB = {base: type(f"_Sub{base.__name__}", (base,), {}) for base in (str, int, float, dict, list)}
 
 
 class _Level(enum.IntEnum):
@@ -79,10 +63,10 @@ class _Tone(str, enum.Enum):
 
 #: One of each thing that is not JSON's own type, or not exactly.
 NOT_PLAIN = [
-    (), (1,), time.gmtime(0), _Str("s"), _Int(1), _Float(0.5), _Dict(a=1), _List([1]),
+    (), (1,), time.gmtime(0), _SUB[str]("s"), _SUB[int](1), _SUB[float](0.5), _SUB[dict](a=1), _SUB[list]([1]),
     collections.OrderedDict(a=1), _Level.HIGH, _Tone.LOW, uuid.UUID(int=1), b"x", bytearray(b"x"),
     {1}, frozenset(), 1j, float("nan"), float("inf"), float("-inf"), 2**64, -(2**63) - 1, 10**100,
-    orjson.Fragment(b"1"), object(), len, {1: "a"}, {None: 1}, {True: 1}, {_Str("k"): 1}, {(1,): 2},
+    orjson.Fragment(b"1"), object(), len, {1: "a"}, {None: 1}, {True: 1}, {_SUB[str]("k"): 1}, {(1,): 2},
 ]
 
 _atoms = (
@@ -163,7 +147,7 @@ def test_a_dict_with_only_str_keys_left_is_plain_whatever_its_layout() -> None:
     d: dict[Any, Any] = {"a": 1, 2: 3}
     del d[2]
     assert is_plain(d) is True
-    d[_Str("b")] = 1
+    d[_SUB[str]("b")] = 1
     assert is_plain(d) is False
 
 

@@ -234,36 +234,36 @@ def _result(serializer: JSONSerializer, value: Any) -> bytes | str:
         return str(exc)
 
 
-@LIBS
-@pytest.mark.parametrize("name", list(TRICKY))
-def test_what_the_libraries_write_inexactly_is_never_proven(lib: str, name: str) -> None:
-    serializer = JSONSerializer(jsonlib=lib)
+def _at_each_place(serializer: JSONSerializer, item: Any) -> Iterator[tuple[str, Any, Any, bytes | str]]:
+    """``item`` at each of :data:`PLACES`, written whole and in small chunks: (where, the
+    value, what the proven path gave, what ``dumps`` gave); the result is checked to be
+    the Encoder's (bytes or error) and, as bytes, to read back exactly."""
     for chunked in (False, True):
         for where in PLACES:
-            value = _place(TRICKY[name], where)
+            value = _place(item, where)
             with _small_chunks() if chunked else contextlib.nullcontext():
                 proven = _proven(serializer, value)
                 result = _result(serializer, value)
-            assert not isinstance(proven, bytes), f"{name} at {where} was proven plain"
-            assert result == _encoder_result(serializer, value), f"{name} at {where}"
+            assert result == _encoder_result(serializer, value), f"{item!r} at {where}"
             if isinstance(result, bytes):
                 assert_same(serializer.loads(result), value)
+            yield where, value, proven, result
+
+
+@LIBS
+@pytest.mark.parametrize("name", list(TRICKY))
+def test_what_the_libraries_write_inexactly_is_never_proven(lib: str, name: str) -> None:
+    for where, _value, proven, _result in _at_each_place(JSONSerializer(jsonlib=lib), TRICKY[name]):
+        assert not isinstance(proven, bytes), f"{name} at {where} was proven plain"
 
 
 @LIBS
 @pytest.mark.parametrize("name", list(ODD_BUT_PLAIN))
 def test_plain_data_in_odd_shapes_is_written_as_the_encoder_would(lib: str, name: str, proof: str) -> None:
-    serializer = JSONSerializer(jsonlib=lib)
-    for chunked in (False, True):
-        for where in PLACES:
-            value = _place(ODD_BUT_PLAIN[name], where)
-            with _small_chunks() if chunked else contextlib.nullcontext():
-                proven = _proven(serializer, value)
-                result = _result(serializer, value)
-            if proof == "compiled":  # an exact type check: it sees plain data as plain
-                assert isinstance(proven, bytes), f"{name} at {where}"
-            assert result == _encoder_result(serializer, value), f"{name} at {where}"
-            assert_same(serializer.loads(result), value)  # type: ignore[arg-type]
+    for where, _value, proven, result in _at_each_place(JSONSerializer(jsonlib=lib), ODD_BUT_PLAIN[name]):
+        assert isinstance(result, bytes), f"{name} at {where}"
+        if proof == "compiled":  # an exact type check: it sees plain data as plain
+            assert isinstance(proven, bytes), f"{name} at {where}"
 
 
 @LIBS
