@@ -93,5 +93,8 @@ lint: $(STAMP_TEST)
 	$(BIN)/python -m pip install --quiet ruff mypy
 	$(BIN)/ruff check core plugins tests
 
+# The venv, the demo's results, the builds, and the C modules the editable installs
+# compiled in place (for that venv's Python).
 clean:
 	rm -rf $(VENV) .conveyor-results build $(DIST)
+	rm -f $(C_SOURCES:.c=.*.so)
