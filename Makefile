@@ -10,11 +10,11 @@
 #                 installs conveyor into any other environment
 #   make version V=X.Y.Z   sets the one version of all of them (.ci/versions.py)
 #
-# Re-running is quick: an install is redone only when a pyproject.toml (or a C source) changed. Two
-# stamps: $(STAMP_DEMO) for the demo's set, $(STAMP_TEST) for the test set on top of it,
-# so a venv that only ran the demo gets the test dependencies from `make test`. (The
-# test set is a second pip step: pip resolves the core's dependency on the plugin
-# distributions only once the core itself is installed.)
+# Re-running is quick: an install is redone only when a pyproject.toml (or a plugin's C
+# source) changed. Two stamps: $(STAMP_DEMO) for the demo's set, $(STAMP_TEST) for the
+# test set on top of it, so a venv that only ran the demo gets the test dependencies
+# from `make test`. (The test set is a second pip step: pip resolves the core's
+# dependency on the plugin distributions only once the core itself is installed.)
 
 PYTHON ?= python3
 VENV   := .venv

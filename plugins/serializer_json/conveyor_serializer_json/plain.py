@@ -33,8 +33,8 @@ of the standard library tells a tuple from a list in bulk but a count of types.
 
 So the same proof also exists compiled (``_proof.c``, built at install when a C compiler
 is there, see the distribution's ``hatch_build.py``): one exact type check per object,
-about 40 % of the walk's time for that record. :func:`proven_parts` uses it when it was built
-(:data:`COMPILED`), and this walk otherwise; both refuse everything listed above.
+about 40 % of the walk's time for that record. :func:`proven_parts` uses it when it
+was built (:data:`COMPILED`), and this walk otherwise; both refuse everything above.
 
 May import: orjson (third-party), the standard library, the compiled ``_proof``.
 """
@@ -52,7 +52,7 @@ try:  # built at install time when a C compiler was there; the walk below otherw
 except ImportError:
     _is_plain = None
 
-#: Whether :func:`proven_parts` proves values with the compiled ``_proof`` module.
+#: Whether this install has the compiled ``_proof`` module (:func:`proven_parts` then uses it).
 COMPILED = _is_plain is not None
 
 #: orjson refuses (rather than writes natively) dataclasses, datetimes and subclasses.
@@ -165,10 +165,11 @@ REFUSED: Any = object()
 def proven_parts(obj: Any, stdlib: bool, encode: Callable[[Any], bytes], chunk: int, tag: bytes) -> Any:
     """The library's bytes for ``obj`` as parts (joined, they are the whole), when the
     proof (compiled, or :func:`proven_plain`) holds; ``None`` when it fails.
-    :data:`REFUSED` when ``encode`` raised (orjson with the guard, or json: a type it does not write natively,
-    a subclass, a non-str key, a big int, a lone surrogate, nan for json, nesting too
-    deep) or when the bytes hold ``tag`` (a user's dict with the marker key, to be
-    escaped): no plain-data path would take such a value, it is the Encoder's.
+    :data:`REFUSED` when ``encode`` raised (orjson with the guard, or json: a type it
+    does not write natively, a subclass, a non-str key, a big int, a lone surrogate, nan
+    for json, nesting too deep) or when the bytes hold ``tag`` (a user's dict with the
+    marker key, to be escaped): no plain-data path would take such a value, it is the
+    Encoder's.
 
     A list longer than ``chunk`` is written and proven chunk by chunk, each chunk checked
     while the library's pass has left it in the CPU cache; both libraries write a list
