@@ -18,6 +18,7 @@ import importlib.util
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -184,6 +185,30 @@ def test_wheels_pin_each_other_to_the_one_version(dist: Path) -> None:
     always = [r for r in core if "extra ==" not in r]  # what every install gets
     assert not [r for r in always if re.match(r"(pytest|hypothesis|moto|seaweedfs|build|twine)\b", r)]
     assert f"conveyor=={VERSION}" in requires(f"conveyor_storage_s3-{VERSION}-py3-none-any.whl")
+
+
+def test_an_editable_build_compiles_in_place_and_a_pure_one_drops_that_module(tmp_path: Path) -> None:
+    """``pip install -e`` (here into a throw-away prefix): the module is compiled next to
+    the sources, and a later pure install removes it, so an older module is never
+    imported from there."""
+    folder = tmp_path / "serializer_json"
+    shutil.copytree(REPO / "plugins" / "serializer_json", folder,
+                    ignore=shutil.ignore_patterns("*.so", "*.pyd", "__pycache__"))
+    module = folder / "conveyor_serializer_json" / f"_proof{sysconfig.get_config_var('EXT_SUFFIX')}"
+
+    def build(**env: str) -> None:
+        prefix = tmp_path / f"prefix-{len(env)}"
+        # --ignore-installed: else pip first uninstalls this venv's own (editable) plugin
+        cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+               "--no-deps", "--ignore-installed", "--prefix", str(prefix), "-e", str(folder)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False,
+                              env={**os.environ, **env})
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+
+    build()
+    assert module.is_file()
+    build(CONVEYOR_JSON_PURE="1")
+    assert not module.exists()
 
 
 # -- what pip installs from it ------------------------------------------------------------

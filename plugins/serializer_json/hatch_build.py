@@ -35,11 +35,12 @@ class ProofBuildHook(BuildHookInterface):  # type: ignore[type-arg]
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
         if self.target_name != "wheel":
             return
+        inplace = version == "editable"
         if os.environ.get(PURE, "").strip() not in ("", "0"):
             self._say(f"{PURE} is set: building without the compiled proof (pure Python)")
+            self._drop_inplace(inplace)
             return
         self._temp = Path(tempfile.mkdtemp(prefix="conveyor-json-build-"))
-        inplace = version == "editable"
         try:
             built = self._compile(inplace)
         except Exception as exc:  # noqa: BLE001 - no compiler, no headers, no setuptools: the walk serves
@@ -47,6 +48,7 @@ class ProofBuildHook(BuildHookInterface):  # type: ignore[type-arg]
                 f"could not compile {SOURCE} ({type(exc).__name__}: {exc}); building without "
                 f"the compiled proof: JSON results are checked by the pure-Python walk instead"
             )
+            self._drop_inplace(inplace)
             return
         build_data["pure_python"] = False
         build_data["infer_tag"] = True
@@ -74,6 +76,14 @@ class ProofBuildHook(BuildHookInterface):  # type: ignore[type-arg]
         if len(outputs) != 1 or not outputs[0].is_file():
             raise RuntimeError(f"build_ext made {outputs}, not one module")
         return outputs[0]
+
+    def _drop_inplace(self, inplace: bool) -> None:
+        """An editable install left without the module must not keep one an earlier
+        install compiled next to the sources (it would be imported, from older source)."""
+        if inplace:
+            for stale in (Path(self.root) / "conveyor_serializer_json").glob("_proof.*"):
+                if stale.suffix in (".so", ".pyd"):
+                    stale.unlink()
 
     def _say(self, message: str) -> None:
         print(f"conveyor-serializer-json: {message}", file=sys.stderr)
