@@ -7,7 +7,8 @@ the serializer uses the module when it is there. So the build compiles it when i
 - a wheel gets the compiled module and the interpreter's platform tag;
 - an editable install (``pip install -e``) gets it compiled next to the sources;
 - with no C compiler (or ``CONVEYOR_JSON_PURE=1`` set), the build says so on stderr and
-  makes a pure-Python wheel that runs everywhere, on the walk.
+  makes a pure-Python wheel that runs everywhere, on the walk (an editable install then
+  removes a module an earlier one compiled next to the sources).
 
 setuptools does the compiling (``build_ext``): it knows each platform's compiler and
 flags, and honours ``CC``/``CFLAGS``; it is a build-time requirement only.
