@@ -212,9 +212,15 @@ def build_dists(outdir: Path, folders: Sequence[Path] | None = None) -> list[Pat
             f"the build frontend is not installed in {sys.executable}; run `make test` "
             f"(the dev extra has it) or `{sys.executable} -m pip install build`"
         )
-    flags = ["--no-isolation"] if importlib.util.find_spec("hatchling") else []
     timings: list[tuple[str, float]] = []
     for folder in folders or dist_folders():
-        cmd = [sys.executable, "-m", "build", *flags, "--outdir", str(outdir), str(folder)]
+        cmd = build_command(outdir, folder)
         _check(f"python -m build {folder.name}", _step(timings, f"build {folder.name}", cmd))
     return sorted(outdir.iterdir())
+
+
+def build_command(outdir: Path, folder: Path, *options: str) -> list[str]:
+    """``python -m build [options] --outdir outdir folder``, ``--no-isolation`` when the
+    build backend (hatchling) is importable here (see :func:`build_dists`)."""
+    flags = ["--no-isolation"] if importlib.util.find_spec("hatchling") else []
+    return [sys.executable, "-m", "build", *flags, *options, "--outdir", str(outdir), str(folder)]

@@ -14,7 +14,6 @@ suite's SeaweedFS server (endpoint and credentials passed in the environment).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -134,10 +133,8 @@ def test_the_json_wheel_carries_the_compiled_proof_and_its_sdist_the_source(dist
 def test_without_a_compiler_the_json_wheel_is_pure_python(env: dict[str, str], tmp_path: Path) -> None:
     """The compiled proof is optional: the build says why it is left out, and the wheel
     runs anywhere, on the pure-Python walk."""
-    folder = REPO / "plugins" / "serializer_json"
-    flags = ["--no-isolation"] if importlib.util.find_spec("hatchling") else []
     proc = subprocess.run(
-        [sys.executable, "-m", "build", *flags, "--wheel", "--outdir", str(tmp_path), str(folder)],
+        _venv.build_command(tmp_path, REPO / "plugins" / "serializer_json", "--wheel"),
         capture_output=True, text=True, timeout=300, check=False, env={**os.environ, **env},
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr

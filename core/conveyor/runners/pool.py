@@ -107,7 +107,7 @@ class WorkerPool:
                 else:
                     future.set_result(value)
             del item, fn, future
-            if len(ready) < most:  # below max_workers threads, always true
+            if len(ready) < most:  # always true while fewer than max_workers threads exist
                 ready.append(None)
 
     def shutdown(self, wait: bool = True) -> None:
